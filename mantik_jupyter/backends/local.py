@@ -1,0 +1,220 @@
+"""The ``local`` site: the job runs detached on this machine, in its own run folder.
+
+The run folder is ``$MANTIK_JUPYTER_HOME/runs/<run id>``: the bundle, the job log and the
+wrapper's records (``.mantik-job/``). The job survives the submitting process and a
+Jupyter restart; its state is recovered from those records when next observed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigError, ConflictError, NotFoundError
+from ..jobscript import render
+from ..paths import confined, write_atomic
+from ..spec import RunSpec
+from ..states import RunState
+from ..store import Run, now
+from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission
+from .local_job import KILL_GRACE, META, kill_session
+
+SCRIPT = "mantik-job.sh"
+
+
+class LocalBackend(Backend):
+    """Runs jobs as local processes under :mod:`mantik_jupyter.backends.local_job`."""
+
+    kind = "local"
+
+    @property
+    def runs_dir(self) -> Path:
+        path = self.home / "runs"
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+    def run_dir(self, run: Run) -> Path:
+        return Path(run.work_dir) if run.work_dir else self.runs_dir / run.id
+
+    def validate(self, spec: RunSpec) -> None:
+        env = spec.environment
+        if env.get("Modules") and not shutil.which("modulecmd") and not os.environ.get(
+            "MODULESHOME"
+        ):
+            raise ConfigError(
+                "Environment.Modules: this machine has no environment modules; "
+                "remove Modules or choose an HPC site",
+                key="Environment.Modules",
+            )
+        if env.get("Apptainer") and not shutil.which("apptainer"):
+            raise ConfigError(
+                "Environment.Apptainer: apptainer is not installed on this machine",
+                key="Environment.Apptainer",
+            )
+        if env.get("PreRunCommandOnLoginNode"):
+            raise ConfigError(
+                "Environment.PreRunCommandOnLoginNode: the local site has no login node; "
+                "use PreRunCommandOnComputeNode",
+                key="Environment.PreRunCommandOnLoginNode",
+            )
+
+    def submit(self, job: JobRequest) -> Submission:
+        run_dir = self.runs_dir / job.run_id
+        os.replace(job.bundle.path, run_dir)
+        (run_dir / META).mkdir(mode=0o700)
+        script = render(job.spec, job.bundle.command, login_shell=False)
+        script_path = run_dir / SCRIPT
+        script_path.write_text(script)
+        env = {**os.environ, **job.env}
+        # The job finds papermill and the kernel of the environment mantik-jupyter runs in.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        runtime = job.spec.runtime_seconds
+        with open(run_dir / LOG_FILE, "ab", buffering=0) as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mantik_jupyter.backends.local_job", str(run_dir),
+                 SCRIPT, str(runtime or "")],
+                cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            )
+        # Reap the wrapper if this process outlives it (a server); harmless in a CLI.
+        threading.Thread(target=proc.wait, daemon=True).start()
+        start_time = _start_time(proc.pid)
+        write_atomic(run_dir / META / "pid.json",
+                     json.dumps({"pid": proc.pid, "start_time": start_time}))
+        return Submission(str(proc.pid), str(run_dir), script, bytes_uploaded=0)
+
+    def status(self, runs: list[Run]) -> dict[str, JobStatus]:
+        return {run.id: self._status(run) for run in runs}
+
+    def _status(self, run: Run) -> JobStatus:
+        meta = self.run_dir(run) / META
+        alive = self._alive(meta)  # before reading exit.json: the wrapper writes it, then ends
+        ended = _read(meta / "exit.json")
+        started = _read(meta / "started.json")
+        started_at = started.get("started_at") if started else None
+        if ended:
+            code = ended.get("exit_code")
+            if ended.get("cancelled"):
+                state, reason = RunState.CANCELLED, "cancelled by the user"
+            elif ended.get("timed_out"):
+                state, reason = RunState.TIMEOUT, "time limit reached"
+            elif code == 0:
+                state, reason = RunState.COMPLETED, None
+            else:
+                state, reason = RunState.FAILED, _exit_reason(code)
+            return JobStatus(state, _native(state, code), reason, code, started_at,
+                             ended.get("ended_at"))
+        if alive:
+            state = RunState.RUNNING if started else RunState.QUEUED
+            return JobStatus(state, state.value, None, None, started_at)
+        if not (meta / "pid.json").exists() and not started:
+            return JobStatus(RunState.UNKNOWN, None, "the job was never started")
+        # Ended without a record: the machine restarted or the wrapper was killed hard.
+        return JobStatus(
+            RunState.FAILED, "LOST", "the job process ended without recording an exit code "
+            "(was the machine restarted or the process killed?)", None, started_at, now(),
+        )
+
+    def _alive(self, meta: Path) -> bool:
+        pid_info = _read(meta / "pid.json")
+        if not pid_info:
+            return False
+        return _start_time(pid_info["pid"]) == pid_info.get("start_time")
+
+    def cancel(self, run: Run) -> None:
+        meta = self.run_dir(run) / META
+        if (meta / "exit.json").exists():
+            raise ConflictError(f"run {run.id} has already ended", key="run")
+        pid_info = _read(meta / "pid.json")
+        if not pid_info or not self._alive(meta):
+            raise ConflictError(f"run {run.id} is not running", key="run")
+        pid = pid_info["pid"]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE + 5
+        while time.monotonic() < deadline and not (meta / "exit.json").exists():
+            time.sleep(0.05)
+        if not (meta / "exit.json").exists():  # the wrapper did not answer: end it all hard
+            kill_session(pid, grace=0)
+            write_atomic(meta / "exit.json", json.dumps({
+                "exit_code": -signal.SIGKILL, "ended_at": now(), "cancelled": True,
+                "timed_out": False}))
+
+    def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
+        path = self.run_dir(run) / LOG_FILE
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                return fh.read(-1 if limit is None else limit)
+        except FileNotFoundError:
+            return b""
+
+    def list_files(self, run: Run, path: str = "") -> list[FileEntry]:
+        root = self.run_dir(run)
+        folder = confined(root, path)
+        if not folder.is_dir():
+            raise NotFoundError(f"no folder {path!r} in run {run.id}", key="path")
+        entries = []
+        for child in sorted(folder.iterdir()):
+            if child.name == META:
+                continue
+            info = child.stat()
+            entries.append(FileEntry(
+                child.relative_to(root).as_posix(), child.is_dir(),
+                0 if child.is_dir() else info.st_size,
+                datetime.fromtimestamp(info.st_mtime, timezone.utc).isoformat(),
+            ))
+        return entries
+
+    def download(self, run: Run, path: str, dest: Path) -> Path:
+        root = self.run_dir(run)
+        source = confined(root, path)
+        if not source.exists() or META in source.relative_to(root).parts:
+            raise NotFoundError(f"no file {path!r} in run {run.id}", key="path")
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / (source.name or run.id)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(META))
+        else:
+            shutil.copy2(source, target)
+        return target
+
+    def delete(self, run: Run) -> None:
+        shutil.rmtree(self.run_dir(run), ignore_errors=True)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _native(state: RunState, code: int | None) -> str:
+    return f"{state.value} (exit {code})" if code is not None else state.value
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _start_time(pid: int) -> str | None:
+    """The process start time from /proc (guards against a reused pid), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] == "Z":
+        return None
+    return fields[19]

@@ -1,0 +1,59 @@
+"""The errors the engine raises: each says what is wrong and what is allowed."""
+
+from __future__ import annotations
+
+
+class MantikError(Exception):
+    """Base of every error the engine raises on purpose (never a bare traceback for users)."""
+
+    #: HTTP status the REST face answers with; the CLI exits non-zero for all of them.
+    status = 400
+    reason = "bad_request"
+
+    def __init__(self, message: str, *, key: str | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.details = details or {}
+
+    def to_dict(self) -> dict:
+        """The JSON error body: ``{reason, message, details}``."""
+        details = dict(self.details)
+        if self.key:
+            details.setdefault("key", self.key)
+        return {"reason": self.reason, "message": self.message, "details": details}
+
+
+class ConfigError(MantikError):
+    """A run configuration, parameter or profile value is invalid."""
+
+    status = 422
+    reason = "invalid_config"
+
+
+class NotFoundError(MantikError):
+    """A run, site, notebook or file does not exist."""
+
+    status = 404
+    reason = "not_found"
+
+
+class ConflictError(MantikError):
+    """The request conflicts with the current state (e.g. cancelling a finished run)."""
+
+    status = 409
+    reason = "conflict"
+
+
+class BackendError(MantikError):
+    """The site refused or failed an operation; the message is the gateway's own."""
+
+    status = 502
+    reason = "backend_error"
+
+
+class CredentialsError(MantikError):
+    """Credentials for a site are missing or were rejected (never contains the secret)."""
+
+    status = 401
+    reason = "credentials"

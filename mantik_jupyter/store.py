@@ -1,0 +1,303 @@
+"""The run store: SQLite (WAL) holding every run; the Jupyter side's single source of truth.
+
+Every change is one transaction, so a crash leaves either the old or the new record. The
+schema is versioned by ``PRAGMA user_version`` and upgraded by the migrations below.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, NotFoundError
+from .states import ACTIVE_STATES, RunState
+
+MIGRATIONS: list[str] = [
+    # 1: runs
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        site TEXT NOT NULL,
+        notebook TEXT NOT NULL,
+        state TEXT NOT NULL,
+        native_state TEXT,
+        reason TEXT,
+        exit_code INTEGER,
+        remote_job_id TEXT,
+        work_dir TEXT,
+        parameters TEXT NOT NULL DEFAULT '{}',
+        spec TEXT NOT NULL DEFAULT '{}',
+        script TEXT,
+        bundle_hash TEXT,
+        bytes_uploaded INTEGER NOT NULL DEFAULT 0,
+        mlflow_run_id TEXT,
+        mlflow_experiment_id TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        updated_at TEXT NOT NULL,
+        parent_id TEXT,
+        finalized INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_created ON runs (created_at DESC, id DESC);
+    CREATE INDEX runs_state ON runs (state, created_at DESC, id DESC);
+    CREATE INDEX runs_site ON runs (site, created_at DESC, id DESC);
+    CREATE INDEX runs_notebook ON runs (notebook, created_at DESC, id DESC);
+    """,
+]
+
+_JSON_FIELDS = ("parameters", "spec")
+
+
+def now() -> str:
+    """UTC timestamp in ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class Run:
+    """One submission of a notebook to a site, as the store and every face see it."""
+
+    id: str
+    name: str
+    site: str
+    notebook: str
+    state: str = RunState.SUBMITTING.value
+    native_state: str | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    remote_job_id: str | None = None
+    work_dir: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+    script: str | None = None
+    bundle_hash: str | None = None
+    bytes_uploaded: int = 0
+    mlflow_run_id: str | None = None
+    mlflow_experiment_id: str | None = None
+    created_at: str = field(default_factory=now)
+    started_at: str | None = None
+    ended_at: str | None = None
+    updated_at: str = field(default_factory=now)
+    parent_id: str | None = None
+    finalized: int = 0
+
+    @property
+    def run_state(self) -> RunState:
+        return RunState(self.state)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as JSON-ready data (the shape the CLI and REST API return)."""
+        data = asdict(self)
+        data.pop("finalized")
+        return data
+
+
+_COLUMNS = tuple(f.name for f in fields(Run))
+
+
+class RunStore:
+    """Thread-safe access to the runs table of one SQLite file."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+        self.path.chmod(0o600)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # ------------------------------------------------------------------ reads
+    def get(self, run_id: str) -> Run:
+        """The run with this id or unique id prefix; NotFoundError otherwise."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None and run_id:
+                rows = self._conn.execute(
+                    "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+                    (_like_prefix(run_id),),
+                ).fetchall()
+                if len(rows) > 1:
+                    raise ConfigError(f"run id prefix {run_id!r} is ambiguous", key="run")
+                row = rows[0] if rows else None
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id!r}", key="run")
+        return _from_row(row)
+
+    def list(
+        self,
+        *,
+        states: list[str] | None = None,
+        site: str | None = None,
+        notebook: str | None = None,
+        text: str | None = None,
+        limit: int | None = None,
+        before: tuple[str, str] | None = None,
+    ) -> list[Run]:
+        """Runs newest first, filtered; ``before`` is a (created_at, id) keyset cursor."""
+        where, args = self._filters(states, site, notebook, text)
+        if before:
+            where.append("(created_at, id) < (?, ?)")
+            args.extend(before)
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            return [_from_row(r) for r in self._conn.execute(sql, args).fetchall()]
+
+    def count(self, **filters: Any) -> int:
+        """How many runs match the same filters as :meth:`list`."""
+        where, args = self._filters(**filters)
+        sql = "SELECT COUNT(*) FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()[0]
+
+    @staticmethod
+    def _filters(
+        states: list[str] | None = None,
+        site: str | None = None,
+        notebook: str | None = None,
+        text: str | None = None,
+    ) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args.extend(states)
+        if site:
+            where.append("site = ?")
+            args.append(site)
+        if notebook:
+            where.append("notebook = ?")
+            args.append(notebook)
+        if text:
+            where.append("(name LIKE ? ESCAPE '\\' OR notebook LIKE ? ESCAPE '\\' OR id LIKE ?"
+                         " ESCAPE '\\')")
+            pattern = "%" + _like_escape(text) + "%"
+            args.extend([pattern, pattern, pattern])
+        return where, args
+
+    def active(self) -> list[Run]:
+        """Runs whose job may still change."""
+        return self.list(states=[s.value for s in ACTIVE_STATES])
+
+    def unfinalized(self) -> list[Run]:
+        """Terminal runs whose results were not yet logged to tracking."""
+        terminal = [s.value for s in RunState if s.terminal]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM runs WHERE finalized = 0 AND state IN "
+                f"({','.join('?' * len(terminal))})",
+                terminal,
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ writes
+    def insert(self, run: Run) -> Run:
+        """Add a new run record."""
+        row = _to_row(run)
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT INTO runs ({','.join(row)}) VALUES ({','.join('?' * len(row))})",
+                list(row.values()),
+            )
+        return run
+
+    def update(self, run_id: str, **changes: Any) -> Run:
+        """Change fields of one run atomically and return the new record."""
+        unknown = set(changes) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        changes["updated_at"] = now()
+        row = _to_row_partial(changes)
+        with self._transaction() as conn:
+            cur = conn.execute(
+                f"UPDATE runs SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                [*row.values(), run_id],
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no run with id {run_id!r}", key="run")
+            result = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _from_row(result)
+
+    def claim_finalize(self, run_id: str) -> bool:
+        """Mark a terminal run as being finalized; False if another process got there first."""
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET finalized = 1 WHERE id = ? AND finalized = 0", (run_id,)
+            )
+        return cur.rowcount == 1
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run record."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(text: str) -> str:
+    return _like_escape(text) + "%"
+
+
+def _to_row_partial(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: json.dumps(v, default=str) if k in _JSON_FIELDS else v for k, v in values.items()
+    }
+
+
+def _to_row(run: Run) -> dict[str, Any]:
+    return _to_row_partial({name: getattr(run, name) for name in _COLUMNS})
+
+
+def _from_row(row: sqlite3.Row) -> Run:
+    values = dict(row)
+    for name in _JSON_FIELDS:
+        values[name] = json.loads(values[name] or "{}")
+    return Run(**values)

@@ -1,0 +1,138 @@
+"""MLflow tracking: one MLflow run per submission, finished with the job's results.
+
+The embedded default is a SQLite tracking store under ``$MANTIK_JUPYTER_HOME``; a
+``MLFLOW_TRACKING_URI`` the user sets wins. MLflow is imported only here and only when a
+method is called, never when the engine is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .errors import BackendError
+from .states import RunState
+
+DEFAULT_EXPERIMENT = "mantik-jupyter"
+PARAM_LIMIT = 6000  # MLflow's maximum length of a param value
+_MLFLOW_STATUS = {
+    RunState.COMPLETED: "FINISHED",
+    RunState.FAILED: "FAILED",
+    RunState.TIMEOUT: "FAILED",
+    RunState.CANCELLED: "KILLED",
+}
+
+
+def tracking_uri(home: Path) -> str:
+    """The user's ``MLFLOW_TRACKING_URI`` or the embedded SQLite store in ``home``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
+
+
+def param_text(value: Any) -> str:
+    """A parameter as MLflow shows it: scalars as text, lists and dicts as JSON."""
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return text if len(text) <= PARAM_LIMIT else text[: PARAM_LIMIT - 3] + "..."
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit of the git checkout holding ``folder``, if it is one."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+class Tracker:
+    """Creates, finishes and deletes the MLflow run of each submission."""
+
+    def __init__(self, home: Path, uri: str | None = None):
+        self.home = home
+        self.uri = uri or tracking_uri(home)
+        self._client = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
+
+    def _experiment_id(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:"):
+            location = (self.home / "mlartifacts").as_uri()
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException:  # created meanwhile by another process
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
+
+    def start(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        experiment: str | None,
+        parameters: dict[str, Any],
+        tags: dict[str, str],
+    ) -> tuple[str, str]:
+        """Create the MLflow run with params and tags; returns (run id, experiment id)."""
+        from mlflow.entities import Param
+
+        try:
+            experiment_id = self._experiment_id(experiment or DEFAULT_EXPERIMENT)
+            all_tags = {
+                "mantik.run_id": run_id,
+                "mantik.parameter_types": json.dumps(
+                    {k: type(v).__name__ for k, v in parameters.items()}
+                ),
+                **tags,
+            }
+            mlflow_run = self.client.create_run(experiment_id, run_name=name, tags=all_tags)
+            params = [Param(k, param_text(v)) for k, v in sorted(parameters.items())]
+            if params:
+                self.client.log_batch(mlflow_run.info.run_id, params=params)
+        except Exception as exc:  # MLflow raises many kinds; the user needs the message
+            raise BackendError(f"MLflow tracking at {self.uri_for_humans} failed: {exc}") from None
+        return mlflow_run.info.run_id, experiment_id
+
+    def finish(self, mlflow_run_id: str, state: RunState, artifacts: list[Path]) -> None:
+        """Log the job's artifacts and set the MLflow run's final status."""
+        for path in artifacts:
+            if path.exists():
+                self.client.log_artifact(mlflow_run_id, str(path), artifact_path="mantik")
+        self.client.set_terminated(mlflow_run_id, _MLFLOW_STATUS.get(state, "FAILED"))
+
+    def delete(self, mlflow_run_id: str) -> None:
+        """Remove a run that never became a job (a failed submission)."""
+        self.client.delete_run(mlflow_run_id)
+
+    @property
+    def uri_for_humans(self) -> str:
+        """The tracking URI without any credentials in it."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.uri)
+        if parts.password or parts.username:
+            netloc = parts.hostname or ""
+            if parts.port:
+                netloc += f":{parts.port}"
+            parts = parts._replace(netloc=netloc)
+        return urlunsplit(parts)

@@ -1,0 +1,72 @@
+"""Shared fixtures: an isolated mantik home, notebooks made on the fly, the CLI as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
+    """Write a notebook with an optional tagged parameters cell followed by code cells."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    if parameters is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
+    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mantik home for the slow end-to-end tests (one MLflow database to create)."""
+    return tmp_path_factory.mktemp("mantik-home")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty mantik home for one test."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("MANTIK_JUPYTER_HOME", str(path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return path
+
+
+class Cli:
+    """Runs ``mantik-jupyter`` as a separate process, the way a user does."""
+
+    def __init__(self, home: Path):
+        self.env = {**os.environ, "MANTIK_JUPYTER_HOME": str(home)}
+        self.env.pop("MLFLOW_TRACKING_URI", None)
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 300):
+        proc = subprocess.run(
+            [sys.executable, "-m", "mantik_jupyter.cli", *args], env=self.env,
+            capture_output=True, text=True, timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"mantik-jupyter {' '.join(args)} failed ({proc.returncode}):"
+                                 f"\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str, check: bool = True) -> dict | list:
+        return json.loads(self(*args, "--json", check=check).stdout)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "mantik_jupyter.cli", *args],
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.fixture(scope="session")
+def cli(session_home: Path) -> Cli:
+    return Cli(session_home)
