@@ -1,0 +1,1 @@
+"""Performance harness: ``python -m benchmarks`` runs every ``bench_*.py`` module's main()."""
