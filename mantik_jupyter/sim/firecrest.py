@@ -1,0 +1,420 @@
+"""FirecREST v2 (``/firecrest/v2``): systems, compute (Slurm jobs) and filesystem operations."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .executors import SubmitError
+from .files import Forbidden, confine_any, owner_group, permissions
+from .jobs import Job
+from .server import SimHandler
+
+PREFIX = "/firecrest/v2"
+MAX_OPS_FILE_SIZE = 5 * 1024 * 1024
+
+
+class FirecrestHandler(SimHandler):
+    """Common parts: Bearer auth, ``F7T-AppVersion`` header, ApiResponseError bodies, paths."""
+
+    def set_default_headers(self) -> None:
+        """Every answer names the API version, as pyfirecrest expects."""
+        self.set_header("F7T-AppVersion", self.application.settings["app_version"])
+
+    def error_body(self, status: int, message: str) -> dict:
+        """FirecREST's ApiResponseError."""
+        return {"errorType": "error", "message": message, "data": None, "user": None}
+
+    def system(self, name: str) -> str:
+        """A configured system name, or 404."""
+        if name not in self.site.config.systems:
+            self.fail(404, f"System '{name}' not found")
+        return name
+
+    def path(self, system: str, path: str | None = None) -> Path:
+        """An absolute path inside the system's file systems (query ``path`` by default).
+
+        Paths outside are refused with 403, like a user without permission on the cluster.
+        """
+        raw = path if path is not None else self.get_query_argument("path", None)
+        if not raw:
+            self.fail(400, "Missing required parameter 'path'")
+        try:
+            return confine_any(list(self.site.filesystems(self.system(system)).values()), raw)
+        except Forbidden:
+            self.fail(403, f"Permission denied: '{raw}' is outside the user's file systems")
+
+    def existing(self, system: str) -> Path:
+        """Like ``path``, and 404 ``No such file or directory`` when it does not exist."""
+        target = self.path(system)
+        if not target.exists() and not target.is_symlink():
+            self.fail(404, f"cannot access '{target}': No such file or directory")
+        return target
+
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter."""
+        return self.get_query_argument(name, "false").lower() in ("true", "1", "yes")
+
+    def int_arg(self, name: str) -> int | None:
+        """An integer query parameter (``+N`` allowed), or 400 naming it."""
+        value = self.get_query_argument(name, None)
+        if value in (None, ""):
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(400, f"Parameter '{name}' must be an integer, not {value!r}")
+
+
+class Liveness(FirecrestHandler):
+    """``/status/liveness/`` (no credentials needed)."""
+
+    public = True
+
+    def get(self) -> None:
+        """Always alive."""
+        self.send_json(200, {"healthcheckRuns": {}, "lastUpdate": int(time.time())})
+
+
+class Systems(FirecrestHandler):
+    """``/status/systems``."""
+
+    def get(self) -> None:
+        """Every simulated system, with its file systems."""
+        systems = []
+        for name in self.site.config.systems:
+            fs = self.site.filesystems(name)
+            systems.append({
+                "name": name,
+                "ssh": {"host": "127.0.0.1", "port": 22},
+                "scheduler": {"type": "slurm", "version": "22.05", "connectionMode": "ssh"},
+                "probing": {"intervalCheck": 120},
+                "servicesHealth": [
+                    {"serviceType": "scheduler", "healthy": True},
+                    *({"serviceType": "filesystem", "healthy": True, "path": str(p)}
+                      for p in fs.values()),
+                ],
+                "fileSystems": [
+                    {"path": str(p), "dataType": kind, "defaultWorkDir": kind == "users"}
+                    for kind, p in fs.items()
+                ],
+            })
+        self.send_json(200, {"systems": systems})
+
+
+class Partitions(FirecrestHandler):
+    """``/status/{system}/partitions`` from the executor (a real Slurm's ``sinfo``)."""
+
+    def get(self, system: str) -> None:
+        """Name, CPUs and node count of each partition."""
+        self.system(system)
+        self.send_json(200, {"partitions": [
+            {"name": p["name"], "cpus": p["cpus"], "totalNodes": p["nodes"], "partition": ["UP"]}
+            for p in self.site.partitions()
+        ]})
+
+
+class UserInfo(FirecrestHandler):
+    """``/status/{system}/userinfo``."""
+
+    def get(self, system: str) -> None:
+        """The account jobs run under."""
+        self.system(system)
+        user = {"id": str(os.getuid()), "name": self.site.user}
+        group = {"id": str(os.getgid()), "name": self.site.user}
+        self.send_json(200, {"user": user, "group": group, "groups": [group]})
+
+
+class Jobs(FirecrestHandler):
+    """``/compute/{system}/jobs``: list and submit."""
+
+    def get(self, system: str) -> None:
+        """All jobs submitted to this system (one call for many runs)."""
+        self.system(system)
+        self.site.refresh()
+        jobs = self.site.store.all("firecrest", system)
+        self.send_json(200, {"jobs": [self.model(j) for j in jobs]})
+
+    def model(self, job: Job) -> dict:
+        """FirecREST's JobModel of a job."""
+        now = time.time()
+        return {
+            "jobId": job.id,
+            "name": job.name,
+            "status": {"state": job.state, "stateReason": job.reason, "exitCode": job.exit_code,
+                       "interruptSignal": job.signal},
+            "time": {
+                "elapsed": int((job.end or now) - job.start) if job.start else 0,
+                "start": int(job.start) if job.start else None,
+                "end": int(job.end) if job.end else None,
+                "limit": -(-job.time_limit // 60) if job.time_limit else None,
+                "suspended": 0,
+            },
+            "account": None,
+            "allocationNodes": 1,
+            "cluster": job.system,
+            "group": self.site.user,
+            "nodes": "localhost" if job.start else "",
+            "partition": job.partition or "",
+            "priority": None,
+            "killRequestUser": None,
+            "user": self.site.user,
+            "workingDirectory": job.workdir,
+            "tasks": None,
+        }
+
+    def post(self, system: str) -> None:
+        """Submit ``{"job": {...}}``; 201 ``{"jobId": "..."}``; 400 names what is wrong."""
+        self.system(system)
+        body = self.json_body()
+        spec = body.get("job") if isinstance(body, dict) else None
+        if not isinstance(spec, dict):
+            self.fail(400, "body.job: field required (a JSON object describing the job)")
+        job = self.build(system, spec)
+        try:
+            self.site.submit(job)
+        except SubmitError as exc:
+            self.fail(400, str(exc))
+        self.send_json(201, {"jobId": job.id})
+
+    def build(self, system: str, spec: dict) -> Job:
+        """A Job from JobDescriptionModel (camelCase or snake_case keys)."""
+        def get(name: str) -> Any:
+            snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+            value = spec.get(name, spec.get(snake))
+            if value is not None and not isinstance(value, str):
+                self.fail(400, f"job.{name}: must be a string")
+            return value
+
+        workdir = get("workingDirectory")
+        if not workdir:
+            self.fail(400, "job.workingDirectory: field required")
+        workdir_path = self.path(system, workdir)
+        script, script_path = get("script"), get("scriptPath")
+        if (script is None) == (script_path is None):
+            self.fail(400, "job: exactly one of 'script' and 'scriptPath' is required")
+        if script_path is not None:
+            source = self.path(system, script_path)
+            if not source.is_file():
+                self.fail(400, f"job.scriptPath: '{script_path}': No such file or directory")
+            script = source.read_text()
+        env = spec.get("env", {})
+        if isinstance(env, list) and all(isinstance(e, str) and "=" in e for e in env):
+            env = dict(e.split("=", 1) for e in env)
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            self.fail(400, "job.env: must map variable names to string values")
+        outputs = {}
+        for key, default in (("standardOutput", "slurm-%j.out"), ("standardError", "")):
+            value = get(key) or default
+            outputs[key] = str(self.path(system, str(workdir_path / value))) if value else ""
+        options = [f"--{opt}={get(key)}" for key, opt in
+                   (("account", "account"), ("reservation", "reservation"),
+                    ("constraints", "constraint")) if get(key)]
+        if get("standardInput"):
+            options.append(f"--input={self.path(system, str(workdir_path / get('standardInput')))}")
+        return Job(
+            id="", api="firecrest", system=system, workdir=str(workdir_path),
+            script=str(self.site.write_script(script)), stdout=outputs["standardOutput"],
+            stderr=outputs["standardError"], name=get("name") or "", env=env,
+            partition=get("partition"), sbatch_options=options, description={"script": script},
+        )
+
+
+class JobResource(Jobs):
+    """``/compute/{system}/jobs/{id}``: status and cancel."""
+
+    def job(self, system: str, job_id: str) -> Job:
+        """The job, or 404 ``Job not found``."""
+        self.system(system)
+        self.site.refresh()
+        job = self.site.store.get(job_id, "firecrest", system)
+        if job is None:
+            self.fail(404, f"Job not found: {job_id}")
+        return job
+
+    def get(self, system: str, job_id: str) -> None:
+        """``{"jobs": [JobModel]}``."""
+        self.send_json(200, {"jobs": [self.model(self.job(system, job_id))]})
+
+    def delete(self, system: str, job_id: str) -> None:
+        """``scancel``; 204."""
+        self.site.cancel(self.job(system, job_id))
+        self.set_status(204)
+        self.finish()
+
+
+class JobMetadata(JobResource):
+    """``/compute/{system}/jobs/{id}/metadata``."""
+
+    def get(self, system: str, job_id: str) -> None:
+        """Script and output file names."""
+        job = self.job(system, job_id)
+        self.send_json(200, {"jobs": [{
+            "jobId": job.id, "script": job.description.get("script"),
+            "standardOutput": job.stdout, "standardError": job.stderr, "standardInput": None,
+        }]})
+
+
+def file_entry(path: Path) -> dict:
+    """FirecREST's File model (``ls -l`` fields)."""
+    st = path.lstat()
+    user, group = owner_group(st)
+    kind = "l" if path.is_symlink() else "d" if path.is_dir() else "-"
+    return {
+        "name": path.name, "type": kind, "user": user, "group": group,
+        "permissions": permissions(st.st_mode), "size": str(st.st_size),
+        "lastModified": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(st.st_mtime)),
+        "linkTarget": os.readlink(path) if kind == "l" else None,
+    }
+
+
+class Ops(FirecrestHandler):
+    """``/filesystem/{system}/ops/{op}``: small, immediate file operations."""
+
+    def get(self, system: str, op: str) -> None:
+        """ls, stat, head, tail, view, download, checksum."""
+        handler = {"ls": self.ls, "stat": self.stat, "head": self.head_tail,
+                   "tail": self.head_tail, "view": self.view, "download": self.download,
+                   "checksum": self.checksum}.get(op)
+        if handler is None:
+            self.fail(405, f"GET is not allowed on ops/{op}")
+        handler(system, op)
+
+    def ls(self, system: str, _op: str) -> None:
+        """Directory entries (or the file itself)."""
+        target = self.existing(system)
+        hidden = self.flag("showHidden")
+        if target.is_dir():
+            walk = target.rglob("*") if self.flag("recursive") else target.iterdir()
+            entries = [p for p in sorted(walk) if hidden or not p.name.startswith(".")]
+        else:
+            entries = [target]
+        self.send_json(200, {"output": [file_entry(p) for p in entries]})
+
+    def stat(self, system: str, _op: str) -> None:
+        """``os.stat`` fields."""
+        target = self.existing(system)
+        st = target.stat() if self.flag("dereference") else target.lstat()
+        self.send_json(200, {"output": {
+            "mode": st.st_mode, "ino": st.st_ino, "dev": st.st_dev, "nlink": st.st_nlink,
+            "uid": st.st_uid, "gid": st.st_gid, "size": st.st_size, "atime": int(st.st_atime),
+            "ctime": int(st.st_ctime), "mtime": int(st.st_mtime),
+        }})
+
+    def readable(self, system: str) -> Path:
+        """An existing regular file, else 400/404."""
+        target = self.existing(system)
+        if target.is_dir():
+            self.fail(400, f"'{target}': Is a directory")
+        return target
+
+    def head_tail(self, system: str, op: str) -> None:
+        """``head``/``tail`` by bytes or lines; ``skipHeading``/``skipTrailing`` as in coreutils."""
+        target = self.readable(system)
+        num_bytes, num_lines = self.int_arg("bytes"), self.int_arg("lines")
+        if num_bytes is not None and num_lines is not None:
+            self.fail(400, "Parameters 'bytes' and 'lines' cannot be combined")
+        skip = self.flag("skipHeading" if op == "tail" else "skipTrailing")
+        data = target.read_bytes()
+        unit = "bytes" if num_bytes is not None else "lines"
+        lines = data.splitlines(keepends=True) if unit == "lines" else []
+        n = num_bytes if num_bytes is not None else 10 if num_lines is None else num_lines
+        total = len(data) if unit == "bytes" else len(lines)
+        if op == "tail":
+            start = min(total, max(0, n - 1)) if skip else max(0, total - n)
+            end = total
+        else:
+            start, end = 0, max(0, total - n) if skip else min(total, n)
+        chunk = data[start:end] if unit == "bytes" else b"".join(lines[start:end])
+        self.send_json(200, {"output": {
+            "content": chunk.decode(errors="replace"), "contentType": unit,
+            "startPosition": start, "endPosition": end,
+        }})
+
+    def view(self, system: str, _op: str) -> None:
+        """``size`` bytes from ``offset`` as text."""
+        target = self.readable(system)
+        offset = self.int_arg("offset") or 0
+        size = self.int_arg("size")
+        size = MAX_OPS_FILE_SIZE if size is None else size
+        if offset < 0 or size < 0:
+            self.fail(400, "Parameters 'offset' and 'size' must not be negative")
+        with open(target, "rb") as fh:
+            fh.seek(offset)
+            self.send_json(200, {"output": fh.read(size).decode(errors="replace")})
+
+    def download(self, system: str, _op: str) -> None:
+        """The raw file, if small enough for a direct transfer."""
+        target = self.readable(system)
+        if target.stat().st_size > MAX_OPS_FILE_SIZE:
+            self.fail(413, f"'{target}' is larger than {MAX_OPS_FILE_SIZE} bytes")
+        self.set_header("Content-Type", "application/octet-stream")
+        self.finish(target.read_bytes())
+
+    def checksum(self, system: str, _op: str) -> None:
+        """SHA-256 of a file."""
+        digest = hashlib.sha256(self.readable(system).read_bytes()).hexdigest()
+        self.send_json(200, {"output": {"algorithm": "SHA-256", "checksum": digest}})
+
+    def post(self, system: str, op: str) -> None:
+        """mkdir (JSON body) and upload (multipart ``file`` into directory ``path``)."""
+        if op == "mkdir":
+            body = self.json_body()
+            raw = body.get("sourcePath", body.get("source_path", body.get("path")))
+            if not isinstance(raw, str):
+                self.fail(400, "body.sourcePath: field required")
+            target = self.path(system, raw)
+            parent = str(body.get("parent", False)).lower() == "true"
+            if target.exists() and not parent:
+                self.fail(400, f"cannot create directory '{raw}': File exists")
+            try:
+                target.mkdir(parents=parent, exist_ok=parent)
+            except FileNotFoundError:
+                self.fail(400, f"cannot create directory '{raw}': No such file or directory")
+            self.send_json(201, {"output": file_entry(target)})
+        elif op == "upload":
+            files = self.request.files.get("file")
+            if not files:
+                self.fail(400, "body.file: field required (multipart/form-data)")
+            directory = self.existing(system)
+            target = self.path(system, str(directory / Path(files[0]["filename"]).name))
+            if len(files[0]["body"]) > MAX_OPS_FILE_SIZE:
+                self.fail(413, f"File is larger than {MAX_OPS_FILE_SIZE} bytes")
+            target.write_bytes(files[0]["body"])
+            self.set_status(204)
+            self.finish()
+        else:
+            self.fail(405, f"POST is not allowed on ops/{op}")
+
+    def delete(self, system: str, op: str) -> None:
+        """rm (recursive)."""
+        if op != "rm":
+            self.fail(405, f"DELETE is not allowed on ops/{op}")
+        target = self.existing(system)
+        if target in self.site.filesystems(system).values():
+            self.fail(403, f"Permission denied: '{target}' cannot be removed")
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        self.set_status(204)
+        self.finish()
+
+
+def routes() -> list[tuple[str, type]]:
+    """URL patterns of the FirecREST v2 API."""
+    return [
+        (f"{PREFIX}/status/liveness/?", Liveness),
+        (f"{PREFIX}/status/systems/?", Systems),
+        (f"{PREFIX}/status/([^/]+)/partitions/?", Partitions),
+        (f"{PREFIX}/status/([^/]+)/userinfo/?", UserInfo),
+        (f"{PREFIX}/compute/([^/]+)/jobs/?", Jobs),
+        (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+)/?", JobResource),
+        (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+)/metadata/?", JobMetadata),
+        (f"{PREFIX}/filesystem/([^/]+)/ops/([a-z]+)/?", Ops),
+    ]
+

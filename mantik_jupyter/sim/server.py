@@ -1,0 +1,112 @@
+"""The one HTTP server: shared handler behaviour (faults, auth, JSON errors) and the app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import tornado.web
+
+from .faults import Decision
+from .site import Site
+
+
+class SimHandler(tornado.web.RequestHandler):
+    """Base of every route: injects faults, checks credentials, answers in the API's format."""
+
+    #: Basic login accepted besides Bearer tokens (UNICORE yes, FirecREST no).
+    allow_basic = False
+    #: Routes open without credentials (token endpoint, liveness).
+    public = False
+    #: Fault rules apply (not to the simulator's own controls).
+    faultable = True
+
+    def initialize(self, site: Site) -> None:
+        """Every handler works on the one site."""
+        self.site = site
+        self._lose_reply = False
+
+    def error_body(self, status: int, message: str) -> dict:
+        """The API's JSON error document."""
+        return {"message": message}
+
+    async def prepare(self) -> None:
+        """Apply the fault rules for this route, then demand credentials."""
+        decision = (self.site.faults.decide(self.request.method, self.request.path)
+                    if self.faultable else Decision())
+        if decision.latency:
+            await asyncio.sleep(decision.latency)
+        if decision.drop:
+            self.request.connection.stream.close()
+            raise tornado.web.Finish()
+        if decision.status:
+            if decision.retry_after is not None:
+                self.set_header("Retry-After", str(decision.retry_after))
+            message = "Too many requests" if decision.status == 429 else "Injected server error"
+            self.fail(decision.status, message)
+        self._lose_reply = decision.lose_reply
+        if not self.public and not self.site.auth.check(
+            self.request.headers.get("Authorization"), self.allow_basic
+        ):
+            self.fail(401, "Not authenticated: missing, wrong or expired credentials")
+
+    def fail(self, status: int, message: str) -> None:
+        """Answer an error in the API's format and stop handling the request."""
+        self.send_json(status, self.error_body(status, message))
+        raise tornado.web.Finish()
+
+    def send_json(self, status: int, body: Any) -> None:
+        """Answer a JSON document."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def json_body(self) -> Any:
+        """The request body as JSON, or a 400 naming the parse error."""
+        try:
+            return json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            self.fail(400, f"Malformed JSON in request body: {exc}")
+
+    def finish(self, chunk: Any = None) -> Any:
+        """Send the reply, unless a lost-reply fault says to drop the connection instead."""
+        if self._lose_reply:
+            self._lose_reply = False
+            self.request.connection.stream.close()
+            self._finished = True
+            self.on_finish()
+            return None
+        return super().finish(chunk)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Unexpected exceptions still answer the API's error format (never a traceback)."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(self.error_body(status_code, self._reason)))
+
+    def data_received(self, chunk: bytes) -> None:
+        """Bodies are read whole (not streamed)."""
+
+
+def make_app(site: Site) -> tornado.web.Application:
+    """All routes of both gateways, the token endpoint and the fault controls."""
+    from . import admin, firecrest, oidc, unicore
+
+    routes = [*unicore.routes(site.config.site), *firecrest.routes(), *oidc.routes(),
+              *admin.routes()]
+    return tornado.web.Application(
+        [(pattern, handler, {"site": site}) for pattern, handler in routes],
+        default_handler_class=NotFound,
+        default_handler_args={"site": site},
+        app_version=site.config.app_version,
+    )
+
+
+class NotFound(SimHandler):
+    """Unknown paths: 404 without asking for credentials."""
+
+    public = True
+
+    def prepare(self) -> None:
+        """Every method answers 404."""
+        self.fail(404, f"No such resource: {self.request.path}")

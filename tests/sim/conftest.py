@@ -1,0 +1,53 @@
+"""Fixtures for the simulator tests: the Slurm-backed simulator, real clients, spec checking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from simtools import SpecChecker, firecrest_client
+from slurm_fixtures import process_simulator, simulator, slurm  # noqa: F401
+
+
+@pytest.fixture
+def sim(simulator):  # noqa: F811 - the plugin's fixture, used here
+    """The shared Slurm simulator, with its faults and token lifetime reset after each test."""
+    yield simulator
+    simulator.set_faults([])
+    simulator.site.auth.lifetime = simulator.config.token_lifetime
+
+
+@pytest.fixture
+def spec(sim) -> SpecChecker:
+    """Checks every FirecREST response a client of this test receives."""
+    return SpecChecker(sim.firecrest_url)
+
+
+@pytest.fixture
+def fc(sim, spec: SpecChecker) -> Iterator:
+    """A sync pyfirecrest v2 client of the Slurm simulator (spec-checked)."""
+    client = firecrest_client(sim, spec)
+    yield client
+    assert spec.checked > 0, "no FirecREST response was checked against the spec"
+    client.close_session()
+
+
+@pytest.fixture
+def home_dir(sim) -> Callable[[str], str]:
+    """A fresh folder in daint-sim's home for one test: ``home_dir("name")`` -> path."""
+    def make(name: str) -> str:
+        path = sim.site.filesystems("daint-sim")["users"] / f"{name}-{time.time_ns()}"
+        path.mkdir()
+        return str(path)
+
+    return make
+
+
+@pytest.fixture
+def unicore(sim):
+    """A sync pyunicore client of the Slurm simulator (Basic demo login, no caching)."""
+    from pyunicore import client, credentials
+
+    cred = credentials.UsernamePassword(sim.config.username, sim.config.password)
+    return client.Client(cred, sim.unicore_url, cache_time=0)

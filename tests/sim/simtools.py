@@ -1,0 +1,93 @@
+"""Helpers of the simulator tests: FirecREST spec checking, real clients, polling."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+from jsonschema import Draft202012Validator
+
+SPEC_FILE = Path(__file__).parent / "spec" / "firecrest-v2-openapi-2.5.6.yaml"
+
+
+class SpecChecker:
+    """Validates FirecREST answers against the vendored OpenAPI spec (status, body schema)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.spec = yaml.safe_load(SPEC_FILE.read_text())
+        self.base_path = urlsplit(base_url).path.rstrip("/")
+        self.paths = [
+            (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"), ops)
+            for template, ops in self.spec["paths"].items()
+        ]
+        self.checked = 0
+
+    def operation(self, method: str, path: str) -> dict:
+        """The spec's operation for a request, or AssertionError if the spec has none."""
+        for pattern, ops in self.paths:
+            if pattern.match(path) and method.lower() in ops:
+                return ops[method.lower()]
+        raise AssertionError(f"{method} {path} is not an operation of the FirecREST spec")
+
+    def check(self, method: str, url: str, status: int, content_type: str, body: bytes) -> None:
+        """AssertionError unless the status is documented and the JSON body fits its schema."""
+        path = urlsplit(url).path[len(self.base_path):]
+        responses = self.operation(method, path)["responses"]
+        entry = responses.get(str(status)) or responses.get(f"{status // 100}XX")
+        assert entry is not None, f"{method} {path}: status {status} is not in the spec"
+        schema = entry.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            assert not body, f"{method} {path} {status}: the spec defines no body"
+        elif schema:
+            assert content_type.startswith("application/json"), content_type
+            document = json.loads(body)
+            validator = Draft202012Validator({**schema, "components": self.spec["components"]})
+            errors = sorted(validator.iter_errors(document), key=str)
+            assert not errors, f"{method} {path} {status}: {errors[0].message} in {document}"
+        self.checked += 1
+
+    def sync_hook(self, response: httpx.Response) -> None:
+        """httpx response hook for sync clients."""
+        response.read()
+        self._check(response)
+
+    async def async_hook(self, response: httpx.Response) -> None:
+        """httpx response hook for async clients."""
+        await response.aread()
+        self._check(response)
+
+    def _check(self, response: httpx.Response) -> None:
+        request = response.request
+        if urlsplit(str(request.url)).path.startswith(self.base_path + "/"):
+            self.check(request.method, str(request.url), response.status_code,
+                       response.headers.get("content-type", ""), response.content)
+
+
+def firecrest_client(server, checker: SpecChecker, *, is_async: bool = False):
+    """A real pyfirecrest v2 client for ``server`` whose every answer is checked by ``checker``."""
+    from firecrest import ClientCredentialsAuth
+    from firecrest.v2 import AsyncFirecrest, Firecrest
+
+    auth = ClientCredentialsAuth(server.config.client_id, server.config.client_secret,
+                                 server.token_url)
+    client = (AsyncFirecrest if is_async else Firecrest)(server.firecrest_url, auth)
+    hook = checker.async_hook if is_async else checker.sync_hook
+    client._session.event_hooks["response"].append(hook)
+    return client
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2):
+    """Poll until ``predicate()`` is truthy and return it; AssertionError after ``timeout``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
