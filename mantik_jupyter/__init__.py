@@ -5,3 +5,10 @@ imported only by the code paths that use them.
 """
 
 __version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    """Where jupyter_server finds the extension app (imported only when the server loads it)."""
+    from .server.app import MantikJupyter
+
+    return [{"module": "mantik_jupyter.server.app", "app": MantikJupyter}]

@@ -38,6 +38,13 @@ class NotFoundError(MantikError):
     reason = "not_found"
 
 
+class ForbiddenError(MantikError):
+    """The request is understood but not allowed (a read-only preset, a path outside)."""
+
+    status = 403
+    reason = "forbidden"
+
+
 class ConflictError(MantikError):
     """The request conflicts with the current state (e.g. cancelling a finished run)."""
 

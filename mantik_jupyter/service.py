@@ -8,6 +8,7 @@ the store to it.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -26,7 +27,7 @@ from .params import Parameter, notebook_parameters, resolve_parameters
 from .sites import Site, SiteCatalog
 from .spec import RunSpec, load_config
 from .states import RunState
-from .store import Run, RunStore
+from .store import Run, RunStore, now
 from .tracking import Tracker, git_commit
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,15 @@ class RunService:
         if site.name not in self._backends:
             self._backends[site.name] = backend_class(site.kind)(site, self.home)
         return self._backends[site.name]
+
+    def check_site(self, name: str) -> dict[str, Any]:
+        """Test a site's connection and credentials: ``{ok, message, time}``, never raising
+        for what the site says (an unknown site is still an error)."""
+        backend = self.backend(name)
+        try:
+            return {"ok": True, "message": backend.check(), "time": now()}
+        except MantikError as exc:
+            return {"ok": False, "message": exc.message, "time": now()}
 
     def parameters(self, notebook: str | Path) -> dict[str, Parameter]:
         """The notebook's parameters with types, defaults and help."""
@@ -140,8 +150,6 @@ class RunService:
         )
 
     def _tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
-        import json
-
         tags = {
             "mantik.site": run.site,
             "mantik.bundle_hash": run.bundle_hash or "",
@@ -246,8 +254,6 @@ class RunService:
         if reason is not None and reason != run.reason:
             changes["reason"] = reason
         if state.terminal and not (run.ended_at or status.ended_at):
-            from .store import now
-
             changes["ended_at"] = now()
         if not changes:
             return None

@@ -172,17 +172,23 @@ class RunStore:
         notebook: str | None = None,
         text: str | None = None,
         limit: int | None = None,
-        before: tuple[str, str] | None = None,
+        after: tuple[str, str] | None = None,
+        oldest_first: bool = False,
     ) -> list[Run]:
-        """Runs newest first, filtered; ``before`` is a (created_at, id) keyset cursor."""
+        """Runs newest first (or oldest first), filtered.
+
+        ``after`` is a keyset cursor, the (created_at, id) of the last run of the previous
+        page: a deep page costs what the first one does.
+        """
         where, args = self._filters(states, site, notebook, text)
-        if before:
-            where.append("(created_at, id) < (?, ?)")
-            args.extend(before)
+        if after:
+            where.append(f"(created_at, id) {'>' if oldest_first else '<'} (?, ?)")
+            args.extend(after)
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC"
+        direction = "ASC" if oldest_first else "DESC"
+        sql += f" ORDER BY created_at {direction}, id {direction}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)

@@ -8,23 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
-    """Write a notebook with an optional tagged parameters cell followed by code cells."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    if parameters is not None:
-        nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
-    return path
 
 
 @pytest.fixture(scope="session")

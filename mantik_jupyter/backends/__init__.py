@@ -85,6 +85,13 @@ class Backend(ABC):
         """Refuse a spec this site cannot run, before anything is staged or sent."""
 
     @abstractmethod
+    def check(self) -> str:
+        """Check that the site answers and the credentials work, without submitting.
+
+        Returns a one-line description; raises a MantikError that says what failed.
+        """
+
+    @abstractmethod
     def submit(self, job: JobRequest) -> Submission:
         """Start the job; the run id must be findable on the site afterwards."""
 

@@ -7,6 +7,7 @@ Jupyter restart; its state is recovered from those records when next observed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ConfigError, ConflictError, NotFoundError
+from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
 from ..jobscript import render
 from ..paths import confined, write_atomic
 from ..spec import RunSpec
@@ -65,6 +66,17 @@ class LocalBackend(Backend):
                 "use PreRunCommandOnComputeNode",
                 key="Environment.PreRunCommandOnLoginNode",
             )
+
+    def check(self) -> str:
+        if importlib.util.find_spec("papermill") is None:
+            raise BackendError("papermill is not installed in this environment")
+        probe = self.runs_dir / ".write-check"
+        try:
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise BackendError(f"cannot write to {self.runs_dir}: {exc.strerror}") from None
+        return f"runs as local processes in {self.runs_dir}"
 
     def submit(self, job: JobRequest) -> Submission:
         run_dir = self.runs_dir / job.run_id

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import make_notebook
+from helpers import make_notebook
 
 from mantik_jupyter.bundle import MANIFEST, PARAMETERS_FILE, stage
 from mantik_jupyter.errors import ConfigError

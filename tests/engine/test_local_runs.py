@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_notebook
+from helpers import make_notebook
 from mlflow.tracking import MlflowClient
 
 SLOW_PRINT = "import time\nfor i in range({n}):\n    print(f'line {{i}}', flush=True)\n" \

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_notebook
+from helpers import make_notebook
 
 from mantik_jupyter.errors import ConfigError, NotFoundError
 from mantik_jupyter.params import notebook_parameters, parse_assignments, resolve_parameters

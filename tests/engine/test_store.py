@@ -57,8 +57,13 @@ def test_filters_and_keyset_pages(tmp_path):
                          created_at=f"2026-01-01T00:00:{i:02d}"))
     page1 = store.list(limit=10)
     assert [r.id for r in page1] == [f"r{i:02d}" for i in range(24, 14, -1)]
-    page2 = store.list(limit=10, before=(page1[-1].created_at, page1[-1].id))
+    page2 = store.list(limit=10, after=(page1[-1].created_at, page1[-1].id))
     assert [r.id for r in page2] == [f"r{i:02d}" for i in range(14, 4, -1)]
+    oldest = store.list(limit=10, oldest_first=True)
+    assert [r.id for r in oldest] == [f"r{i:02d}" for i in range(10)]
+    assert [r.id for r in store.list(limit=3, oldest_first=True,
+                                     after=(oldest[-1].created_at, oldest[-1].id))] == [
+        "r10", "r11", "r12"]
     assert store.count(site="hpc") == 13
     assert {r.state for r in store.list(states=["FAILED"])} == {"FAILED"}
     assert [r.id for r in store.list(text="run 7")] == ["r07"]

@@ -1,0 +1,1 @@
+"""The Jupyter server extension of mantik-jupyter (REST API, poller, events)."""

@@ -1,0 +1,76 @@
+"""The jupyter_server extension: configuration, the engine, the poller and the routes.
+
+Everything configurable is a trait of ``MantikJupyter`` (``c.MantikJupyter.default_site =
+...`` in ``jupyter_server_config.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Int, Unicode, default
+
+from .. import paths
+from ..service import RunService
+from .handlers import ROUTES
+from .poller import RunPoller
+
+EVENT_SCHEMA = Path(__file__).parent / "events" / "run-state-v1.yaml"
+EVENT_SCHEMA_ID = "https://events.mantik-jupyter.org/run-state/v1"
+API_PREFIX = "mantik/api"
+
+
+class MantikJupyter(ExtensionApp):
+    """Sites, runs and live logs of mantik-jupyter as an authenticated REST API."""
+
+    name = "mantik_jupyter"
+    load_other_extensions = True
+
+    home = Unicode(help="Folder of the run store, local runs and the embedded MLflow store "
+                        "(default: $MANTIK_JUPYTER_HOME or Jupyter's data dir/mantik).").tag(
+        config=True)
+    default_site = Unicode("local", help="Site preselected for new runs.").tag(config=True)
+    mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI showing this server's tracking "
+                                     "store, used for run links.").tag(config=True)
+    poll_min_interval = Float(1.0, help="Seconds between polls after a change.").tag(config=True)
+    poll_max_interval = Float(30.0, help="Longest wait between polls while runs are active and "
+                                         "nothing changes.").tag(config=True)
+    workers = Int(4, help="Threads that run engine calls off the event loop.").tag(config=True)
+
+    event_schema_id = EVENT_SCHEMA_ID
+
+    @default("home")
+    def _default_home(self) -> str:
+        return str(paths.home())
+
+    def initialize_settings(self) -> None:
+        self.service = RunService(home=Path(self.home))
+        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
+        self.site_health: dict[str, dict[str, Any]] = {}
+        self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
+        self.poller = RunPoller(self.service, self.executor, self.emit_state_change,
+                                self.poll_min_interval, self.poll_max_interval)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend((rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in ROUTES)
+
+    def emit_state_change(self, data: dict[str, Any]) -> None:
+        """Announce a run's state change on the server's event bus (event loop thread)."""
+        self.serverapp.event_logger.emit(schema_id=EVENT_SCHEMA_ID, data=data)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Once the loop runs: tell kernels where the API is, start the poller."""
+        os.environ["MANTIK_JUPYTER_URL"] = serverapp.connection_url.rstrip("/") + "/"
+        token = serverapp.identity_provider.token
+        if token:
+            os.environ["MANTIK_JUPYTER_TOKEN"] = token
+        self.poller.start()
+
+    async def stop_extension(self) -> None:
+        await self.poller.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.service.store.close()

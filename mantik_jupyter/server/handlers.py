@@ -1,0 +1,416 @@
+"""REST handlers under ``{base_url}mantik/api/``: a thin projection of RunService.
+
+Every route requires Jupyter authentication and authorization on the ``mantik``
+resource. Engine calls run in a worker pool so the server's event loop never waits on
+the database or a gateway. Errors are JSON ``{reason, message, details}`` with the
+accurate 4xx status; nothing the user sent can produce a traceback in a response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from .. import __version__
+from ..errors import ForbiddenError, MantikError
+from ..service import RunService
+from ..states import parse_state
+from ..store import Run
+
+T = TypeVar("T")
+MAX_PAGE = 500
+DEFAULT_LOG_LIMIT = 1 << 20
+MAX_LOG_LIMIT = 8 << 20
+_CHUNK = 1 << 16
+
+
+class BadRequest(MantikError):
+    """The request itself is malformed (not the config in it)."""
+
+    status = 400
+    reason = "bad_request"
+
+
+class MantikHandler(ExtensionHandlerMixin, APIHandler):
+    """Base: engine access, JSON bodies, error bodies, contents-root confinement."""
+
+    auth_resource = "mantik"
+
+    def prepare(self) -> Any:
+        # The server starts the poller once its loop runs; test harnesses that never call
+        # the start hook get it with the first request.
+        self.extensionapp.poller.start()
+        return super().prepare()
+
+    @property
+    def service(self) -> RunService:
+        return self.extensionapp.service
+
+    @property
+    def root(self) -> Path:
+        return Path(self.serverapp.root_dir).resolve()
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run an engine call in the worker pool."""
+        return await IOLoop.current().run_in_executor(
+            self.extensionapp.executor, functools.partial(fn, *args, **kwargs)
+        )
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object sent with the request ({} when empty)."""
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadRequest("the request body must be a JSON object")
+        return data
+
+    def int_arg(self, name: str, default: int, low: int, high: int | None = None) -> int:
+        """An integer query argument within bounds, or a 400 that says the bounds."""
+        text = self.get_query_argument(name, None)
+        if text is None or text == "":
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise BadRequest(f"{name} must be a whole number, got {text!r}", key=name) from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise BadRequest(f"{name} must be {bounds}, got {value}", key=name)
+        return value
+
+    def contents_path(self, path: str | None, key: str = "path") -> Path:
+        """A user-given path resolved inside the contents root; refused if it leaves it."""
+        if not path:
+            raise BadRequest(f"{key} is required", key=key)
+        target = Path(path)
+        target = (target if target.is_absolute() else self.root / path.lstrip("/")).resolve()
+        if target != self.root and self.root not in target.parents:
+            raise ForbiddenError(f"{key} {path!r} is outside the Jupyter contents root",
+                                 key=key)
+        return target
+
+    def run_json(self, run: Run) -> dict[str, Any]:
+        """A run as the API returns it: the engine's fields plus lab-friendly extras."""
+        data = run.to_dict()
+        notebook = Path(run.notebook)
+        data["notebook_path"] = (notebook.relative_to(self.root).as_posix()
+                                 if self.root in notebook.parents else None)
+        ui = self.extensionapp.mlflow_ui_url.rstrip("/")
+        data["mlflow_url"] = (f"{ui}/#/experiments/{run.mlflow_experiment_id}/runs/"
+                              f"{run.mlflow_run_id}" if ui and run.mlflow_run_id else None)
+        return data
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON error bodies; a MantikError sets its own status; never a traceback."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, MantikError):
+            self.set_status(exc.status)
+            body = exc.to_dict()
+        elif isinstance(exc, web.HTTPError):
+            message = exc.log_message % exc.args if exc.log_message else self._reason
+            body = {"reason": (exc.reason or self._reason).lower().replace(" ", "_"),
+                    "message": message, "details": {}}
+        else:
+            body = {"reason": "internal_error",
+                    "message": "internal error in mantik-jupyter; the server log has details",
+                    "details": {}}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, MantikError):
+            self.log.info("mantik: %s %s -> %s %s", self.request.method, self.request.path,
+                          value.status, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+
+def _cursor(run: Run) -> str:
+    raw = json.dumps([run.created_at, run.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _parse_cursor(text: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        created_at, run_id = json.loads(raw)
+        if not (isinstance(created_at, str) and isinstance(run_id, str)):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest(f"cursor {text!r} is not one this API returned", key="cursor") from None
+    return created_at, run_id
+
+
+class ConfigHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        app = self.extensionapp
+        self.reply({
+            "version": __version__,
+            "features": ["runs", "logs", "files", "events", "sites"],
+            "defaults": {"site": app.default_site},
+            "tracking_uri": self.service.tracker.uri_for_humans,
+            "mlflow_ui_url": app.mlflow_ui_url or None,
+            "event_schema": app.event_schema_id,
+        })
+
+
+class SitesHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        health = self.extensionapp.site_health
+        sites = [{**s.to_dict(), "health": health.get(s.name)}
+                 for s in self.service.catalog.all()]
+        self.reply({"sites": sites})
+
+
+class SiteTestHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        result = await self.call(self.service.check_site, name)
+        self.extensionapp.site_health[name] = result
+        self.reply(result)
+
+
+class RunsHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        states = [parse_state(s).value for s in self.get_query_arguments("state") if s]
+        notebook = self.get_query_argument("notebook", None)
+        filters = {
+            "states": states or None,
+            "site": self.get_query_argument("site", None) or None,
+            "notebook": str(self.contents_path(notebook, "notebook")) if notebook else None,
+            "text": self.get_query_argument("text", None) or None,
+        }
+        limit = self.int_arg("limit", 50, 1, MAX_PAGE)
+        sort = self.get_query_argument("sort", "-created_at")
+        if sort not in ("-created_at", "created_at"):
+            raise BadRequest(f"sort must be created_at or -created_at, got {sort!r}", key="sort")
+        cursor = self.get_query_argument("cursor", None)
+        after = _parse_cursor(cursor) if cursor else None
+        store = self.service.store
+
+        def page() -> tuple[list[Run], int]:
+            runs = store.list(**filters, limit=limit + 1, after=after,
+                              oldest_first=sort == "created_at")
+            return runs, store.count(**filters)
+
+        runs, total = await self.call(page)
+        more = len(runs) > limit
+        runs = runs[:limit]
+        self.reply({"runs": [self.run_json(r) for r in runs], "total": total,
+                    "next_cursor": _cursor(runs[-1]) if more else None})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        notebook = self.contents_path(body.get("notebook"), "notebook")
+        run = await self.call(
+            self.service.submit, notebook, site=_opt_str(body, "site"),
+            config=_config(body), parameters=_mapping(body, "parameters"),
+            parameter_texts=_mapping(body, "parameter_texts"), name=_opt_str(body, "name"),
+        )
+        self.extensionapp.poller.wake()
+        self.reply(self.run_json(run), status=201)
+
+
+class RunHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        run = await self.call(self.service.get, run_id, refresh=False)
+        self.reply(self.run_json(run))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, run_id: str) -> None:
+        body = self.body()
+        unknown = set(body) - {"name", "action"}
+        if unknown or not body:
+            raise BadRequest("PATCH takes {\"name\": ...} and/or {\"action\": \"cancel\"}",
+                             key=", ".join(sorted(unknown)) or None)
+        run = await self.call(self.service.get, run_id, refresh=False)
+        if "name" in body:
+            run = await self.call(self.service.rename, run.id, _opt_str(body, "name") or "")
+        if "action" in body:
+            if body["action"] != "cancel":
+                raise BadRequest(f"unknown action {body['action']!r}; allowed: cancel",
+                                 key="action")
+            run = await self.call(self.service.cancel, run.id)
+            self.extensionapp.poller.wake()
+        self.reply(self.run_json(run))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        remote = self.get_query_argument("remote", "false").lower() in ("true", "1", "yes")
+        await self.call(self.service.delete, run_id, remote=remote)
+        self.set_status(204)
+        self.finish()
+
+
+class RerunHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        body = self.body()
+        config = _config(body)
+        if isinstance(config, str):
+            from ..spec import load_config
+
+            config = load_config(config, "config")
+        run = await self.call(
+            self.service.rerun, run_id, parameters=_mapping(body, "parameters"),
+            parameter_texts=_mapping(body, "parameter_texts"), config=config,
+            site=_opt_str(body, "site"), name=_opt_str(body, "name"),
+        )
+        self.extensionapp.poller.wake()
+        self.reply(self.run_json(run), status=201)
+
+
+class LogsHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        offset = self.int_arg("offset", 0, 0)
+        limit = self.int_arg("limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)
+        chunk = await self.call(self.service.logs, run_id, offset, limit)
+        self.reply(chunk.to_dict())
+
+
+class FilesHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        entries = await self.call(self.service.files, run_id, self.get_query_argument("path", ""))
+        self.reply({"files": [e.to_dict() for e in entries]})
+
+
+class DownloadHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        path = self.get_query_argument("path", "")
+        with tempfile.TemporaryDirectory(prefix="mantik-download-") as tmp:
+            copy = await self.call(self.service.download, run_id, path, Path(tmp) / "files")
+            if copy.is_dir():
+                copy = await self.call(_zip_folder, copy, Path(tmp) / f"{copy.name}.zip")
+                self.set_header("Content-Type", "application/zip")
+            else:
+                self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", f'attachment; filename="{_safe(copy.name)}"')
+            self.set_header("Content-Length", str(copy.stat().st_size))
+            with open(copy, "rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    self.write(chunk)
+                    await self.flush()
+        self.finish()
+
+
+class NotebookHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        run = await self.call(self.service.get, run_id, refresh=False)
+        from ..bundle import OUTPUT_DIR
+
+        folder = self.root / "mantik-runs" / _safe(run.name)
+        copy = await self.call(self.service.download, run.id,
+                               f"{OUTPUT_DIR}/{Path(run.notebook).name}", folder)
+        self.reply({"path": copy.relative_to(self.root).as_posix()}, status=201)
+
+
+class ParametersHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.contents_path(self.get_query_argument("path", None))
+        params = await self.call(self.service.parameters, path)
+        self.reply({"parameters": [p.to_dict() for p in params.values()]})
+
+
+def _zip_folder(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for dirpath, _, filenames in os.walk(folder):
+            for name in filenames:
+                path = Path(dirpath) / name
+                archive.write(path, path.relative_to(folder.parent).as_posix())
+    shutil.rmtree(folder)
+    return target
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe form of a run name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"
+
+
+def _opt_str(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{key} must be a string, got {type(value).__name__}", key=key)
+    return value
+
+
+def _mapping(body: dict, key: str) -> dict | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest(f"{key} must be a JSON object", key=key)
+    return value
+
+
+def _config(body: dict) -> dict | str | None:
+    value = body.get("config")
+    if value is None or isinstance(value, (dict, str)):
+        return value
+    raise BadRequest("config must be YAML text or a JSON object", key="config")
+
+
+RUN = r"(?P<run_id>[A-Za-z0-9_-]+)"
+ROUTES: list[tuple[str, type[MantikHandler]]] = [
+    (r"config", ConfigHandler),
+    (r"sites", SitesHandler),
+    (r"sites/(?P<name>[^/]+)/test", SiteTestHandler),
+    (r"runs", RunsHandler),
+    (rf"runs/{RUN}", RunHandler),
+    (rf"runs/{RUN}/rerun", RerunHandler),
+    (rf"runs/{RUN}/logs", LogsHandler),
+    (rf"runs/{RUN}/files", FilesHandler),
+    (rf"runs/{RUN}/download", DownloadHandler),
+    (rf"runs/{RUN}/notebook", NotebookHandler),
+    (r"notebooks/parameters", ParametersHandler),
+]

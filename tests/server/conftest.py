@@ -1,0 +1,85 @@
+"""Server fixtures: a jupyter server with the extension, its own home, a shared MLflow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from openapi_check import check
+
+from mantik_jupyter.server.handlers import ROUTES
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(session_home: Path) -> str:
+    """One MLflow store for every server test (creating one costs seconds)."""
+    return f"sqlite:///{session_home / 'server-mlflow.db'}"
+
+
+@pytest.fixture
+def server_home(tmp_path: Path) -> Path:
+    return tmp_path / "mantik-home"
+
+
+@pytest.fixture
+def jp_server_config(server_home, mlflow_uri, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    return {
+        "ServerApp": {"jpserver_extensions": {"mantik_jupyter": True},
+                      "allow_unauthenticated_access": False},
+        "MantikJupyter": {"home": str(server_home), "poll_min_interval": 0.2,
+                          "poll_max_interval": 1.0},
+    }
+
+
+def template_of(path: str) -> str:
+    """The OpenAPI path template of a concrete API path (after mantik/api)."""
+    import re
+
+    for pattern, _ in ROUTES:
+        if re.fullmatch(pattern, path):
+            return "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern)
+    raise AssertionError(f"no route for {path}")
+
+
+class Api:
+    """jp_fetch for mantik routes: JSON in and out, every response checked against the spec."""
+
+    def __init__(self, fetch):
+        self.fetch = fetch
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, method: str, path: str, body=None, params=None, expect=None):
+        kwargs = {"method": method, "raise_error": False}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        elif method in ("POST", "PUT", "PATCH"):
+            kwargs["body"] = "{}"
+        response = await self.fetch("mantik", "api", *path.split("/"), params=params, **kwargs)
+        self.bodies.append(response.body)
+        check(method, template_of(path), response.code, response.body)
+        if expect is not None:
+            assert response.code == expect, (response.code, response.body)
+        assert b"Traceback" not in response.body
+        return response
+
+    async def json(self, method: str, path: str, body=None, params=None, expect=200):
+        response = await self(method, path, body, params, expect)
+        return json.loads(response.body) if response.body else None
+
+    async def wait(self, run_id: str, states: set[str], timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = await self.json("GET", f"runs/{run_id}")
+            if run["state"] in states:
+                return run
+            assert time.monotonic() < deadline, f"run stayed {run['state']}"
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def api(jp_fetch) -> Api:
+    return Api(jp_fetch)

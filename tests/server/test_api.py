@@ -1,0 +1,239 @@
+"""The REST API through a real jupyter server with the extension, on the local site."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers import make_notebook
+from tornado.httpclient import HTTPClientError
+
+from mantik_jupyter.server.app import EVENT_SCHEMA_ID
+from mantik_jupyter.server.handlers import MantikHandler
+from mantik_jupyter.store import Run
+
+SLOW = "import time\nfor i in range({n}):\n    print(f'line {{i}}', flush=True)\n" \
+       "    time.sleep({pause})"
+
+
+def _rules(router) -> list:
+    """Every rule of a tornado router, host routers included."""
+    found = []
+    for rule in getattr(router, "rules", []):
+        found.append(rule)
+        found += _rules(rule.target)
+    return found
+
+
+def _sample_path(pattern: str) -> str:
+    return re.sub(r"\(\?P<\w+>[^)]*\)", "abc", pattern).lstrip("/").rstrip("$")
+
+
+async def test_every_route_refuses_unauthenticated_requests(jp_serverapp, http_server_client,
+                                                             jp_base_url):
+    """Walks the server's own route table, so a new unauthenticated route fails here."""
+    routes = [rule for rule in _rules(jp_serverapp.web_app.default_router)
+              if isinstance(rule.target, type) and issubclass(rule.target, MantikHandler)]
+    assert len(routes) >= 11
+    checked = 0
+    for rule in routes:
+        path = _sample_path(rule.matcher.regex.pattern)
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if getattr(rule.target, method.lower()) is getattr(MantikHandler, method.lower()):
+                continue
+            body = "{}" if method in ("POST", "PUT", "PATCH") else None
+            for headers in ({}, {"Authorization": "token wrong-token"}):
+                with pytest.raises(HTTPClientError) as err:
+                    await http_server_client.fetch(f"/{path}", method=method, body=body,
+                                                   headers=headers)
+                assert err.value.code in (401, 403), (method, path, err.value.code)
+                checked += 1
+    assert checked >= 2 * 14
+
+
+async def test_submit_poll_logs_and_fetch_the_notebook(api, jp_root_dir, server_home):
+    make_notebook(jp_root_dir / "work" / "train.ipynb", "n: int = 3\nlabel: str = 'x'",
+                  SLOW.format(n="n", pause=0.3), "print('label', label)")
+    run = await api.json("POST", "runs", {"notebook": "work/train.ipynb",
+                                          "parameters": {"n": 6},
+                                          "parameter_texts": {"label": "a b"},
+                                          "name": "api run"}, expect=201)
+    assert run["state"] == "QUEUED" and run["notebook_path"] == "work/train.ipynb"
+    assert run["parameters"] == {"n": 6, "label": "a b"}
+    done = await api.wait(run["id"], {"COMPLETED", "FAILED"})
+    assert done["state"] == "COMPLETED", done
+
+    whole = (Path(done["work_dir"]) / "mantik-job.log").read_bytes()
+    collected, offset = b"", 0
+    while True:
+        chunk = await api.json("GET", f"runs/{run['id']}/logs",
+                               params={"offset": offset, "limit": 100})
+        assert chunk["offset"] == offset
+        collected += chunk["data"].encode()
+        offset = chunk["next_offset"]
+        if chunk["eof"]:
+            break
+    assert collected == whole and b"line 5" in whole and b"label a b" in whole
+
+    fetched = await api.json("POST", f"runs/{run['id']}/notebook", expect=201)
+    assert fetched["path"] == "mantik-runs/api_run/train.ipynb"
+    assert "line 5" in (jp_root_dir / fetched["path"]).read_text()
+
+    files = await api.json("GET", f"runs/{run['id']}/files")
+    assert {"train.ipynb", "mantik-output"} <= {f["path"] for f in files["files"]}
+    zipped = await api("GET", f"runs/{run['id']}/download", params={"path": "mantik-output"},
+                       expect=200)
+    names = zipfile.ZipFile(io.BytesIO(zipped.body)).namelist()
+    assert names == ["mantik-output/train.ipynb"]
+    single = await api("GET", f"runs/{run['id']}/download", params={"path": "train.ipynb"},
+                       expect=200)
+    assert single.body == (jp_root_dir / "work" / "train.ipynb").read_bytes()
+
+
+async def test_state_changes_are_emitted_in_order(api, jp_serverapp, jp_root_dir):
+    seen: list[dict] = []
+
+    async def listener(logger, schema_id, data):
+        seen.append(data)
+
+    jp_serverapp.event_logger.add_listener(schema_id=EVENT_SCHEMA_ID, listener=listener)
+    make_notebook(jp_root_dir / "slow.ipynb", None, SLOW.format(n=8, pause=0.4))
+    run = await api.json("POST", "runs", {"notebook": "slow.ipynb"}, expect=201)
+    await api.wait(run["id"], {"COMPLETED"})
+    for _ in range(50):
+        mine = [e for e in seen if e["run_id"] == run["id"]]
+        if mine and mine[-1]["new_state"] == "COMPLETED":
+            break
+        await asyncio.sleep(0.1)
+    assert [e["new_state"] for e in mine] == ["QUEUED", "RUNNING", "COMPLETED"]
+    assert [e["old_state"] for e in mine] == [None, "QUEUED", "RUNNING"]
+
+
+async def test_cancel_rename_rerun_delete(api, jp_root_dir):
+    make_notebook(jp_root_dir / "long.ipynb", "n: int = 600", SLOW.format(n="n", pause=0.5))
+    run = await api.json("POST", "runs", {"notebook": "long.ipynb"}, expect=201)
+    await api.wait(run["id"], {"RUNNING"})
+    renamed = await api.json("PATCH", f"runs/{run['id']}", {"name": "renamed"})
+    assert renamed["name"] == "renamed"
+    await api.json("DELETE", f"runs/{run['id']}", expect=409)  # still running
+    cancelled = await api.json("PATCH", f"runs/{run['id']}", {"action": "cancel"})
+    assert cancelled["state"] == "CANCELLED"
+    again = await api.json("PATCH", f"runs/{run['id']}", {"action": "cancel"}, expect=409)
+    assert "already ended" in again["message"]
+
+    child = await api.json("POST", f"runs/{run['id']}/rerun",
+                           {"parameter_texts": {"n": "2"}, "name": "child"}, expect=201)
+    assert child["parent_id"] == run["id"] and child["parameters"] == {"n": 2}
+    assert (await api.wait(child["id"], {"COMPLETED", "FAILED"}))["state"] == "COMPLETED"
+    await api.json("DELETE", f"runs/{child['id']}", params={"remote": "true"}, expect=204)
+    await api.json("GET", f"runs/{child['id']}", expect=404)
+    assert not Path(child["work_dir"]).exists()
+
+
+@pytest.mark.parametrize("body, status, key, text", [
+    ("{not json", 400, None, "not valid JSON"),
+    ([1, 2], 400, None, "must be a JSON object"),
+    ({}, 400, "notebook", "notebook is required"),
+    ({"notebook": "../../etc/passwd"}, 403, "notebook", "outside"),
+    ({"notebook": "/etc/hostname"}, 403, "notebook", "outside"),
+    ({"notebook": "missing.ipynb"}, 404, "notebook", "does not exist"),
+    ({"notebook": "ok.ipynb", "site": "nowhere"}, 404, "site", "unknown site 'nowhere'"),
+    ({"notebook": "ok.ipynb", "config": "Resources: {Runtime: soon}"}, 422,
+     "Resources.Runtime", "not a duration"),
+    ({"notebook": "ok.ipynb", "config": {"Resources": {"Queu": "x"}}}, 422,
+     "Resources.Queu", "unknown key"),
+    ({"notebook": "ok.ipynb", "config": "a: [b"}, 422, None, "malformed YAML at line 1"),
+    ({"notebook": "ok.ipynb", "config": 5}, 400, "config", "YAML text or a JSON object"),
+    ({"notebook": "ok.ipynb", "parameters": {"nope": 1}}, 422, "Parameters.nope",
+     "unknown parameter"),
+    ({"notebook": "ok.ipynb", "parameter_texts": {"n": "many"}}, 422, "Parameters.n",
+     "expects int"),
+    ({"notebook": "ok.ipynb", "parameters": [1]}, 400, "parameters", "JSON object"),
+])
+async def test_bad_submissions_get_accurate_errors_and_leave_no_run(
+        api, jp_root_dir, body, status, key, text):
+    make_notebook(jp_root_dir / "ok.ipynb", "n: int = 1", "print(n)")
+    error = await api.json("POST", "runs", body if isinstance(body, (dict, list)) else body,
+                           expect=status)
+    assert text in error["message"], error
+    assert error["details"].get("key") == key
+    assert (await api.json("GET", "runs"))["total"] == 0
+
+
+@pytest.mark.parametrize("method, path, params, status", [
+    ("GET", "runs/nope", None, 404),
+    ("GET", "runs/nope/logs", None, 404),
+    ("GET", "runs", {"limit": "0"}, 400),
+    ("GET", "runs", {"limit": "lots"}, 400),
+    ("GET", "runs", {"cursor": "garbage!"}, 400),
+    ("GET", "runs", {"state": "DONE"}, 422),
+    ("GET", "runs", {"sort": "name"}, 400),
+    ("GET", "notebooks/parameters", {"path": "../x.ipynb"}, 403),
+    ("GET", "notebooks/parameters", None, 400),
+    ("POST", "sites/nowhere/test", None, 404),
+])
+async def test_bad_requests(api, method, path, params, status):
+    error = await api.json(method, path, params=params, expect=status)
+    assert error["message"] and error["reason"]
+
+
+async def test_pages_filters_and_total(api, jp_serverapp):
+    store = jp_serverapp.extension_manager.extension_points["mantik_jupyter"].app.service.store
+    for i in range(120):
+        store.insert(Run(id=f"r{i:03d}", name=f"run {i}", site="local", notebook="/nb.ipynb",
+                         state="COMPLETED" if i % 3 else "FAILED",
+                         created_at=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}"))
+    seen, cursor = [], None
+    while True:
+        page = await api.json("GET", "runs", params={"limit": 50, **({"cursor": cursor}
+                                                                      if cursor else {})})
+        assert page["total"] == 120
+        seen += [r["id"] for r in page["runs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"r{i:03d}" for i in range(119, -1, -1)]
+    failed = await api.json("GET", "runs", params={"state": "failed", "limit": 5})
+    assert failed["total"] == 40 and len(failed["runs"]) == 5
+    assert {r["state"] for r in failed["runs"]} == {"FAILED"}
+    oldest = await api.json("GET", "runs", params={"sort": "created_at", "limit": 2})
+    assert [r["id"] for r in oldest["runs"]] == ["r000", "r001"]
+    text = await api.json("GET", "runs", params={"text": "run 11"})
+    assert {r["id"] for r in text["runs"]} == {"r011", "r110", "r111", "r112", "r113", "r114",
+                                               "r115", "r116", "r117", "r118", "r119"}
+
+
+async def test_parameters_config_and_sites(api, jp_root_dir, jp_serverapp):
+    make_notebook(jp_root_dir / "p.ipynb", "lr: float = 0.1  # learning rate\nepochs: int = 3",
+                  "print(lr)")
+    params = await api.json("GET", "notebooks/parameters", params={"path": "p.ipynb"})
+    assert params["parameters"][0] == {"name": "lr", "type": "float", "default": 0.1,
+                                       "default_text": "0.1", "help": "learning rate"}
+    config = await api.json("GET", "config")
+    assert config["defaults"]["site"] == "local" and config["version"]
+    sites = await api.json("GET", "sites")
+    assert [s["name"] for s in sites["sites"]] == ["local"]
+    assert sites["sites"][0]["health"] is None
+    health = await api.json("POST", "sites/local/test")
+    assert health["ok"] is True
+    sites = await api.json("GET", "sites")
+    assert sites["sites"][0]["health"]["ok"] is True
+    token = jp_serverapp.identity_provider.token
+    assert all(token.encode() not in body for body in api.bodies)
+
+
+async def test_kernels_are_told_where_the_api_is(jp_serverapp, monkeypatch):
+    monkeypatch.delenv("MANTIK_JUPYTER_URL", raising=False)
+    monkeypatch.delenv("MANTIK_JUPYTER_TOKEN", raising=False)
+    app = jp_serverapp.extension_manager.extension_points["mantik_jupyter"].app
+    await app._start_jupyter_server_extension(jp_serverapp)
+    import os
+
+    assert os.environ["MANTIK_JUPYTER_URL"].endswith(jp_serverapp.base_url)
+    assert os.environ["MANTIK_JUPYTER_TOKEN"] == jp_serverapp.identity_provider.token
+    assert json.loads(json.dumps(os.environ["MANTIK_JUPYTER_URL"]))
