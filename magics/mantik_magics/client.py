@@ -1,0 +1,100 @@
+"""One small interface to the engine, with two implementations: REST and in process.
+
+The magics talk to whichever :func:`connect` picks: the Jupyter server extension's REST API
+when the server that started this kernel said where it is (``MANTIK_JUPYTER_URL`` and
+``MANTIK_JUPYTER_TOKEN``), else the engine in this process when ``mantik_jupyter`` is
+installed. Both answer with the same JSON-shaped dicts and raise :class:`ClientError`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .server import JupyterServer
+
+URL_ENV = "MANTIK_JUPYTER_URL"
+TOKEN_ENV = "MANTIK_JUPYTER_TOKEN"  # noqa: S105 - the variable's name, not a secret
+
+
+class ClientError(Exception):
+    """An error the engine or the server reported on purpose: one line for the user."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        reason: str = "error",
+        status: int | None = None,
+        details: dict | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.reason = reason
+        self.status = status
+        self.details = details or {}
+
+
+class Client(Protocol):
+    """What the magics need from the engine; runs, sites and log chunks are JSON dicts."""
+
+    #: where the work happens, for messages ("the Jupyter server at ...", "this process")
+    where: str
+    #: the Jupyter server that started this kernel, when known (asked which notebook this is)
+    server: JupyterServer | None
+
+    def sites(self) -> list[dict[str, Any]]:
+        """The sites runs can be submitted to."""
+
+    def runs(
+        self, *, states: list[str] | None = None, site: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first."""
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run by id (or unique prefix)."""
+
+    def submit(
+        self, notebook: str, *, site: str | None, config: str | None,
+        parameter_texts: dict[str, str], name: str | None,
+    ) -> dict[str, Any]:
+        """Package and submit a notebook; ``config`` is YAML text."""
+
+    def rerun(
+        self, run_id: str, *, parameter_texts: dict[str, str], site: str | None,
+        name: str | None,
+    ) -> dict[str, Any]:
+        """Submit a run's notebook again with overrides."""
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel a queued or running run."""
+
+    def logs(self, run_id: str, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """Log bytes from ``offset``: ``{data, offset, next_offset, eof, state}``."""
+
+    def download(self, run_id: str, path: str, to: Path) -> Path:
+        """Copy a file or folder of the run's directory into the folder ``to``."""
+
+
+def connect() -> Client:
+    """The REST client if a server with the extension started this kernel, else in process."""
+    url = os.environ.get(URL_ENV)
+    if url:
+        from .rest import RestClient
+
+        return RestClient(url, os.environ.get(TOKEN_ENV))
+    if importlib.util.find_spec("mantik_jupyter") is not None:
+        from .local import LocalClient
+
+        return LocalClient()
+    raise ClientError(
+        "no mantik-jupyter engine to talk to: start JupyterLab with the mantik-jupyter "
+        "server extension, or `pip install mantik-jupyter` into this kernel's environment",
+        reason="no_engine",
+    )

@@ -1,0 +1,257 @@
+"""The ``%mantik_*`` magics: submit the notebook as a run, and follow, list and manage runs.
+
+Every magic has ``-h``. Errors the engine or the server report on purpose become one line
+(IPython's ``UsageError``: no traceback, and the cell counts as failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from .client import Client, ClientError, connect
+from .records import RunList, RunRecord, SiteList, in_kernel, summary
+
+RUN_ID_ENV = "MANTIK_RUN_ID"
+SITE_ENV = "MANTIK_SITE"
+DOWNLOAD_ROOT = "mantik-runs"
+
+
+class _HelpShown(Exception):
+    """Raised after ``-h`` printed the help: the magic does nothing else."""
+
+
+class _Help(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, help="show this help and do nothing")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any) -> None:
+        print(parser.format_help())
+        raise _HelpShown
+
+
+def _magic(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Parse the magic's arguments and turn the engine's errors into one clean line."""
+
+    @functools.wraps(func)
+    def run(self: MantikMagics, line: str = "", cell: str | None = None) -> Any:
+        try:
+            args = run.parser.parse_argstring(line)
+            return func(self, args, cell)
+        except _HelpShown:
+            return None
+        except ClientError as exc:
+            raise UsageError(f"mantik: {exc.message}") from None
+
+    return run
+
+
+def _assignments(items: list[str] | None) -> dict[str, str]:
+    """``NAME=VALUE`` items as texts by name (the engine converts them to the declared types)."""
+    result = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ClientError(f"parameter {item!r} must look like NAME=VALUE", key="Parameters")
+        result[name.strip()] = value
+    return result
+
+
+def _read_config(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ClientError(f"cannot read config file {path!r}: {exc.strerror}",
+                          key="config") from None
+
+
+run_argument = argument("run", help="run id (a unique prefix is enough)")
+help_argument = argument("-h", "--help", action=_Help)
+param_argument = argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                          help="notebook parameter, converted to its declared type (repeatable)")
+wait_argument = argument("--wait", action="store_true",
+                         help="block until the run ends (Ctrl-C stops waiting, not the run)")
+follow_argument = argument("--follow", action="store_true",
+                           help="print the run's log into the output until the run ends")
+
+
+@magics_class
+class MantikMagics(Magics):
+    """Submit this notebook to an HPC site (or this machine) and manage its runs."""
+
+    _client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        """The engine client, chosen on first use (REST if a server started this kernel)."""
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    def _show(self, run: dict[str, Any]) -> RunRecord:
+        """A live card in a kernel, one summary line in a terminal."""
+        if in_kernel():
+            from .widgets import show_card
+
+            show_card(self.client, run)
+        else:
+            print(summary(run))
+        return RunRecord(run)
+
+    def _finish(self, run: dict[str, Any], args: argparse.Namespace) -> RunRecord:
+        record = self._show(run)
+        if not (args.wait or args.follow):
+            return record
+        from .watch import wait
+
+        record = wait(self.client, record, stream_log=args.follow)
+        print(f"run {record['id']}: {record['state']}", flush=True)
+        return record
+
+    @line_cell_magic
+    @magic_arguments()
+    @help_argument
+    @argument("--site", help="site to run on (default: the config's Site, else 'local')")
+    @argument("--name", help="run name")
+    @param_argument
+    @wait_argument
+    @follow_argument
+    @argument("--notebook", metavar="PATH",
+              help="the notebook to submit (default: this kernel's notebook)")
+    @argument("--config", metavar="FILE", help="run configuration YAML file (line magic)")
+    @_magic
+    def mantik_submit(self, args: argparse.Namespace, cell: str | None) -> RunRecord | None:
+        """Package this notebook and submit it as a run; the cell body is the YAML config.
+
+        The config takes the Mantik backend-config keys (Resources, Environment, ...) and
+        Site, Name, Experiment and Parameters. Returns the run (a dict). Inside a submitted
+        job (MANTIK_RUN_ID is set) it does not submit again.
+        """
+        run_id, site = os.environ.get(RUN_ID_ENV), os.environ.get(SITE_ENV)
+        if run_id and site:
+            print(f"running as run {run_id} on site {site}; not submitting again")
+            return None
+        if cell and cell.strip() and args.config:
+            raise ClientError("give the run configuration either as the cell body or with "
+                              "--config, not both", key="config")
+        # A leading newline for the magic's own line: YAML errors then name the cell's line.
+        config = "\n" + cell if cell and cell.strip() else (
+            _read_config(args.config) if args.config else None)
+        texts = _assignments(args.param)
+        from .notebook import locate
+
+        located = locate(self.client.server, args.notebook, self._current_cell())
+        print(located.how, flush=True)
+        run = self.client.submit(located.path, site=args.site, config=config,
+                                 parameter_texts=texts, name=args.name)
+        print(f"submitted run {run['id']} ({run['name']}) to site {run['site']} through "
+              f"{self.client.where}", flush=True)
+        return self._finish(run, args)
+
+    def _current_cell(self) -> str:
+        """The raw source of the cell being run (how the notebook file is recognised)."""
+        history = self.shell.history_manager.input_hist_raw if self.shell else []
+        return history[-1] if history else ""
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @argument("--site", help="only runs on this site")
+    @argument("--state", action="append", help="only runs in this state (repeatable)")
+    @argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
+    @_magic
+    def mantik_runs(self, args: argparse.Namespace, _cell: str | None) -> RunList:
+        """List runs, newest first: an interactive table; returns the runs as dicts."""
+        states = [s.strip().upper() for s in args.state] if args.state else None
+        return RunList(self.client.runs(states=states, site=args.site, limit=args.limit),
+                       self.client)
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @run_argument
+    @_magic
+    def mantik_status(self, args: argparse.Namespace, _cell: str | None) -> RunRecord:
+        """Show one run as a live card; returns the run."""
+        return self._show(self.client.run(args.run))
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @run_argument
+    @argument("--follow", "-f", action="store_true",
+              help="keep printing until the run ends (Ctrl-C stops following)")
+    @argument("--offset", type=int, default=0, help="start at this byte offset")
+    @_magic
+    def mantik_logs(self, args: argparse.Namespace, _cell: str | None) -> None:
+        """Print a run's log (from the job on its site)."""
+        if not args.follow:
+            print(self.client.logs(args.run, args.offset)["data"], end="", flush=True)
+            return
+        from .watch import follow
+
+        try:
+            follow(self.client, args.run, args.offset)
+        except KeyboardInterrupt:
+            print(f"\nstopped following the log of run {args.run} (the run goes on)",
+                  flush=True)
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @run_argument
+    @_magic
+    def mantik_cancel(self, args: argparse.Namespace, _cell: str | None) -> RunRecord:
+        """Cancel a queued or running run; returns it."""
+        run = RunRecord(self.client.cancel(args.run))
+        print(f"run {run['id']}: {run['state']}")
+        return run
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @run_argument
+    @param_argument
+    @argument("--site", help="site to run on (default: the run's site)")
+    @argument("--name", help="name of the new run")
+    @wait_argument
+    @follow_argument
+    @_magic
+    def mantik_rerun(self, args: argparse.Namespace, _cell: str | None) -> RunRecord:
+        """Submit a run's notebook again with its config and any overrides; returns the new run."""
+        run = self.client.rerun(args.run, parameter_texts=_assignments(args.param),
+                                site=args.site, name=args.name)
+        print(f"submitted run {run['id']} ({run['name']}) again from run {args.run}",
+              flush=True)
+        return self._finish(run, args)
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @run_argument
+    @argument("path", nargs="?", default="",
+              help="file or folder in the run's directory (default: all of it)")
+    @argument("--to", metavar="DIR", help=f"destination folder (default: {DOWNLOAD_ROOT}/RUN)")
+    @_magic
+    def mantik_download(self, args: argparse.Namespace, _cell: str | None) -> Path:
+        """Copy a file or folder of a run's directory here; returns the local path."""
+        to = Path(args.to or Path(DOWNLOAD_ROOT) / args.run).expanduser()
+        target = self.client.download(args.run, args.path, to)
+        print(f"downloaded {target}")
+        return target
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @_magic
+    def mantik_sites(self, _args: argparse.Namespace, _cell: str | None) -> SiteList:
+        """The sites runs can be submitted to; returns them as dicts."""
+        return SiteList(self.client.sites())

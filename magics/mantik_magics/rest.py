@@ -1,0 +1,87 @@
+"""The client that talks to the mantik-jupyter server extension's REST API."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from .server import JupyterServer
+
+API = "mantik/api/"
+
+
+class RestClient:
+    """Runs and sites through ``{base_url}mantik/api/`` of the server that started the kernel."""
+
+    def __init__(self, base_url: str, token: str | None):
+        self.server = JupyterServer(base_url, token)
+        self.where = f"the Jupyter server at {self.server.base_url}"
+
+    def _run_path(self, run_id: str, tail: str = "") -> str:
+        return f"{API}runs/{quote(run_id, safe='')}{tail}"
+
+    def sites(self) -> list[dict[str, Any]]:
+        """The sites runs can be submitted to."""
+        return self.server.json("GET", f"{API}sites")["sites"]
+
+    def runs(
+        self, *, states: list[str] | None = None, site: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The first page of runs, newest first."""
+        params = {"state": states or None, "site": site, "limit": limit}
+        return self.server.json("GET", f"{API}runs", params=params)["runs"]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run by id."""
+        return self.server.json("GET", self._run_path(run_id))
+
+    def submit(
+        self, notebook: str, *, site: str | None, config: str | None,
+        parameter_texts: dict[str, str], name: str | None,
+    ) -> dict[str, Any]:
+        """POST runs: the notebook path is relative to the server's root or absolute inside it."""
+        body = {"notebook": notebook, "site": site, "config": config,
+                "parameter_texts": parameter_texts or None, "name": name}
+        return self.server.json("POST", f"{API}runs", body=body)
+
+    def rerun(
+        self, run_id: str, *, parameter_texts: dict[str, str], site: str | None,
+        name: str | None,
+    ) -> dict[str, Any]:
+        """POST runs/{id}/rerun with overrides."""
+        body = {"parameter_texts": parameter_texts or None, "site": site, "name": name}
+        return self.server.json("POST", self._run_path(run_id, "/rerun"), body=body)
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """PATCH runs/{id} with the cancel action."""
+        return self.server.json("PATCH", self._run_path(run_id), body={"action": "cancel"})
+
+    def logs(self, run_id: str, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """Log text from ``offset``."""
+        return self.server.json("GET", self._run_path(run_id, "/logs"),
+                                params={"offset": offset, "limit": limit})
+
+    def download(self, run_id: str, path: str, to: Path) -> Path:
+        """A file is copied as it is; a folder comes as a zip of ``<folder>/...`` and is
+        unpacked into ``to``, like the engine's own copy."""
+        to.mkdir(parents=True, exist_ok=True)
+        with self.server.open("GET", self._run_path(run_id, "/download"),
+                              params={"path": path}) as response:
+            if response.headers.get_content_type() != "application/zip":
+                target = to / (PurePosixPath(path).name or run_id)
+                with open(target, "wb") as out:
+                    shutil.copyfileobj(response, out)
+                return target
+            with tempfile.TemporaryFile() as archive:
+                shutil.copyfileobj(response, archive)
+                archive.seek(0)
+                with zipfile.ZipFile(archive) as zipped:
+                    names = zipped.namelist()
+                    zipped.extractall(to)  # extractall drops absolute and ../ parts
+        top = PurePosixPath(names[0]).parts[0] if names else PurePosixPath(path).name
+        return to / (top or run_id)

@@ -1,0 +1,148 @@
+"""The magics with no Jupyter server: the engine runs in the kernel's process.
+
+Real kernels (papermill, jupyter_client), real local jobs, real MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from helpers import make_notebook
+from kernels import Kernel, kernel_env
+
+from mantik_jupyter.service import RunService
+
+SUBMIT_CELL = "%%mantik_submit --wait -p n=2\nResources:\n  Runtime: 5m\n"
+SLOW = "import time\nfor i in range(600):\n    print(f'line {i}', flush=True)\n    time.sleep(0.3)"
+
+
+def outputs_text(cell: dict) -> str:
+    """Streams and text/plain results of an executed cell."""
+    parts = []
+    for out in cell["outputs"]:
+        if out["output_type"] == "stream":
+            parts.append(out["text"])
+        elif "data" in out:
+            parts.append(out["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.fixture
+def kernel(tmp_path: Path, home: Path):
+    started = Kernel.start(tmp_path, kernel_env(home))
+    assert started.run("%load_ext mantik_magics").status == "ok"
+    yield started
+    started.shutdown()
+
+
+def test_loading_the_extension_imports_nothing_heavy():
+    code = ("import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
+            "InteractiveShell.instance().run_line_magic('load_ext', 'mantik_magics')\n"
+            "print(sorted(m for m in ('mlflow', 'papermill', 'mantik_jupyter', 'ipywidgets',"
+            " 'urllib.request') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_papermill_submits_the_notebook_which_does_not_resubmit_itself(home, tmp_path):
+    work = tmp_path / "project"
+    nb = make_notebook(work / "self.ipynb", "n: int = 1", "%load_ext mantik_magics",
+                       SUBMIT_CELL, "print('n is', n)")
+    executed = tmp_path / "out" / "executed.ipynb"
+    executed.parent.mkdir()
+    papermill.execute_notebook(str(nb), str(executed), cwd=str(work), kernel_name="python3",
+                               progress_bar=False)
+    cell = nbformat.read(str(executed), as_version=4).cells[2]
+    text = outputs_text(cell)
+    assert f"packaging {nb} (the notebook in {work} that holds this cell)" in text
+
+    service = RunService(home)
+    runs = service.list()
+    assert len(runs) == 1, [r.to_dict() for r in runs]  # the job did not submit again
+    run = runs[0]
+    assert run.state == "COMPLETED" and run.parameters == {"n": 2}
+    assert f"run {run.id}: COMPLETED" in text
+    assert f"<run {run.id} '{run.name}' on local: COMPLETED>" in text  # the returned run
+    log = service.logs(run.id).data.decode()
+    assert f"running as run {run.id} on site local; not submitting again" in log
+    assert "n is 2" in log
+
+
+def test_card_goes_live_while_the_kernel_stays_usable_then_manage_runs(kernel, home, tmp_path):
+    make_notebook(tmp_path / "p.ipynb", "n: int = 1", "print('n =', n)")
+    first = kernel.run("%%mantik_submit --notebook p.ipynb -p n=2 --name first\n"
+                       "Resources: {Runtime: 10m}\n")
+    assert first.status == "ok", first.stderr
+    assert first.value.startswith("<run ") and "QUEUED" in first.value
+    assert kernel.run("print(40 + 2)").stdout == "42\n"  # not blocked by the run
+    # the card, updated from its thread after the cell ended
+    kernel.wait_for(lambda m: m["msg_type"] == "comm_msg"
+                    and "COMPLETED" in json.dumps(m["content"]["data"].get("state", {})))
+
+    run_id = RunService(home).list()[0].id
+    rerun = kernel.run(f"second = %mantik_rerun {run_id[:6]} -p n=3 --wait\n"
+                       "print(second['parent_id'], second['parameters'], second['state'])")
+    assert rerun.stdout.splitlines()[-1] == f"{run_id} {{'n': 3}} COMPLETED", rerun.stderr
+
+    logs = kernel.run(f"%mantik_logs {run_id}")
+    assert "n = 2" in logs.stdout
+
+    download = kernel.run(f"%mantik_download {run_id} mantik-output/p.ipynb --to got")
+    assert download.stdout.strip() == f"downloaded {Path('got') / 'p.ipynb'}"
+    assert "n = 2" in (tmp_path / "got" / "p.ipynb").read_text()
+
+    listing = kernel.run("runs = %mantik_runs --state completed --limit 5\n"
+                         "print(len(runs), runs[0]['parent_id'] == runs[1]['id'])")
+    assert listing.stdout.strip() == "2 True"
+
+    sites = kernel.run("%mantik_sites")
+    assert sites.value.startswith("local ")
+
+
+def interrupt_at(kernel: Kernel, service: RunService, marker: str):
+    """An output watcher that presses Ctrl-C once ``marker`` is printed by a RUNNING run."""
+    pressed = []
+
+    def watch(msg: dict) -> None:
+        if pressed or msg["msg_type"] != "stream" or marker not in msg["content"]["text"]:
+            return
+        pressed.append(service.list()[0].state)
+        kernel.manager.interrupt_kernel()
+
+    watch.pressed = pressed
+    return watch
+
+
+def test_logs_follow_while_running_then_ctrl_c_and_cancel(kernel, home, tmp_path):
+    make_notebook(tmp_path / "slow.ipynb", None, SLOW)
+    service = RunService(home)
+
+    at_line_2 = interrupt_at(kernel, service, "line 2\n")
+    waited = kernel.run("run = %mantik_submit --notebook slow.ipynb --follow",
+                        on_message=at_line_2)
+    run_id = service.list()[0].id
+    assert waited.status == "ok", waited.stderr
+    assert at_line_2.pressed == ["RUNNING"]
+    assert "line 0\n" in waited.stdout
+    assert f"stopped waiting; run {run_id} goes on (RUNNING)" in waited.stdout
+
+    at_line_15 = interrupt_at(kernel, service, "line 15\n")  # not yet written: arrives live
+    followed = kernel.run(f"%mantik_logs {run_id} --follow", on_message=at_line_15)
+    assert followed.status == "ok"
+    assert at_line_15.pressed == ["RUNNING"]
+    assert "line 0\n" in followed.stdout  # from the start of the log, then live
+    assert f"stopped following the log of run {run_id} (the run goes on)" in followed.stdout
+    assert service.get(run_id).state == "RUNNING"
+
+    cancelled = kernel.run(f"%mantik_cancel {run_id}")
+    assert cancelled.stdout.strip() == f"run {run_id}: CANCELLED"
+    assert service.get(run_id).state == "CANCELLED"
+    again = kernel.run(f"%mantik_cancel {run_id}")
+    assert again.status == "error" and "already ended" in again.stderr
