@@ -235,7 +235,7 @@ class RunsHandler(MantikHandler):
     @authorized
     async def post(self) -> None:
         body = self.body()
-        notebook = self.contents_path(body.get("notebook"), "notebook")
+        notebook = self.contents_path(_opt_str(body, "notebook"), "notebook")
         run = await self.call(
             self.service.submit, notebook, site=_opt_str(body, "site"),
             config=_config(body), parameters=_mapping(body, "parameters"),
@@ -400,7 +400,7 @@ def _config(body: dict) -> dict | str | None:
     raise BadRequest("config must be YAML text or a JSON object", key="config")
 
 
-RUN = r"(?P<run_id>[A-Za-z0-9_-]+)"
+RUN = r"(?P<run_id>[^/]+)"  # any segment: an unknown id gets a JSON 404 from the store
 ROUTES: list[tuple[str, type[MantikHandler]]] = [
     (r"config", ConfigHandler),
     (r"sites", SitesHandler),
