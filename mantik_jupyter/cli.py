@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .errors import MantikError
 from .params import parse_assignments
+from .sim.cli import register as register_sim
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -217,20 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_arg(p)
     p.add_argument("--remote", action="store_true", help="also remove its working directory")
 
-    for register in _extension_commands():
-        register(sub)
+    register_sim(sub)
     return parser
-
-
-def _extension_commands() -> list[Callable[[Any], None]]:
-    """Sub-commands contributed by other parts of the package (the simulator, sites)."""
-    registers = []
-    try:
-        from .sim.cli import register as register_sim
-    except ImportError:
-        return registers
-    registers.append(register_sim)
-    return registers
 
 
 def main(argv: list[str] | None = None) -> int:

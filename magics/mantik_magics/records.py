@@ -104,7 +104,10 @@ def elapsed(run: dict[str, Any], now: datetime | None = None) -> str:
 
 
 def mlflow_link(run: dict[str, Any]) -> str | None:
-    """The run's page in the MLflow UI when tracking goes to an MLflow server, else None."""
+    """The run's page in the MLflow UI: the server's ``mlflow_url``, else one on the MLflow
+    server tracking goes to, else None."""
+    if run.get("mlflow_url"):
+        return run["mlflow_url"]
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if not (run.get("mlflow_run_id") and uri.startswith(("http://", "https://"))):
         return None

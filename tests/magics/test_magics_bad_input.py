@@ -25,7 +25,7 @@ CASES = {
     "parameter without value": ("%mantik_submit --notebook ok.ipynb -p epochs",
                                 "parameter 'epochs' must look like NAME=VALUE"),
     "unknown site": ("%mantik_submit --notebook ok.ipynb --site juwels-typo",
-                     "unknown site 'juwels-typo'; known sites: local"),
+                     "unknown site 'juwels-typo'; known sites: "),
     "missing notebook": ("%mantik_submit --notebook nope.ipynb", "does not exist"),
     "missing config file": ("%mantik_submit --notebook ok.ipynb --config nope.yaml",
                             "cannot read config file 'nope.yaml'"),

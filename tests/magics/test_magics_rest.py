@@ -1,0 +1,187 @@
+"""The magics in a kernel started by a real Jupyter server with the extension: REST path.
+
+The server runs as its own process under a JupyterHub-style base URL; the test plays the
+frontend (it creates the session, renames the notebook, answers the ``mantik:save`` comm)
+and drives the kernel through its connection file.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from helpers import make_notebook
+from jupyter_client import BlockingKernelClient
+from kernels import Kernel, kernel_env
+
+TOKEN = "magics-test-token"  # noqa: S105 - a throwaway token for a test server
+BASE = "/user/alice/"
+SUBMIT_CELL = "%%mantik_submit --wait -p n=2\nResources:\n  Runtime: 5m\n"
+SLOW = "import time\nfor i in range(600):\n    print(f'line {i}', flush=True)\n    time.sleep(0.3)"
+
+
+class Server:
+    """A ``jupyter server`` process and a requests session for its API."""
+
+    def __init__(self, root: Path, home: Path, runtime: Path, log: Path):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}{BASE}"
+        self.runtime = runtime
+        env = {**kernel_env(home), "JUPYTER_RUNTIME_DIR": str(runtime)}
+        self.log = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+             f"--port={port}",
+             "--ip=127.0.0.1", f"--ServerApp.base_url={BASE}", f"--ServerApp.root_dir={root}",
+             f"--IdentityProvider.token={TOKEN}", f"--MantikJupyter.home={home}",
+             "--MantikJupyter.poll_min_interval=0.2", "--MantikJupyter.poll_max_interval=1"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root)
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"token {TOKEN}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, log.read_text()
+            try:
+                if self.http.get(self.url + "api/status", timeout=2).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = self.http.request(method, self.url + path, timeout=60, **kwargs)
+        assert response.ok, (method, path, response.status_code, response.text)
+        return response
+
+    def kernel_of(self, notebook: str) -> Kernel:
+        """Open a notebook session (as the lab does) and connect to its kernel."""
+        session = self.api("POST", "api/sessions", json={
+            "path": notebook, "name": Path(notebook).name, "type": "notebook",
+            "kernel": {"name": "python3"}}).json()
+        client = BlockingKernelClient()
+        client.load_connection_file(str(self.runtime / f"kernel-{session['kernel']['id']}.json"))
+        client.start_channels(hb=False)  # the server watches the kernel's heartbeat
+        client.wait_for_ready(timeout=60)
+        self.session_id = session["id"]
+        return Kernel(client)
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename a notebook the way JupyterLab does: the file, then its session."""
+        self.api("PATCH", f"api/contents/{old}", json={"path": new})
+        self.api("PATCH", f"api/sessions/{self.session_id}", json={"path": new})
+
+    def save(self, path: str) -> None:
+        """Save a notebook the way a frontend does (a PUT of its content)."""
+        model = self.api("GET", f"api/contents/{path}").json()
+        self.api("PUT", f"api/contents/{path}", json={
+            "type": "notebook", "format": "json", "content": model["content"]})
+
+    def wait_for_log(self, run_id: str, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.api("GET", f"mantik/api/runs/{run_id}/logs").json()["data"]:
+            assert time.monotonic() < deadline, f"{text!r} never appeared in the log"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    root = tmp_path / "root"
+    root.mkdir()
+    runtime = tmp_path / "runtime"
+    started = Server(root, tmp_path / "home", runtime, tmp_path / "server.log")
+    yield started
+    started.stop()
+
+
+def test_kernel_of_a_server_submits_through_the_rest_api(server, tmp_path):
+    root = tmp_path / "root"
+    make_notebook(root / "project" / "draft.ipynb", "n: int = 1", "%load_ext mantik_magics",
+                  SUBMIT_CELL, "print('n is', n)")
+    make_notebook(root / "project" / "slow.ipynb", None, SLOW)
+    kernel = server.kernel_of("project/draft.ipynb")
+    server.rename("project/draft.ipynb", "project/train.ipynb")  # after the kernel started
+    try:
+        assert kernel.run("%load_ext mantik_magics").status == "ok"
+
+        def frontend(msg: dict) -> None:  # the lab's side of the mantik:save comm
+            if (msg["msg_type"] == "comm_open"
+                    and msg["content"]["target_name"] == "mantik:save"):
+                server.save(msg["content"]["data"]["path"])
+
+        submitted = kernel.run(SUBMIT_CELL, on_message=frontend)
+        assert submitted.status == "ok", submitted.stderr
+        assert "packaging project/train.ipynb: saved by the frontend just now" in \
+            submitted.stdout
+        assert f"through the Jupyter server at {server.url}" in submitted.stdout
+
+        listed = server.api("GET", "mantik/api/runs").json()
+        assert listed["total"] == 1  # the job, which ran the same cell, did not resubmit
+        run = listed["runs"][0]
+        assert run["state"] == "COMPLETED" and run["parameters"] == {"n": 2}
+        assert run["notebook"] == str(root / "project" / "train.ipynb")
+        assert f"run {run['id']}: COMPLETED" in submitted.stdout
+
+        logs = kernel.run(f"%mantik_logs {run['id']}")
+        assert f"running as run {run['id']} on site local; not submitting again" in logs.stdout
+        assert "n is 2" in logs.stdout
+
+        folder = kernel.run(f"%mantik_download {run['id']} mantik-output --to got")
+        assert folder.stdout.strip() == "downloaded got/mantik-output"
+        executed = json.loads((root / "project" / "got" / "mantik-output" / "train.ipynb")
+                              .read_text())
+        assert "n is 2" in json.dumps(executed)
+        one_file = kernel.run(f"%mantik_download {run['id']} MLproject --to got")
+        assert one_file.stdout.strip() == "downloaded got/MLproject"
+        assert "papermill" in (root / "project" / "got" / "MLproject").read_text()
+
+        listing = kernel.run("runs = %mantik_runs --state COMPLETED\nprint(runs[0]['id'])")
+        assert listing.stdout.strip() == run["id"]
+        sites = kernel.run("%mantik_sites").value.splitlines()
+        assert "local" in [line.split()[0] for line in sites]
+
+        slow = kernel.run("slow = %mantik_submit --notebook slow.ipynb\nprint(slow['id'])")
+        assert "no frontend saved it" not in slow.stdout  # given with --notebook
+        slow_id = slow.stdout.split()[-1]
+        # cancel once the job is up: a cancel while its wrapper starts can end FAILED (an
+        # engine race, reported), which is not what this test is about
+        server.wait_for_log(slow_id, "line 0")
+        cancelled = kernel.run(f"%mantik_cancel {slow_id}")
+        assert cancelled.stdout.strip() == f"run {slow_id}: CANCELLED", cancelled.stderr
+        assert server.api("GET", f"mantik/api/runs/{slow_id}").json()["state"] == "CANCELLED"
+
+        for code, expected in [("%mantik_status nosuchrun", "no run with id 'nosuchrun'"),
+                               ("%mantik_submit --notebook slow.ipynb --site nope",
+                                "unknown site 'nope'")]:
+            bad = kernel.run(code)
+            assert bad.status == "error" and bad.stderr.count("\n") == 1
+            assert expected in bad.stderr and not bad.tracebacks
+    finally:
+        kernel.client.stop_channels()
+
+
+def test_without_a_frontend_the_saved_file_is_used_and_said(server, tmp_path):
+    make_notebook(tmp_path / "root" / "nb.ipynb", None, "print('hello')")
+    kernel = server.kernel_of("nb.ipynb")
+    try:
+        started = time.monotonic()
+        result = kernel.run("%load_ext mantik_magics\nr = %mantik_submit")
+        assert result.status == "ok", result.stderr
+        assert time.monotonic() - started >= 2
+        assert "packaging nb.ipynb: no frontend saved it within 2 s, so the file as last " \
+               "saved" in result.stdout
+    finally:
+        kernel.client.stop_channels()
