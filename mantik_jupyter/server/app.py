@@ -37,7 +37,7 @@ class MantikJupyter(ExtensionApp):
     mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI showing this server's tracking "
                                      "store, used for run links.").tag(config=True)
     poll_min_interval = Float(1.0, help="Seconds between polls after a change.").tag(config=True)
-    poll_max_interval = Float(30.0, help="Longest wait between polls while runs are active and "
+    poll_max_interval = Float(10.0, help="Longest wait between polls while runs are active and "
                                          "nothing changes.").tag(config=True)
     workers = Int(4, help="Threads that run engine calls off the event loop.").tag(config=True)
 

@@ -31,7 +31,7 @@ class RunPoller:
         executor: Executor,
         emit: Callable[[dict[str, Any]], None],
         min_interval: float = 1.0,
-        max_interval: float = 30.0,
+        max_interval: float = 10.0,
     ):
         self.service = service
         self.executor = executor

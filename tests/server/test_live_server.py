@@ -60,7 +60,7 @@ def test_fuzzing_the_openapi_file_finds_no_5xx_and_no_spec_violation(server):
          "--checks", "not_a_server_error,response_schema_conformance,"
                      "status_code_conformance,content_type_conformance",
          "--suppress-health-check", "all"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=server.home.parent,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert "No issues found" in proc.stdout or "passed" in proc.stdout.lower(), proc.stdout[-3000:]
