@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml magics/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	# editable magics too (the line above installs a copy through the direct reference)
+	$(PY) -m pip install --quiet --no-deps -e ./magics
 	touch $(STAMP)
 
 install: $(STAMP)
