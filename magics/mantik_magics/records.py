@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import os
 from datetime import datetime, timezone
 from typing import Any
@@ -62,6 +61,8 @@ class SiteList(list):
         printer.text(repr(self))
 
     def _repr_html_(self) -> str:
+        import html
+
         head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.COLUMNS)
         rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(s.get(c, '')))}</td>"
                                          for c in self.COLUMNS) + "</tr>" for s in self)
