@@ -120,12 +120,12 @@ class SlurmExecutor:
         conf = slurm_conf or os.environ.get("SLURM_CONF")
         self._env = {"SLURM_CONF": conf} if conf else {}
 
-    def _run(self, *args: str, env: dict[str, str] | None = None) -> str:
+    def _run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 30) -> str:
         proc = subprocess.run(
             list(args),
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=timeout,
             env=env or {**job_environment_base(), **self._env},
         )
         if proc.returncode != 0:
@@ -133,11 +133,12 @@ class SlurmExecutor:
         return proc.stdout
 
     def available(self) -> bool:
-        """True when slurmctld answers and the node is not down."""
-        if not shutil.which("scontrol"):
+        """True when slurmctld answers (a missing slurm.conf is not waited for)."""
+        conf = self._env.get("SLURM_CONF", "/etc/slurm/slurm.conf")
+        if not shutil.which("scontrol") or not os.path.exists(conf):
             return False
         try:
-            return "UP" in self._run("scontrol", "ping")
+            return "UP" in self._run("scontrol", "ping", timeout=10)
         except (SubmitError, subprocess.TimeoutExpired):
             return False
 
@@ -195,8 +196,14 @@ class SlurmExecutor:
         self._run("scancel", native_id)
 
     def kill(self, native_id: str) -> None:
-        """``scancel --batch --signal=KILL ID``: the batch shell dies, Slurm says FAILED 0:9."""
-        self._run("scancel", "--batch", "--signal=KILL", native_id)
+        """SIGKILL the job's processes (``scontrol listpids``), as the OOM killer would.
+
+        Slurm then reports FAILED 0:9; ``scancel --signal=KILL`` would read CANCELLED.
+        """
+        listing = self._run("scontrol", "listpids", native_id).splitlines()[1:]
+        for pid in (int(line.split()[0]) for line in listing if line.split()[0].isdigit()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def fail_node(self) -> None:
         """Set every node DOWN (jobs on it end NODE_FAIL), then resume it in the background."""
@@ -211,7 +218,8 @@ class SlurmExecutor:
         while time.time() < deadline and self._run("squeue", "-h", "-t", "R,CG", "-o", "%A"):
             time.sleep(0.2)
         for node in nodes:
-            self._run("scontrol", "update", f"nodename={node}", "state=resume")
+            with contextlib.suppress(SubmitError):  # ReturnToService may have resumed it
+                self._run("scontrol", "update", f"nodename={node}", "state=resume")
 
     def partitions(self) -> list[dict]:
         """From ``sinfo``: name, CPUs per node, node count, time limit."""

@@ -1,0 +1,94 @@
+"""``python -m mantik_jupyter.sim start|stop`` as a user runs it (process executor: no root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def sim_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mantik_jupyter.sim", *args], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_cli_module_does_not_import_the_server():
+    code = ("import sys, mantik_jupyter.sim.cli, mantik_jupyter.sim; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tornado', 'httpx')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_detached_start_prints_how_to_connect_and_stop_ends_it(tmp_path):
+    started = sim_cli("start", "--detach", "--port", "0", "--executor", "process",
+                      "--root", str(tmp_path))
+    assert started.returncode == 0, started.stderr
+    state = json.loads((tmp_path / "sim.json").read_text())
+    port = state["port"]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for text in (f"{base}/DEMO-SITE/rest/core", f"{base}/firecrest/v2", f"{base}/auth/token",
+                     "demouser", "test123", "demo-client", "demo-secret", "daint-sim",
+                     "UnicoreApiUrl", "FirecrestTokenUrl", "executor: process"):
+            assert text in started.stdout
+        assert httpx.get(f"{base}/DEMO-SITE/rest/core", auth=("demouser", "test123")).is_success
+        assert set(state) >= {"pid", "port", "urls", "executor"}
+        assert "test123" not in json.dumps(state)
+    finally:
+        stopped = sim_cli("stop", "--root", str(tmp_path))
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/firecrest/v2/status/liveness/")
+    assert not (tmp_path / "sim.json").exists()
+
+
+def test_auto_falls_back_to_processes_and_says_so(tmp_path):
+    env = {"SLURM_CONF": str(tmp_path / "missing.conf")}
+    started = sim_cli("start", "--detach", "--port", "0", "--root", str(tmp_path), env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "falling back to the process executor" in started.stdout
+        assert "executor: process" in started.stdout
+    finally:
+        sim_cli("stop", "--root", str(tmp_path))
+
+
+def test_explicit_slurm_without_slurm_is_an_error(tmp_path):
+    env = {"SLURM_CONF": str(tmp_path / "missing.conf")}
+    started = sim_cli("start", "--port", "0", "--executor", "slurm", "--root", str(tmp_path),
+                      env=env)
+    assert started.returncode == 2
+    assert "Slurm is not reachable" in started.stderr
+
+
+def test_foreground_start_runs_until_sigterm(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mantik_jupyter.sim", "start", "--port", "0", "--executor",
+         "process", "--root", str(tmp_path), "--token-lifetime", "7"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("mantik-jupyter site simulator on http://127.0.0.1:")
+        port = json.loads((tmp_path / "sim.json").read_text())["port"]
+        token = httpx.post(f"http://127.0.0.1:{port}/auth/token", data={
+            "grant_type": "client_credentials", "client_id": "demo-client",
+            "client_secret": "demo-secret"}).json()
+        assert token["expires_in"] == 7
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "simulator stopped" in out
+
+
+def test_stop_without_a_running_simulator(tmp_path):
+    result = sim_cli("stop", "--root", str(tmp_path))
+    assert result.returncode == 0 and "no simulator running" in result.stdout

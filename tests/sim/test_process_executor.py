@@ -1,0 +1,95 @@
+"""The process executor: Slurm's state machine with local processes (no root, no Slurm)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from simtools import SpecChecker, firecrest_client, wait_for
+
+
+@pytest.fixture
+def psim(process_simulator):
+    """The process-executor simulator, faults cleared afterwards."""
+    yield process_simulator
+    process_simulator.set_faults([])
+
+
+@pytest.fixture
+def pfc(psim):
+    """A spec-checked pyfirecrest client of the process simulator."""
+    checker = SpecChecker(psim.firecrest_url)
+    client = firecrest_client(psim, checker)
+    yield client
+    client.close_session()
+    assert checker.checked > 0
+
+
+@pytest.fixture
+def workdir(psim) -> str:
+    path = psim.site.filesystems("daint-sim")["users"] / f"w-{time.time_ns()}"
+    path.mkdir()
+    return str(path)
+
+
+def state(client, job_id: str) -> dict:
+    return client.job_info("daint-sim", job_id)[0]["status"]
+
+
+def test_it_is_the_process_executor(psim):
+    assert psim.executor == "process"
+    assert psim.notice is None
+
+
+def test_completed_with_name_from_the_script_and_output(pfc, workdir):
+    script = '#!/bin/bash\n#SBATCH --job-name=hello\necho "hi $WHO"\n'
+    job_id = pfc.submit("daint-sim", workdir, env_vars={"WHO": "world"}, script_str=script)["jobId"]
+    job = pfc.wait_for_job("daint-sim", job_id)[0]
+    assert (job["status"]["state"], job["status"]["exitCode"], job["name"]) == (
+        "COMPLETED", 0, "hello")
+    assert pfc.view("daint-sim", f"{workdir}/slurm-{job_id}.out") == "hi world\n"
+
+
+def test_exit_code_cancel_kill_and_node_failure(psim, pfc, workdir):
+    failed = pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nexit 3\n")["jobId"]
+    sleepers = [pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nsleep 60\n")["jobId"]
+                for _ in range(3)]
+    for job_id in sleepers:
+        wait_for(lambda j=job_id: state(pfc, j)["state"] == "RUNNING")
+    wait_for(lambda: state(pfc, failed)["state"] == "FAILED")
+    pfc.cancel_job("daint-sim", sleepers[0])
+    psim.kill_job(sleepers[1])
+    psim.fail_node()
+    ended = {j: pfc.wait_for_job("daint-sim", j, timeout=30)[0]["status"]
+             for j in [failed, *sleepers]}
+    assert (ended[failed]["state"], ended[failed]["exitCode"]) == ("FAILED", 3)
+    assert (ended[sleepers[0]]["state"], ended[sleepers[0]]["interruptSignal"]) == ("CANCELLED", 15)
+    assert (ended[sleepers[1]]["state"], ended[sleepers[1]]["interruptSignal"]) == ("FAILED", 9)
+    assert ended[sleepers[2]]["state"] == "NODE_FAIL"
+
+
+def test_more_jobs_than_slots_wait_pending(psim, pfc, workdir):
+    ids = [pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nsleep 1\n")["jobId"]
+           for _ in range(psim.config.slots + 1)]
+    states = [state(pfc, j)["state"] for j in ids]
+    assert states.count("RUNNING") <= psim.config.slots
+    assert "PENDING" in states
+    for job_id in ids:
+        assert pfc.wait_for_job("daint-sim", job_id)[0]["status"]["state"] == "COMPLETED"
+
+
+def test_unicore_runtime_limit_ends_failed_with_timeout_reason(psim):
+    from pyunicore import client, credentials
+
+    cred = credentials.UsernamePassword(psim.config.username, psim.config.password)
+    site = client.Client(cred, psim.unicore_url, cache_time=0)
+    job = site.new_job({"Executable": "sleep 60", "Resources": {"Runtime": "2"}})
+    job.cache_time = 0
+    start = time.time()
+    wait_for(lambda: job.properties["status"] == "FAILED", timeout=30)
+    assert time.time() - start < 20
+    assert "TIMEOUT" in job.properties["statusMessage"]
+    failing = site.new_job({"Executable": "exit 3"})
+    failing.cache_time = 0
+    wait_for(lambda: failing.properties["status"] == "FAILED")
+    assert failing.exit_code == 3
