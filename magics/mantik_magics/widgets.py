@@ -80,9 +80,9 @@ class RunCard(w.VBox):
         elif run.get("mlflow_run_id"):
             self._link.value = f"MLflow run <code>{html.escape(run['mlflow_run_id'])}</code>"
         self._cancel_button.disabled = run.terminal
-        lines = self._log_tail.splitlines()[-TAIL_LINES:]
+        tail = "\n".join(self._log_tail.splitlines()[-TAIL_LINES:])
         self._log.value = ("<pre style='max-height:24em;overflow:auto;margin:0'>"
-                           f"{html.escape(chr(10).join(lines))}</pre>")
+                           f"{html.escape(tail)}</pre>")
 
     def _read_log(self) -> bool:
         """Fetch new log text into the tail; True if there was any."""
@@ -117,8 +117,15 @@ class RunCard(w.VBox):
 
     def _on_log_toggle(self, change: dict) -> None:
         self._log.layout.display = "block" if change["new"] else "none"
-        if change["new"]:
-            self._refresh_now(log=True)
+        if not change["new"]:
+            return
+        try:
+            self._read_log()
+            self._run = RunRecord(self._client.run(self._run["id"]))
+        except ClientError as exc:
+            self._message.value = f"<i>could not read the log: {html.escape(exc.message)}</i>"
+            return
+        self._render()
 
     def _on_cancel(self, _button: w.Button) -> None:
         self._cancel_button.disabled = True
@@ -126,16 +133,6 @@ class RunCard(w.VBox):
             self._run = RunRecord(self._client.cancel(self._run["id"]))
         except ClientError as exc:
             self._message.value = f"<i>could not cancel: {html.escape(exc.message)}</i>"
-        self._render()
-
-    def _refresh_now(self, *, log: bool) -> None:
-        try:
-            if log:
-                self._read_log()
-            self._run = RunRecord(self._client.run(self._run["id"]))
-        except ClientError as exc:
-            self._message.value = f"<i>{html.escape(exc.message)}</i>"
-            return
         self._render()
 
 

@@ -121,6 +121,11 @@ class Kernel:
             if predicate(msg):
                 return msg
 
+    def comm_send(self, comm_id: str, data: dict) -> None:
+        """Send a comm message to the kernel, as a frontend does for widget events."""
+        self.client.shell_channel.send(
+            self.client.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
     def shutdown(self) -> None:
         self.client.stop_channels()
         if self.manager is not None:

@@ -120,7 +120,24 @@ def interrupt_at(kernel: Kernel, service: RunService, marker: str):
     return watch
 
 
-def test_logs_follow_while_running_then_ctrl_c_and_cancel(kernel, home, tmp_path):
+def widget_id(result, model: str, **state) -> str:
+    """The comm id of the widget of this model (and state values) the cell displayed."""
+    for msg in result.messages:
+        data = msg["content"].get("data", {}).get("state", {})
+        if (msg["msg_type"] == "comm_open" and data.get("_model_name") == model
+                and all(data.get(k) == v for k, v in state.items())):
+            return msg["content"]["comm_id"]
+    raise AssertionError(f"no {model} {state} was displayed")
+
+
+def widget_update(text: str):
+    """A message predicate: a widget's new state holds ``text``."""
+    return lambda m: (m["msg_type"] == "comm_msg"
+                      and text in json.dumps(m["content"]["data"].get("state", {})))
+
+
+def test_follow_and_wait_stop_on_ctrl_c_and_the_card_shows_the_log_and_cancels(
+        kernel, home, tmp_path):
     make_notebook(tmp_path / "slow.ipynb", None, SLOW)
     service = RunService(home)
 
@@ -141,8 +158,14 @@ def test_logs_follow_while_running_then_ctrl_c_and_cancel(kernel, home, tmp_path
     assert f"stopped following the log of run {run_id} (the run goes on)" in followed.stdout
     assert service.get(run_id).state == "RUNNING"
 
-    cancelled = kernel.run(f"%mantik_cancel {run_id}")
-    assert cancelled.stdout.strip() == f"run {run_id}: CANCELLED"
+    # the card of the submit cell, used as the frontend does: show the log, press cancel
+    kernel.comm_send(widget_id(waited, "ToggleButtonModel", description="log"),
+                     {"method": "update", "state": {"value": True}, "buffer_paths": []})
+    kernel.wait_for(widget_update("line "))  # the log tail, shown on the card
+    kernel.comm_send(widget_id(waited, "ButtonModel", description="cancel"),
+                     {"method": "custom", "content": {"event": "click"}})
+    kernel.wait_for(widget_update("CANCELLED"))
     assert service.get(run_id).state == "CANCELLED"
+
     again = kernel.run(f"%mantik_cancel {run_id}")
     assert again.status == "error" and "already ended" in again.stderr
