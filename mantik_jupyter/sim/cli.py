@@ -48,26 +48,30 @@ def _root(args: argparse.Namespace) -> Path:
     return (args.root or default_root()).expanduser().resolve()
 
 
+def _settings(args: argparse.Namespace) -> dict:
+    """Simulator/SimConfig keyword settings from the ``start`` arguments."""
+    return {
+        "root": _root(args), "port": args.port, "executor": args.executor,
+        "token_lifetime": args.token_lifetime, "site": args.site, "username": args.username,
+        "password": args.password, "client_id": args.client_id,
+        "client_secret": args.client_secret, "slurm_conf": args.slurm_conf,
+        "systems": tuple(args.systems or ("daint-sim", "eiger-sim")),
+    }
+
+
 def run_start(args: argparse.Namespace) -> int:
     """Start the simulator and print where it is and how to log in."""
     from .faults import FaultRule
     from .simulator import Simulator
 
-    root = _root(args)
     if args.detach:
-        return _detach(args, root)
+        return _detach(args)
     try:
-        sim = Simulator(
-            root, port=args.port, executor=args.executor, token_lifetime=args.token_lifetime,
-            site=args.site, username=args.username, password=args.password,
-            client_id=args.client_id, client_secret=args.client_secret,
-            systems=tuple(args.systems or ("daint-sim", "eiger-sim")), slurm_conf=args.slurm_conf,
-            faults=[FaultRule.parse(f) for f in args.faults],
-        ).start()
+        sim = Simulator(**_settings(args), faults=[FaultRule.parse(f) for f in args.faults]).start()
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"mantik-jupyter sim: error: {exc}", file=sys.stderr)
         return 2
-    print(describe(sim), flush=True)
+    print(describe(sim.config, sim.state()), flush=True)
     stopped = False
 
     def on_signal(*_: object) -> None:
@@ -85,42 +89,48 @@ def run_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(sim) -> str:
-    """URLs, demo credentials and the site profiles that point at this simulator."""
-    c = sim.config
-    lines = [
-        f"mantik-jupyter site simulator on {sim.url} (executor: {sim.executor}, root: {c.root})",
-    ]
-    if sim.notice:
-        lines.append(f"NOTE: {sim.notice}")
+def describe(config, state: dict) -> str:
+    """URLs, demo credentials and the site profiles that point at a running simulator."""
+    urls = state["urls"]
+    base = urls["firecrest"].rsplit("/firecrest/", 1)[0]
+    lines = [f"mantik-jupyter site simulator on {base} "
+             f"(executor: {state['executor']}, root: {config.root})"]
+    if state.get("notice"):
+        lines.append(f"NOTE: {state['notice']}")
     lines += [
         "",
-        f"UNICORE    {sim.unicore_url}",
-        f"           Basic user {c.username!r} password {c.password!r} (or a Bearer token)",
-        f"FirecREST  {sim.firecrest_url}  systems: {', '.join(c.systems)}",
-        f"           token URL {sim.token_url}",
-        f"           client id {c.client_id!r} secret {c.client_secret!r}",
-        f"Controls   {sim.url}/_sim/faults (GET/PUT), /_sim/tokens/expire, /_sim/jobs/ID/kill,"
+        f"UNICORE    {urls['unicore']}",
+        f"           Basic user {config.username!r} password {config.password!r}"
+        " (or a Bearer token)",
+        f"FirecREST  {urls['firecrest']}  systems: {', '.join(config.systems)}",
+        f"           token URL {urls['token']}",
+        f"           client id {config.client_id!r} secret {config.client_secret!r}",
+        f"Controls   {base}/_sim/faults (GET/PUT), /_sim/tokens/expire, /_sim/jobs/ID/kill,"
         " /_sim/node/fail",
         "",
         "Site profiles (backend config):",
         "  sim-unicore:",
-        f"    UnicoreApiUrl: {sim.unicore_url}",
+        f"    UnicoreApiUrl: {urls['unicore']}",
         "  sim-firecrest:",
-        f"    FirecrestApiUrl: {sim.firecrest_url}",
-        f"    FirecrestTokenUrl: {sim.token_url}",
-        f"    FirecrestMachine: {c.systems[0]}",
+        f"    FirecrestApiUrl: {urls['firecrest']}",
+        f"    FirecrestTokenUrl: {urls['token']}",
+        f"    FirecrestMachine: {config.systems[0]}",
     ]
     return "\n".join(lines)
 
 
-def _detach(args: argparse.Namespace, root: Path) -> int:
-    """Start ``sim start`` in a new session, wait until it serves, print what it printed."""
+def _detach(args: argparse.Namespace) -> int:
+    """Run ``sim start`` in a new session, wait until it serves, then describe it.
+
+    The background process writes only errors to ``ROOT/sim.log``: never the credentials.
+    """
+    from .config import SimConfig
     from .simulator import read_state
 
-    argv = ["start", "--root", str(root), "--port", str(args.port), "--executor", args.executor,
-            "--token-lifetime", str(args.token_lifetime), "--site", args.site,
-            "--username", args.username, "--password", args.password,
+    config = SimConfig(**_settings(args))
+    argv = ["start", "--root", str(config.root), "--port", str(args.port),
+            "--executor", args.executor, "--token-lifetime", str(args.token_lifetime),
+            "--site", args.site, "--username", args.username, "--password", args.password,
             "--client-id", args.client_id, "--client-secret", args.client_secret]
     for system in args.systems or ():
         argv += ["--system", system]
@@ -128,12 +138,12 @@ def _detach(args: argparse.Namespace, root: Path) -> int:
         argv += ["--fault", rule]
     if args.slurm_conf:
         argv += ["--slurm-conf", args.slurm_conf]
-    root.mkdir(parents=True, exist_ok=True)
-    log = root / "sim.log"
-    with open(log, "w") as out:
+    config.root.mkdir(parents=True, exist_ok=True)
+    log = config.root / "sim.log"
+    with open(log, "w") as err:
         child = subprocess.Popen(
             [sys.executable, "-m", "mantik_jupyter.sim", *argv],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     deadline = time.time() + 30
@@ -141,11 +151,11 @@ def _detach(args: argparse.Namespace, root: Path) -> int:
         if child.poll() is not None:
             print(log.read_text(), end="", file=sys.stderr)
             return child.returncode or 2
-        if read_state(root).get("pid") == child.pid:
-            time.sleep(0.2)
-            print(log.read_text(), end="")
+        state = read_state(config.root)
+        if state.get("pid") == child.pid:
+            print(describe(config, state))
             print(f"\n(running in the background as pid {child.pid}; "
-                  f"stop with: mantik-jupyter sim stop --root {root})")
+                  f"stop with: mantik-jupyter sim stop --root {config.root})")
             return 0
         time.sleep(0.1)
     print(f"mantik-jupyter sim: error: no answer after 30 s, see {log}", file=sys.stderr)

@@ -82,13 +82,15 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def state(self) -> dict:
+        """What the state file records: pid, port, executor (and why), URLs; no secrets."""
+        return {"pid": os.getpid(), "port": self.port, "executor": self.executor,
+                "notice": self.notice, "urls": self.urls(), "systems": list(self.config.systems)}
+
     def _write_state(self) -> None:
         from mantik_jupyter.paths import write_atomic
 
-        write_atomic(self.config.root / STATE_FILE, json.dumps({
-            "pid": os.getpid(), "port": self.port, "executor": self.executor,
-            "urls": self.urls(), "systems": list(self.config.systems),
-        }))
+        write_atomic(self.config.root / STATE_FILE, json.dumps(self.state()))
 
     # -- where it is --------------------------------------------------------------------------
     @property

@@ -41,6 +41,7 @@ def test_detached_start_prints_how_to_connect_and_stop_ends_it(tmp_path):
         assert httpx.get(f"{base}/DEMO-SITE/rest/core", auth=("demouser", "test123")).is_success
         assert set(state) >= {"pid", "port", "urls", "executor"}
         assert "test123" not in json.dumps(state)
+        assert "test123" not in (tmp_path / "sim.log").read_text()
     finally:
         stopped = sim_cli("stop", "--root", str(tmp_path))
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
