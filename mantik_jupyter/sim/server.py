@@ -84,9 +84,6 @@ class SimHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(self.error_body(status_code, self._reason)))
 
-    def data_received(self, chunk: bytes) -> None:
-        """Bodies are read whole (not streamed)."""
-
 
 def make_app(site: Site) -> tornado.web.Application:
     """All routes of both gateways, the token endpoint and the fault controls."""

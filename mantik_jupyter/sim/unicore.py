@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import tornado.web
 
-from .executors import SubmitError
+from .executors import SubmitError, job_environment
 from .files import Forbidden, confine, iso_time, owner_group, parse_range, permissions, read_range
 from .jobs import Job, parse_duration
 from .server import SimHandler
@@ -27,6 +28,8 @@ RESOURCE_OPTIONS = {
     "NodeConstraints": "--constraint",
     "QoS": "--qos",
 }
+#: Seconds a login-node precommand may run.
+PRECOMMAND_TIMEOUT = 300
 
 
 class UnicoreHandler(SimHandler):
@@ -173,7 +176,7 @@ def batch_script(job: Job) -> str:
     d = job.description
     command = " ".join([d["Executable"], *map(str, d.get("Arguments", []))])
     lines = ["#!/bin/bash -l", f"# UNICORE job {job.id}"]
-    if d.get("User precommand"):
+    if d.get("User precommand") and not precommand_on_login_node(d):
         lines.append(d["User precommand"])
     lines.append(command)
     if d.get("User postcommand"):
@@ -181,10 +184,36 @@ def batch_script(job: Job) -> str:
     return "\n".join(lines) + "\n"
 
 
+def precommand_on_login_node(description: dict) -> bool:
+    """UNICORE runs 'User precommand' on the login node unless told otherwise."""
+    return str(description.get("RunUserPrecommandOnLoginNode", "true")).lower() == "true"
+
+
+def run_precommand(job: Job) -> str | None:
+    """Run 'User precommand' in the job directory before submission (this machine is the login
+    node); returns why it failed, or None."""
+    try:
+        proc = subprocess.run(
+            ["bash", "-l", "-c", job.description["User precommand"]], cwd=job.workdir,
+            env=job_environment(job), capture_output=True, text=True, timeout=PRECOMMAND_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return f"User precommand did not finish within {PRECOMMAND_TIMEOUT} s"
+    job.note(f"User precommand on the login node exited with {proc.returncode}")
+    if proc.returncode != 0:
+        return f"User precommand failed with exit code {proc.returncode}: {proc.stderr[-500:]}"
+    return None
+
+
 def start(site, job: Job) -> None:
     """Submit a READY job to the batch system (a second start does nothing)."""
     if job.state != "NEW":
         return
+    if job.description.get("User precommand") and precommand_on_login_node(job.description):
+        failure = run_precommand(job)
+        if failure:
+            site.fail_submission(job, SubmitError(failure))
+            return
     if job.description.get("Job type", "batch").lower() == "raw":
         try:
             text = confine(Path(job.workdir), job.description["BSS file"]).read_text()

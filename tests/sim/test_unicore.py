@@ -163,3 +163,16 @@ def test_job_finishes_in_stageout_window_then_final(unicore, sim):
     seen = watch(job)
     assert seen[-2:] == ["STAGINGOUT", "SUCCESSFUL"], seen
     wait_for(lambda: job.properties["status"] == "SUCCESSFUL", timeout=5)
+
+
+def test_user_precommand_runs_on_the_login_node_before_submission(unicore):
+    job = unicore.new_job({"Executable": "cat pre.txt", "User precommand": "echo ready > pre.txt",
+                           "RunUserPrecommandOnLoginNode": "true"})
+    job.cache_time = 0
+    assert watch(job)[-1] == "SUCCESSFUL"
+    assert job.working_dir.stat("stdout").read() == b"ready\n"
+    refused = unicore.new_job({"Executable": "true", "User precommand": "exit 4"})
+    refused.cache_time = 0
+    assert watch(refused)[-1] == "FAILED"
+    assert "precommand failed with exit code 4" in refused.properties["statusMessage"]
+    assert refused.properties["batchSystemID"] == "N/A"
