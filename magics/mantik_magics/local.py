@@ -55,10 +55,15 @@ class LocalClient:
         self, *, states: list[str] | None = None, site: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Runs, newest first, converged with their sites."""
-        return self._call(lambda: [
-            r.to_dict() for r in self.service.list(states=states, site=site, limit=limit)
-        ])
+        """Runs, newest first, converged with their sites; states checked as the server does."""
+        from mantik_jupyter.states import parse_state
+
+        def listed() -> list[dict[str, Any]]:
+            checked = [parse_state(s).value for s in states] if states else None
+            return [r.to_dict() for r in self.service.list(states=checked, site=site,
+                                                            limit=limit)]
+
+        return self._call(listed)
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One run by id (or unique prefix)."""

@@ -170,8 +170,7 @@ class MantikMagics(Magics):
     @_magic
     def mantik_runs(self, args: argparse.Namespace, _cell: str | None) -> RunList:
         """List runs, newest first: an interactive table; returns the runs as dicts."""
-        states = [s.strip().upper() for s in args.state] if args.state else None
-        return RunList(self.client.runs(states=states, site=args.site, limit=args.limit),
+        return RunList(self.client.runs(states=args.state, site=args.site, limit=args.limit),
                        self.client)
 
     @line_magic

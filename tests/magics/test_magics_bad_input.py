@@ -37,6 +37,7 @@ CASES = {
                                                "(a.ipynb, b.ipynb); choose one with --notebook"),
     "unknown run": ("%mantik_status nosuchrun", "no run with id 'nosuchrun'"),
     "unknown run's log": ("%mantik_logs nosuchrun --follow", "no run with id 'nosuchrun'"),
+    "unknown state": ("%mantik_runs --state finished", "unknown state 'finished'; allowed: "),
     "unknown option": ("%mantik_runs --colour red", "unrecognized arguments: --colour red"),
 }
 

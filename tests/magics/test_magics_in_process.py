@@ -102,6 +102,12 @@ def test_card_goes_live_while_the_kernel_stays_usable_then_manage_runs(kernel, h
                          "print(len(runs), runs[0]['parent_id'] == runs[1]['id'])")
     assert listing.stdout.strip() == "2 True"
 
+    table = kernel.run("%mantik_runs")  # pick a run in the table: its card opens
+    kernel.comm_send(widget_id(table, "DropdownModel"),
+                     {"method": "update", "state": {"index": 2}, "buffer_paths": []})
+    kernel.wait_for(lambda m: m["msg_type"] == "display_data" and m["content"]["data"].get(
+        "text/plain", "").startswith(f"RunCard<run {run_id} 'first' on local: COMPLETED"))
+
     sites = kernel.run("%mantik_sites").value.splitlines()
     assert "local" in [line.split()[0] for line in sites]
 
