@@ -158,7 +158,7 @@ class MantikMagics(Magics):
 
     def _current_cell(self) -> str:
         """The raw source of the cell being run (how the notebook file is recognised)."""
-        history = self.shell.history_manager.input_hist_raw if self.shell else []
+        history = self.shell.history_manager.input_hist_raw
         return history[-1] if history else ""
 
     @line_magic
@@ -238,11 +238,17 @@ class MantikMagics(Magics):
     @run_argument
     @argument("path", nargs="?", default="",
               help="file or folder in the run's directory (default: all of it)")
-    @argument("--to", metavar="DIR", help=f"destination folder (default: {DOWNLOAD_ROOT}/RUN)")
+    @argument("--to", metavar="DIR",
+              help=f"destination folder (default: {DOWNLOAD_ROOT}/, in a folder named by the run)")
     @_magic
     def mantik_download(self, args: argparse.Namespace, _cell: str | None) -> Path:
         """Copy a file or folder of a run's directory here; returns the local path."""
-        to = Path(args.to or Path(DOWNLOAD_ROOT) / args.run).expanduser()
+        if args.to:
+            to = Path(args.to).expanduser()
+        elif args.path.strip("/"):  # a part of the run goes to a folder named by its full id
+            to = Path(DOWNLOAD_ROOT) / self.client.run(args.run)["id"]
+        else:  # the whole run directory arrives as a folder named by its id
+            to = Path(DOWNLOAD_ROOT)
         target = self.client.download(args.run, args.path, to)
         print(f"downloaded {target}")
         return target

@@ -97,6 +97,11 @@ def test_card_goes_live_while_the_kernel_stays_usable_then_manage_runs(kernel, h
     download = kernel.run(f"%mantik_download {run_id} mantik-output/p.ipynb --to got")
     assert download.stdout.strip() == f"downloaded {Path('got') / 'p.ipynb'}"
     assert "n = 2" in (tmp_path / "got" / "p.ipynb").read_text()
+    by_prefix = kernel.run(f"%mantik_download {run_id[:6]} MLproject")
+    assert by_prefix.stdout.strip() == f"downloaded mantik-runs/{run_id}/MLproject"
+    whole = kernel.run(f"%mantik_download {run_id}")
+    assert whole.stdout.strip() == f"downloaded mantik-runs/{run_id}"
+    assert (tmp_path / "mantik-runs" / run_id / "mantik-output" / "p.ipynb").is_file()
 
     listing = kernel.run("runs = %mantik_runs --state completed --limit 5\n"
                          "print(len(runs), runs[0]['parent_id'] == runs[1]['id'])")
