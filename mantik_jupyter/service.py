@@ -137,7 +137,7 @@ class RunService:
                                     mlflow_experiment_id=experiment_id)
             submission = backend.submit(JobRequest(
                 run_id=run_id, name=run_name, bundle=bundle, spec=spec,
-                env=self._job_env(run, site_obj),
+                env=self._job_env(run, site_obj), secret_env=self.tracker.job_secrets(),
             ))
         except BaseException:
             self._discard(run, staging)
@@ -165,7 +165,7 @@ class RunService:
 
     def _job_env(self, run: Run, site: Site) -> dict[str, str]:
         return {
-            "MLFLOW_TRACKING_URI": self.tracker.uri,
+            "MLFLOW_TRACKING_URI": self.tracker.uri_for_humans,
             "MLFLOW_RUN_ID": run.mlflow_run_id or "",
             "MLFLOW_EXPERIMENT_ID": run.mlflow_experiment_id or "",
             "MANTIK_RUN_ID": run.id,

@@ -17,6 +17,8 @@ from .errors import BackendError
 from .states import RunState
 
 DEFAULT_EXPERIMENT = "mantik-jupyter"
+SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
+                    "MLFLOW_TRACKING_PASSWORD")
 PARAM_LIMIT = 6000  # MLflow's maximum length of a param value
 _MLFLOW_STATUS = {
     RunState.COMPLETED: "FINISHED",
@@ -124,15 +126,31 @@ class Tracker:
         """Remove a run that never became a job (a failed submission)."""
         self.client.delete_run(mlflow_run_id)
 
+    def job_secrets(self) -> dict[str, str]:
+        """Credentials a job needs for the tracking server: the ``MLFLOW_TRACKING_TOKEN``,
+        ``_USERNAME`` and ``_PASSWORD`` of this process and any user:password of the URI.
+
+        They reach a job only apart from its description and script (see the backends).
+        """
+        from urllib.parse import unquote, urlsplit
+
+        secrets = {name: os.environ[name] for name in SECRET_VARIABLES if os.environ.get(name)}
+        parts = urlsplit(self.uri)
+        if parts.username:
+            secrets["MLFLOW_TRACKING_USERNAME"] = unquote(parts.username)
+        if parts.password:
+            secrets["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password)
+        return secrets
+
     @property
     def uri_for_humans(self) -> str:
         """The tracking URI without any credentials in it."""
         from urllib.parse import urlsplit, urlunsplit
 
         parts = urlsplit(self.uri)
-        if parts.password or parts.username:
-            netloc = parts.hostname or ""
-            if parts.port:
-                netloc += f":{parts.port}"
-            parts = parts._replace(netloc=netloc)
-        return urlunsplit(parts)
+        if not (parts.password or parts.username):
+            return self.uri  # unchanged: urlunsplit would drop a slash of sqlite:////abs
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))

@@ -34,6 +34,9 @@ class JobRequest:
     bundle: Bundle
     spec: RunSpec
     env: dict[str, str] = field(default_factory=dict)
+    #: Secrets the job needs (MLflow credentials): never in a job description, script or
+    #: log; remote backends deliver them as an owner-only file in the job directory.
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

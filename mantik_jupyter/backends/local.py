@@ -85,7 +85,7 @@ class LocalBackend(Backend):
         script = render(job.spec, job.bundle.command, login_shell=False)
         script_path = run_dir / SCRIPT
         script_path.write_text(script)
-        env = {**os.environ, **job.env}
+        env = {**os.environ, **job.env, **job.secret_env}
         # The job finds papermill and the kernel of the environment mantik-jupyter runs in.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         runtime = job.spec.runtime_seconds
