@@ -16,6 +16,7 @@ from . import __version__
 from .errors import MantikError
 from .params import parse_assignments
 from .sim.cli import register as register_sim
+from .sites_cli import register as register_sites
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote", action="store_true", help="also remove its working directory")
 
     register_sim(sub)
+    register_sites(sub)
     return parser
 
 

@@ -62,7 +62,7 @@ class RunService:
         self.home = Path(home) if home else paths.home()
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = RunStore(self.home / "runs.db")
-        self.catalog = catalog or SiteCatalog()
+        self.catalog = catalog or SiteCatalog(self.home)
         self.tracker = tracker or Tracker(self.home)
         self._backends: dict[str, Backend] = {}
 

@@ -1,11 +1,86 @@
-"""Sites: named places a run can go (the embedded ``local`` site, and HPC gateways)."""
+"""Sites: named places a run can go, and the catalog that holds them.
+
+Four origins, later ones overriding earlier ones by name where allowed:
+
+- ``preset``: shipped here: this machine, the JSC systems through their UNICORE endpoints,
+  the CSCS Alps systems through FirecREST v2, and the local site simulator.
+- ``admin``: given by a deployment through traitlets config (``MantikJupyter.sites``);
+  they may replace a preset of the same name.
+- ``user``: profiles a user added (CLI, panel), one owner-only JSON file each under
+  ``<home>/sites/``, validated by :data:`PROFILE_SCHEMA`; they cannot shadow other sites.
+
+No profile ever holds a secret, only a reference to one (see :mod:`.credentials`).
+"""
 
 from __future__ import annotations
 
+import copy
+import json
+import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .errors import NotFoundError
+from . import credentials
+from .errors import ConfigError, ConflictError, ForbiddenError, NotFoundError
+from .paths import write_atomic
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+SECRET_KEYS = re.compile(r"pass(word)?|secret|token|api[_-]?key", re.IGNORECASE)
+
+_CREDENTIALS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["source"],
+    "properties": {
+        "source": {"enum": list(credentials.SOURCES)},
+        "variable": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "path": {"type": "string", "minLength": 1},
+        "command": {"type": "string", "minLength": 1},
+    },
+    "allOf": [
+        {"if": {"properties": {"source": {"const": "env"}}},
+         "then": {"required": ["variable"]}},
+        {"if": {"properties": {"source": {"const": "token-file"}}},
+         "then": {"required": ["path"]}},
+        {"if": {"properties": {"source": {"const": "token-command"}}},
+         "then": {"required": ["command"]}},
+    ],
+}
+
+#: JSON schema of a site profile (user profiles and admin sites).
+PROFILE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "mantik-jupyter site profile",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "kind", "url"],
+    "properties": {
+        "name": {"type": "string", "pattern": NAME_PATTERN},
+        "kind": {"enum": ["unicore", "firecrest"]},
+        "title": {"type": "string"},
+        "url": {"type": "string", "pattern": r"^https?://[^\s/]+"},
+        "token_url": {"type": "string", "pattern": r"^https?://[^\s/]+"},
+        "machine": {"type": "string", "minLength": 1},
+        "auth": {"enum": ["password", "token", "client-credentials"]},
+        "username": {"type": "string", "minLength": 1},
+        "client_id": {"type": "string", "minLength": 1},
+        "credentials": _CREDENTIALS_SCHEMA,
+        "queues": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "work_root": {"type": "string", "pattern": "^/"},
+        "environment": {"type": "object"},
+        "verify_tls": {"type": "boolean"},
+    },
+    "allOf": [
+        {"if": {"properties": {"kind": {"const": "firecrest"}}},
+         "then": {"required": ["machine"],
+                  "properties": {"auth": {"enum": ["client-credentials", "token"]}}}},
+        {"if": {"properties": {"kind": {"const": "unicore"}}},
+         "then": {"properties": {"auth": {"enum": ["password", "token"]}}}},
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -17,35 +92,250 @@ class Site:
     title: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     preset: bool = True
+    origin: str = "preset"
+
+    @property
+    def auth(self) -> str:
+        """How the site authenticates: password, token or client-credentials."""
+        default = "client-credentials" if self.kind == "firecrest" else "password"
+        return self.settings.get("auth", default)
+
+    @property
+    def credential_ref(self) -> credentials.CredentialRef:
+        """Where the site's secret is found."""
+        return credentials.CredentialRef.from_settings(self.settings.get("credentials"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,
             "title": self.title,
-            "settings": dict(self.settings),
+            "settings": copy.deepcopy(self.settings),
             "preset": self.preset,
+            "origin": self.origin,
         }
+
+    def to_profile(self) -> dict[str, Any]:
+        """The profile document (the shape :data:`PROFILE_SCHEMA` validates)."""
+        return {"name": self.name, "kind": self.kind, "title": self.title, **self.settings}
 
 
 LOCAL = Site("local", "local", "This machine (runs the notebook as a local process)")
 
+JSC_UNICORE = "https://zam2125.zam.kfa-juelich.de:9112/{}/rest/core"
+CSCS_AUTH = "https://auth.cscs.ch/auth/realms/firecrest-clients/protocol/openid-connect"
+CSCS_PLATFORMS = {"daint": "hpc", "eiger": "hpc", "clariden": "ml", "santis": "cw"}
+SIM_DEFAULT_PORT = 8765
+
+
+def _from_profile(data: Mapping[str, Any], origin: str) -> Site:
+    settings = {k: v for k, v in data.items() if k not in ("name", "kind", "title")}
+    return Site(data["name"], data["kind"], data.get("title", ""), settings,
+                preset=origin != "user", origin=origin)
+
+
+def validate_profile(data: Any) -> dict[str, Any]:
+    """Check a profile against the schema; the error names the key and what is allowed."""
+    from jsonschema import Draft202012Validator
+
+    if not isinstance(data, Mapping):
+        raise ConfigError("a site profile must be a mapping of keys", key="profile")
+    for key in data:
+        if SECRET_KEYS.search(str(key)) and key != "token_url":
+            raise ConfigError(
+                f"profile key {key!r}: a profile never holds a secret; store it with "
+                "'mantik-jupyter sites credentials NAME' or reference it under 'credentials'",
+                key=str(key),
+            )
+    errors = sorted(Draft202012Validator(PROFILE_SCHEMA).iter_errors(dict(data)),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "profile"
+        message = error.message
+        if error.validator == "additionalProperties":
+            allowed = sorted(_schema_at(error.absolute_path).get("properties", {}))
+            message += f"; allowed keys: {', '.join(allowed)}"
+        raise ConfigError(f"site profile: {message}" if where == "profile" else
+                          f"site profile key {where}: {message}", key=where)
+    if "environment" in data:
+        from .spec import validate_config
+
+        validate_config({"Environment": data["environment"]})
+    return copy.deepcopy(dict(data))
+
+
+def _schema_at(path: Any) -> dict[str, Any]:
+    schema = PROFILE_SCHEMA
+    for part in path:
+        schema = schema.get("properties", {}).get(part, {})
+    return schema
+
+
+def presets(home: Path) -> list[Site]:
+    """The shipped sites: local, JSC (UNICORE), CSCS Alps (FirecREST v2), the simulator."""
+    jsc = [
+        ("juwels", "JUWELS", "JUWELS at JSC (UNICORE)"),
+        ("jureca", "JURECA", "JURECA-DC at JSC (UNICORE)"),
+        ("jusuf", "JUSUF", "JUSUF at JSC (UNICORE)"),
+    ]
+    sites = [LOCAL]
+    sites += [Site(name, "unicore", title, {
+        "url": JSC_UNICORE.format(site), "auth": "password",
+        "credentials": {"source": "secrets-file"},
+    }) for name, site, title in jsc]
+    sites += [Site(name, "firecrest", f"{name.capitalize()} on CSCS Alps (FirecREST v2)", {
+        "url": f"https://api.cscs.ch/{platform}/firecrest/v2", "token_url": f"{CSCS_AUTH}/token",
+        "machine": name, "auth": "client-credentials",
+        "credentials": {"source": "secrets-file"},
+    }) for name, platform in CSCS_PLATFORMS.items()]
+    sim = f"http://127.0.0.1:{_simulator_port(home)}"
+    # The simulator runs jobs on this machine, so they use this environment's papermill.
+    here = {"Python": sys.prefix}
+    sim_queues = ["batch", "devel", "booster"]
+    sites += [
+        Site("sim-unicore", "unicore", "Local site simulator: UNICORE DEMO-SITE", {
+            "url": f"{sim}/DEMO-SITE/rest/core", "auth": "password", "username": "demouser",
+            "credentials": {"source": "simulator"}, "environment": here, "queues": sim_queues,
+        }),
+        Site("sim-firecrest", "firecrest", "Local site simulator: FirecREST daint-sim", {
+            "url": f"{sim}/firecrest/v2", "token_url": f"{sim}/auth/token",
+            "machine": "daint-sim", "auth": "client-credentials", "client_id": "demo-client",
+            "credentials": {"source": "simulator"}, "environment": here, "queues": sim_queues,
+        }),
+    ]
+    return sites
+
+
+def _simulator_port(home: Path) -> int:
+    """The port of a simulator started on the default root (``<home>/sim``), else 8765."""
+    from .sim.simulator import read_state
+
+    return int(read_state(home / "sim").get("port") or SIM_DEFAULT_PORT)
+
 
 class SiteCatalog:
-    """The sites a user can submit to, by name."""
+    """The sites a user can submit to, by name: presets, admin sites and user profiles.
 
-    def __init__(self, sites: list[Site] | None = None):
-        self._sites = {s.name: s for s in (sites if sites is not None else [LOCAL])}
+    ``SiteCatalog(sites=[...])`` is a fixed catalog (tests, embedding); with ``home`` the
+    presets, ``admin_sites`` (profile mappings from traitlets config) and the user
+    profiles under ``<home>/sites`` are read (user profiles on every call, so sites added
+    by another process show up).
+    """
+
+    def __init__(
+        self,
+        home: Path | None = None,
+        *,
+        admin_sites: list[Mapping[str, Any]] | None = None,
+        sites: list[Site] | None = None,
+    ):
+        self.home = Path(home) if home else None
+        if sites is not None:
+            fixed = list(sites)
+        elif self.home is not None:
+            fixed = presets(self.home)
+        else:
+            fixed = [LOCAL]
+        self._fixed = {s.name: s for s in fixed}
+        for data in admin_sites or ():
+            site = _from_profile(validate_profile(data), "admin")
+            self._fixed[site.name] = site
+
+    # ------------------------------------------------------------------ reads
+    @property
+    def profiles_dir(self) -> Path:
+        if self.home is None:
+            raise ForbiddenError("this site catalog keeps no user profiles", key="site")
+        return self.home / "sites"
+
+    def _user_sites(self) -> dict[str, Site]:
+        if self.home is None or not self.profiles_dir.is_dir():
+            return {}
+        found = {}
+        for path in sorted(self.profiles_dir.glob("*.json")):
+            try:
+                site = _from_profile(validate_profile(json.loads(path.read_text())), "user")
+            except (ValueError, ConfigError):
+                continue  # a broken file is reported by 'sites list', never used
+            if site.name not in self._fixed:
+                found[site.name] = site
+        return found
 
     def get(self, name: str) -> Site:
         """The site called ``name``; the error lists the known ones."""
+        sites = {**self._fixed, **self._user_sites()}
         try:
-            return self._sites[name]
+            return sites[name]
         except KeyError:
-            known = ", ".join(sorted(self._sites)) or "none"
+            known = ", ".join(sorted(sites)) or "none"
             raise NotFoundError(
                 f"unknown site {name!r}; known sites: {known}", key="site"
             ) from None
 
     def all(self) -> list[Site]:
-        return sorted(self._sites.values(), key=lambda s: s.name)
+        return sorted({**self._fixed, **self._user_sites()}.values(), key=lambda s: s.name)
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON schema user profiles are validated against."""
+        return copy.deepcopy(PROFILE_SCHEMA)
+
+    # ------------------------------------------------------------------ user profiles
+    def add(self, profile: Mapping[str, Any], *, base: str | None = None) -> Site:
+        """Validate and save a new user profile; ``base`` copies another site's settings
+        (e.g. a preset) under the given ones."""
+        data = dict(profile)
+        if base is not None:
+            origin = self.get(base)
+            data = {"kind": origin.kind, "title": origin.title, **origin.settings, **data}
+        data = validate_profile(data)
+        name = data["name"]
+        if name in self._fixed or name in self._user_sites():
+            what = "a user profile" if name in self._user_sites() else f"a {self.get(name).origin}"
+            raise ConflictError(f"site {name!r} exists already ({what}); choose another name",
+                                key="name")
+        return self._write(data)
+
+    def update(self, name: str, profile: Mapping[str, Any]) -> Site:
+        """Replace a user profile's settings (presets and admin sites are read-only)."""
+        self._own(name)
+        data = validate_profile({**dict(profile), "name": name})
+        return self._write(data)
+
+    def remove(self, name: str) -> None:
+        """Delete a user profile and its entry in the secrets file."""
+        self._own(name)
+        (self.profiles_dir / f"{name}.json").unlink()
+        credentials.forget(name, self.home)
+
+    def _own(self, name: str) -> Site:
+        site = self.get(name)
+        if site.origin != "user":
+            raise ForbiddenError(f"site {name!r} is a {site.origin} site and read-only; add "
+                                 f"your own with: mantik-jupyter sites add NAME --base {name}",
+                                 key="name")
+        return site
+
+    def _write(self, data: dict[str, Any]) -> Site:
+        self.profiles_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(self.profiles_dir / f"{data['name']}.json",
+                     json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+        return _from_profile(data, "user")
+
+    # ------------------------------------------------------------------ secrets
+    def set_credentials(self, name: str, secret: str) -> None:
+        """Store a site's secret where its profile's reference says (never in the profile)."""
+        site = self.get(name)
+        credentials.store(site.name, site.credential_ref, secret, self._home())
+
+    def has_credentials(self, name: str) -> bool:
+        """True if the site's secret can be found (the value is never returned)."""
+        site = self.get(name)
+        if site.kind == "local":
+            return True
+        return credentials.available(site.name, site.auth, site.credential_ref, self._home())
+
+    def _home(self) -> Path:
+        if self.home is None:
+            raise ForbiddenError("this site catalog has no home for secrets", key="site")
+        return self.home
