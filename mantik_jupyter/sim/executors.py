@@ -327,7 +327,7 @@ class ProcessExecutor:
         """Stop a running job so that it ends in state ``ending`` (SIGKILL after KILL_WAIT)."""
         with self._lock:
             proc = self._procs[native_id]
-            if proc.status.state != "RUNNING":
+            if proc.status.state != "RUNNING" or proc.ending:  # the first ending wins
                 return
             proc.ending = ending
             self._signal(proc, sig)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from .config import HOST, SimConfig
 from .faults import FaultRule, Faults
@@ -152,13 +152,17 @@ class Simulator:
 
     def jobs(self) -> list[dict]:
         """Every job record of both gateways (what the site really created)."""
-        return self._admin("GET", "/_sim/jobs").json()["jobs"]
+        return json.loads(self._admin("GET", "/_sim/jobs"))["jobs"]
 
-    def _admin(self, method: str, path: str) -> httpx.Response:
-        resp = httpx.request(method, self.url + path,
-                             auth=(self.config.username, self.config.password), timeout=60)
-        resp.raise_for_status()
-        return resp
+    def _admin(self, method: str, path: str) -> bytes:
+        """Call a ``/_sim`` control in the server's own thread (HTTPError on failure)."""
+        login = f"{self.config.username}:{self.config.password}".encode()
+        request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
+            self.url + path, method=method, data=b"" if method == "POST" else None,
+            headers={"Authorization": "Basic " + base64.b64encode(login).decode()},
+        )
+        with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 - loopback
+            return resp.read()
 
 
 def _rule(rule: FaultRule | dict) -> FaultRule:
