@@ -9,6 +9,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import SimConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,7 +93,7 @@ def run_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(config, state: dict) -> str:
+def describe(config: SimConfig, state: dict) -> str:
     """URLs, demo credentials and the site profiles that point at a running simulator."""
     urls = state["urls"]
     base = urls["firecrest"].rsplit("/firecrest/", 1)[0]

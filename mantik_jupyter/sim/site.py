@@ -11,7 +11,14 @@ from pathlib import Path
 
 from .auth import Authenticator
 from .config import SimConfig
-from .executors import Executor, SubmitError, make_executor, script_directives, slurm_time
+from .executors import (
+    Executor,
+    Status,
+    SubmitError,
+    make_executor,
+    script_directives,
+    slurm_time,
+)
 from .faults import Faults
 from .jobs import Job, JobStore, expand_pattern
 
@@ -96,7 +103,7 @@ class Site:
                 self._update(active[native_id], status)
         self._refreshed = time.monotonic()
 
-    def _update(self, job: Job, status) -> None:
+    def _update(self, job: Job, status: Status) -> None:
         if (status.state, status.exit_code, status.start) == (job.state, job.exit_code, job.start):
             return
         if status.state != job.state:

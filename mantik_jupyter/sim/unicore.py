@@ -16,6 +16,7 @@ from .executors import SubmitError, job_environment
 from .files import Forbidden, confine, iso_time, owner_group, parse_range, permissions, read_range
 from .jobs import Job, parse_duration
 from .server import SimHandler
+from .site import Site
 
 #: Resources keys and the sbatch option each becomes (Runtime and Queue are handled apart).
 RESOURCE_OPTIONS = {
@@ -105,7 +106,7 @@ class Jobs(UnicoreHandler):
         self.finish()
 
 
-def build_job(site, description: Any) -> Job:
+def build_job(site: Site, description: Any) -> Job:
     """A Job from a UNICORE job description; ValueError names the key that is wrong."""
     if not isinstance(description, dict):
         raise ValueError("the job description must be a JSON object")
@@ -205,7 +206,7 @@ def run_precommand(job: Job) -> str | None:
     return None
 
 
-def start(site, job: Job) -> None:
+def start(site: Site, job: Job) -> None:
     """Submit a READY job to the batch system (a second start does nothing)."""
     if job.state != "NEW":
         return

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from simtools import SpecChecker, firecrest_client
+from simtools import SpecChecker, firecrest_client, fresh_dir
 from slurm_fixtures import process_simulator, simulator, slurm  # noqa: F401
 
 SLOW_LAST = "test_job_over_its_time_limit_ends_timeout"
@@ -22,10 +22,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def overtime_job(simulator) -> tuple[str, float]:  # noqa: F811 - the plugin's fixture
     """A FirecREST job over its 1-minute limit: (job id, submit time)."""
     client = firecrest_client(simulator, SpecChecker(simulator.firecrest_url))
-    workdir = simulator.site.filesystems("daint-sim")["users"] / f"overtime-{time.time_ns()}"
-    workdir.mkdir()
     script = "#!/bin/bash\n#SBATCH --time=1\nsleep 600\n"
-    return client.submit("daint-sim", str(workdir), script_str=script)["jobId"], time.time()
+    workdir = fresh_dir(simulator, "overtime")
+    return client.submit("daint-sim", workdir, script_str=script)["jobId"], time.time()
 
 
 @pytest.fixture
@@ -53,12 +52,7 @@ def fc(sim, spec: SpecChecker) -> Iterator:
 @pytest.fixture
 def home_dir(sim) -> Callable[[str], str]:
     """A fresh folder in daint-sim's home for one test: ``home_dir("name")`` -> path."""
-    def make(name: str) -> str:
-        path = sim.site.filesystems("daint-sim")["users"] / f"{name}-{time.time_ns()}"
-        path.mkdir()
-        return str(path)
-
-    return make
+    return lambda name: fresh_dir(sim, name)
 
 
 @pytest.fixture

@@ -82,6 +82,24 @@ def firecrest_client(server, checker: SpecChecker, *, is_async: bool = False):
     return client
 
 
+def fresh_dir(server, name: str, system: str = "daint-sim") -> str:
+    """A new, uniquely named folder in a FirecREST system's home directory."""
+    path = server.site.filesystems(system)["users"] / f"{name}-{time.time_ns()}"
+    path.mkdir()
+    return str(path)
+
+
+def token(server) -> str:
+    """A fresh access token for the demo client from the token endpoint."""
+    resp = httpx.post(server.token_url, data={
+        "grant_type": "client_credentials", "client_id": server.config.client_id,
+        "client_secret": server.config.client_secret,
+    })
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["expires_in"] == server.site.auth.lifetime
+    return resp.json()["access_token"]
+
+
 def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2):
     """Poll until ``predicate()`` is truthy and return it; AssertionError after ``timeout``."""
     deadline = time.time() + timeout

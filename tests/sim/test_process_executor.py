@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from simtools import SpecChecker, firecrest_client, wait_for
+from simtools import SpecChecker, firecrest_client, fresh_dir, wait_for
 
 
 @pytest.fixture
@@ -27,9 +27,7 @@ def pfc(psim):
 
 @pytest.fixture
 def workdir(psim) -> str:
-    path = psim.site.filesystems("daint-sim")["users"] / f"w-{time.time_ns()}"
-    path.mkdir()
-    return str(path)
+    return fresh_dir(psim, "w")
 
 
 def state(client, job_id: str) -> dict:

@@ -7,18 +7,7 @@ import time
 
 import httpx
 import pytest
-from simtools import wait_for
-
-
-def token(sim) -> str:
-    """A fresh access token for the demo client."""
-    resp = httpx.post(sim.token_url, data={
-        "grant_type": "client_credentials", "client_id": sim.config.client_id,
-        "client_secret": sim.config.client_secret,
-    })
-    assert resp.status_code == 200
-    assert resp.json()["expires_in"] == sim.site.auth.lifetime
-    return resp.json()["access_token"]
+from simtools import token, wait_for
 
 
 @pytest.mark.parametrize("auth", [None, ("demouser", "wrong"), ("nobody", "test123")])

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import httpx
-from simtools import wait_for
+from simtools import token, wait_for
 
 ORDER = ["READY", "STAGINGIN", "QUEUED", "RUNNING", "STAGINGOUT", "SUCCESSFUL", "FAILED"]
 
@@ -148,11 +148,7 @@ def test_aio_client_submits_polls_and_reads_stdout(sim, tmp_path):
 
 
 def test_bearer_token_is_accepted_too(sim):
-    token = httpx.post(sim.token_url, data={
-        "grant_type": "client_credentials", "client_id": sim.config.client_id,
-        "client_secret": sim.config.client_secret,
-    }).json()["access_token"]
-    root = httpx.get(sim.unicore_url, headers={"Authorization": f"Bearer {token}"})
+    root = httpx.get(sim.unicore_url, headers={"Authorization": f"Bearer {token(sim)}"})
     assert root.status_code == 200
     assert root.json()["client"]["role"]["selected"] == "user"
 
