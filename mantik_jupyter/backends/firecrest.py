@@ -1,0 +1,353 @@
+"""The ``firecrest`` backend: CSCS Alps (daint, eiger, clariden, santis) through FirecREST v2.
+
+A run is one Slurm job named ``mantik-<run id>`` in ``<work root>/mantik-runs/<run id>``
+(the work root is the profile's ``work_root`` or the system's default work directory);
+the upload cache is ``<work root>/.mantik-cache``. Resources become ``#SBATCH`` lines.
+Status costs one request per site and poll for all active runs; the log is read from a
+byte offset with ``tail``. Login-node commands are refused: FirecREST has no hook for them.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+
+from ..errors import ConfigError, CredentialsError, MantikError, NotFoundError
+from ..jobscript import sbatch_directives
+from ..spec import RunSpec
+from ..states import RunState
+from ..store import Run
+from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission
+from .remote import Failure, RemoteBackend, job_name, relative_path
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 60
+RATE_LIMIT_RETRIES = 5
+TOKEN_MARGIN = 30.0
+CANCEL_WAIT = 15.0
+QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                    "SUSPENDED", "RESV_DEL_HOLD"})
+RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"})
+LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
+
+
+class TokenEndpointError(Exception):
+    """The OIDC token endpoint answered with an error status (never holds the secret)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class SiteToken:
+    """Bearer tokens for pyfirecrest: client credentials (refreshed before expiry) or a
+    token from the profile's source (re-read when it is rejected)."""
+
+    def __init__(self, backend: FirecrestBackend):
+        self.backend = backend
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def get_access_token(self) -> str:
+        """A token valid for at least TOKEN_MARGIN more seconds."""
+        if self._token and time.time() < self._expires - TOKEN_MARGIN:
+            return self._token
+        site = self.backend.site
+        if site.auth == "token":
+            self._token, self._expires = self.backend.secret(), float("inf")
+            return self._token
+        client_id = site.settings.get("client_id")
+        if not client_id:
+            raise CredentialsError(
+                f"site {site.name!r} uses client credentials but names no client_id; add your "
+                f"profile: mantik-jupyter sites add NAME --base {site.name} --client-id ID",
+                key="credentials")
+        resp = httpx.post(site.settings["token_url"], timeout=TIMEOUT,
+                          verify=site.settings.get("verify_tls", True), data={
+                              "grant_type": "client_credentials", "client_id": client_id,
+                              "client_secret": self.backend.secret()})
+        if resp.status_code != 200:
+            try:
+                body = resp.json()
+                detail = body.get("error_description") or body.get("error") or resp.text
+            except ValueError:
+                detail = resp.reason_phrase
+            if resp.status_code in (400, 401, 403):
+                raise CredentialsError(
+                    f"site {site.name!r}: the token endpoint refused client {client_id!r} with "
+                    f"the secret from {site.credential_ref.describe()} ({resp.status_code}: "
+                    f"{detail})", key="credentials")
+            raise TokenEndpointError(resp.status_code, f"token endpoint: {detail}")
+        body = resp.json()
+        self._token = body["access_token"]
+        self._expires = time.time() + float(body.get("expires_in", 300))
+        return self._token
+
+    def reset(self) -> None:
+        """Forget the token (it was rejected)."""
+        self._token = None
+
+
+class FirecrestBackend(RemoteBackend):
+    """Runs jobs through a FirecREST v2 API on one system (``machine``)."""
+
+    kind = "firecrest"
+    gateway = "FirecREST"
+
+    def __init__(self, site: Any, home: Path):
+        super().__init__(site, home)
+        self._client: Any = None
+        self._token = SiteToken(self)
+        self._root: str | None = None
+        self._cache_ready = False
+
+    @property
+    def machine(self) -> str:
+        return self.settings["machine"]
+
+    def client(self) -> Any:
+        """The pyfirecrest v2 sync client (built on first use)."""
+        if self._client is None:
+            from firecrest.v2 import Firecrest
+
+            client = Firecrest(self.settings["url"], self._token,
+                               verify=self.settings.get("verify_tls", True))
+            client.timeout = TIMEOUT
+            client.num_retries_rate_limit = RATE_LIMIT_RETRIES
+            self._client = client
+        return self._client
+
+    def reauthenticate(self) -> bool:
+        self._token.reset()
+        return True
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        from firecrest.FirecrestException import FirecrestException
+
+        if isinstance(exc, FirecrestException) and exc.responses:
+            resp = exc.responses[-1]
+            try:
+                message = resp.json().get("message") or resp.text
+            except ValueError:
+                message = resp.text or resp.reason_phrase
+            status = resp.status_code
+            return Failure(str(message), status, status >= 500 or status in (408, 429))
+        if isinstance(exc, TokenEndpointError):
+            return Failure(exc.message, exc.status, exc.status >= 500 or exc.status == 429)
+        if isinstance(exc, httpx.TransportError):
+            return Failure(str(exc) or type(exc).__name__, None, transient=True)
+        return None
+
+    def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.call(what, lambda: getattr(self.client(), method)(*args, **kwargs))
+
+    def check(self) -> str:
+        system = self._system()
+        scheduler = system.get("scheduler", {})
+        version = self.client()._detected_version_header or "v2"
+        return (f"FirecREST {version} at {self.settings['url']}, system {self.machine} "
+                f"({scheduler.get('type', '?')} {scheduler.get('version', '')})".rstrip())
+
+    def _system(self) -> dict:
+        systems = self._call("listing systems", "systems")
+        for system in systems:
+            if system.get("name") == self.machine:
+                return system
+        names = ", ".join(s.get("name", "?") for s in systems) or "none"
+        raise ConfigError(f"site {self.site.name!r}: FirecREST has no system {self.machine!r}; "
+                          f"it has: {names}", key="machine")
+
+    @property
+    def root(self) -> str:
+        """The folder runs and the upload cache live in on the system."""
+        if self._root is None:
+            configured = self.settings.get("work_root")
+            if configured:
+                self._root = configured.rstrip("/")
+            else:
+                folders = self._system().get("fileSystems", [])
+                default = next((f for f in folders if f.get("defaultWorkDir")), None)
+                if default is None:
+                    raise ConfigError(f"site {self.site.name!r}: system {self.machine!r} names "
+                                      "no default work directory; set work_root in the profile",
+                                      key="work_root")
+                self._root = default["path"].rstrip("/")
+        return self._root
+
+    def validate(self, spec: RunSpec) -> None:
+        for key in LOGIN_NODE_KEYS:
+            if key in spec.environment:
+                raise ConfigError(
+                    f"Environment.{key}: FirecREST sites run nothing on a login node; move "
+                    f"the command into PreRunCommandOnComputeNode", key=f"Environment.{key}")
+        super().validate(spec)
+
+    # ------------------------------------------------------------------ upload cache
+    def cache_dir(self) -> str:
+        path = f"{self.root}/.mantik-cache"
+        if not self._cache_ready:
+            self._call("creating the upload cache", "mkdir", self.machine, path,
+                       create_parents=True)
+            self._cache_ready = True
+        return path
+
+    def cached(self) -> dict[str, int]:
+        entries = self._call("listing the upload cache", "list_files", self.machine,
+                             self.cache_dir())
+        return {e["name"]: int(e["size"]) for e in entries if e.get("type") == "-"}
+
+    def put_blob(self, sha: str, local: Path, size: int) -> None:
+        self._call("uploading to the upload cache", "upload", self.machine, str(local),
+                   self.cache_dir(), sha)
+
+    # ------------------------------------------------------------------ submit
+    def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
+        return sbatch_directives(spec, job_name(job.run_id))
+
+    def open_workspace(self, job: JobRequest, spec: RunSpec) -> str:
+        path = f"{self.root}/mantik-runs/{job.run_id}"
+        self._call("creating the run directory", "mkdir", self.machine, path, create_parents=True)
+        return path
+
+    def put_file(self, workspace: str, name: str, data: bytes) -> None:
+        self._call(f"uploading {name}", "upload", self.machine, io.BytesIO(data), workspace,
+                   name, file_size=len(data))
+
+    def launch(self, workspace: str, job: JobRequest, spec: RunSpec, script: str) -> Submission:
+        name = job_name(job.run_id)
+
+        def find() -> dict | None:
+            jobs = self._call("looking for the job", "job_info", self.machine)
+            return next((j for j in jobs if j.get("name") == name
+                         and j.get("workingDirectory") == workspace), None)
+
+        created = self.call("submitting the job", self.client().submit, self.machine,
+                            working_dir=workspace, script_str=script, recover=find)
+        return Submission(str(created["jobId"]), workspace, script)
+
+    def discard(self, workspace: str) -> None:
+        try:
+            self._call("removing the run directory", "rm", self.machine, workspace)
+        except MantikError as exc:
+            log.warning("could not remove %s: %s", workspace, exc.message)
+
+    # ------------------------------------------------------------------ status
+    def status(self, runs: list[Run]) -> dict[str, JobStatus]:
+        jobs = {str(j["jobId"]): j
+                for j in self._call("listing jobs", "job_info", self.machine)}
+        result = {}
+        for run in runs:
+            if not run.remote_job_id:
+                continue
+            found = jobs.get(run.remote_job_id)
+            if found is None:  # dropped from the recent-jobs list: ask for it alone
+                try:
+                    found = self._call("reading the job", "job_info", self.machine,
+                                       run.remote_job_id)[0]
+                except NotFoundError:
+                    result[run.id] = JobStatus(RunState.UNKNOWN, "GONE",
+                                               "the job is not known to the site")
+                    continue
+            result[run.id] = job_status(found)
+        return result
+
+    def cancel(self, run: Run) -> None:
+        self._call("cancelling the job", "cancel_job", self.machine, run.remote_job_id)
+        deadline = time.monotonic() + CANCEL_WAIT
+        while time.monotonic() < deadline:
+            found = self._call("reading the job", "job_info", self.machine, run.remote_job_id)
+            if job_status(found[0]).state.terminal:
+                return
+            time.sleep(0.3)
+
+    # ------------------------------------------------------------------ files
+    def _path(self, run: Run, path: str) -> str:
+        rel = relative_path(path)
+        return f"{run.work_dir}/{rel}" if rel else run.work_dir
+
+    def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
+        try:
+            out = self._call("reading the log", "tail", self.machine,
+                             self._path(run, LOG_FILE), num_bytes=offset + 1,
+                             exclude_beginning=True)
+        except NotFoundError:
+            return b""
+        data = exact_bytes(out["content"], int(out["endPosition"]) - int(out["startPosition"]))
+        return data if limit is None else data[:limit]
+
+    def list_files(self, run: Run, path: str = "") -> list[FileEntry]:
+        rel = relative_path(path)
+        entries = self._call("listing files", "list_files", self.machine, self._path(run, rel))
+        return [FileEntry(f"{rel}/{e['name']}" if rel else e["name"], e["type"] == "d",
+                          0 if e["type"] == "d" else int(e["size"]), e.get("lastModified"))
+                for e in entries if not e["name"].startswith(".mantik")]
+
+    def download(self, run: Run, path: str, dest: Path) -> Path:
+        source = self._path(run, path)
+        info = self._call("reading file properties", "stat", self.machine, source)
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
+        if not info["mode"] & 0o040000:  # a regular file
+            self._call(f"downloading {path}", "download", self.machine, source, str(target))
+            return target
+        target.mkdir(exist_ok=True)
+        for entry in self.list_files(run, path):
+            self.download(run, entry.path, target)
+        return target
+
+    def delete(self, run: Run) -> None:
+        if run.work_dir:
+            self._call("removing the run directory", "rm", self.machine, run.work_dir)
+
+
+def exact_bytes(content: str, expected: int) -> bytes:
+    """The bytes a text answer stands for; a character cut at the end is left for later."""
+    data = content.encode()
+    if len(data) != expected and content.endswith("\ufffd"):
+        data = content.rstrip("\ufffd").encode()
+    return data[:expected]
+
+
+def job_status(job: dict) -> JobStatus:
+    """A FirecREST JobModel as a normalised status."""
+    status = job.get("status", {})
+    native = str(status.get("state") or "UNKNOWN")
+    base = native.split()[0]
+    code = status.get("exitCode")
+    signal = status.get("interruptSignal")
+    if base in QUEUED:
+        state = RunState.QUEUED
+    elif base in RUNNING:
+        state = RunState.RUNNING
+    elif base == "COMPLETED" and code in (None, 0):
+        state = RunState.COMPLETED
+    elif base == "CANCELLED":
+        state = RunState.CANCELLED
+    elif base == "TIMEOUT":
+        state = RunState.TIMEOUT
+    elif base in ("COMPLETED", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
+                  "PREEMPTED", "DEADLINE"):
+        state = RunState.FAILED
+    else:
+        state = RunState.UNKNOWN
+    reason = None
+    if state in (RunState.FAILED, RunState.CANCELLED, RunState.TIMEOUT):
+        reason = f"Slurm state {native}, exit code {code}" + (f", signal {signal}"
+                                                              if signal else "")
+    times = job.get("time", {})
+    return JobStatus(state, native, reason, code if isinstance(code, int) else None,
+                     _iso(times.get("start")), _iso(times.get("end")))
+
+
+def _iso(timestamp: Any) -> str | None:
+    if not timestamp:
+        return None
+    return datetime.fromtimestamp(float(timestamp), timezone.utc).isoformat()

@@ -1,0 +1,261 @@
+"""What the gateway backends (UNICORE, FirecREST) share.
+
+- Retries: transient faults (5xx, 429, dropped connections, timeouts) are retried with
+  exponential backoff, a bounded number of times; a 401 first re-reads the credentials
+  once (an expired token); permanent faults raise at once with the gateway's own message.
+- Idempotent creation: after a transient fault on a create call, the backend looks for
+  what the lost reply would have named (the job tagged with the run id) before retrying.
+- An incremental upload: the bundle's files go into a content-addressed cache on the site
+  (one file per sha256, per site and user), only the missing ones are sent; the job script
+  copies them into the job directory from a manifest before it runs the notebook.
+- The job script: log to ``mantik-job.log``, read the owner-only secrets file and delete
+  it, restore the bundle, then the shared :func:`mantik_jupyter.jobscript.render` part.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, TypeVar
+
+from .. import credentials
+from ..bundle import MANIFEST as RUN_MANIFEST
+from ..bundle import Bundle
+from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
+from ..jobscript import render
+from ..spec import RunSpec, merge_config
+from . import LOG_FILE, Backend, JobRequest, Submission
+
+T = TypeVar("T")
+
+MANIFEST = ".mantik-files"
+SECRETS = ".mantik-secrets"
+SCRIPT = "mantik-job.sh"
+CACHE_TAG = "mantik-upload-cache"
+ATTEMPTS = 8
+FIRST_DELAY = 0.25
+MAX_DELAY = 4.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A gateway call that went wrong, as the backend's classifier read it."""
+
+    message: str
+    status: int | None = None
+    transient: bool = False
+
+
+def job_name(run_id: str) -> str:
+    """The job name (and UNICORE tag) that carries a run id to the site."""
+    return f"mantik-{run_id}"
+
+
+def manifest(bundle: Bundle) -> bytes:
+    """``sha256 NUL path NUL`` for every bundle file (NUL-separated: any name is safe)."""
+    return b"".join(f"{sha}\0{rel}\0".encode() for rel, sha in sorted(bundle.files.items()))
+
+
+def secrets_file(secret_env: dict[str, str]) -> bytes:
+    """The owner-only file the job sources for its secrets (``NAME='value'`` lines)."""
+    return "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(secret_env.items())).encode()
+
+
+def prologue(cache_dir: str, bundle: Bundle) -> list[str]:
+    """Shell lines run first: log, secrets (read then deleted), the bundle from the cache."""
+    output_dir = PurePosixPath(bundle.output_notebook).parent
+    return [
+        f"exec >>{LOG_FILE} 2>&1",
+        "umask 077",
+        f"if [ -f {SECRETS} ]; then set -a; . ./{SECRETS}; set +a; rm -f {SECRETS}; fi",
+        f"mantik_cache={shlex.quote(cache_dir)}",
+        "while IFS= read -r -d '' sha && IFS= read -r -d '' path; do",
+        '  mkdir -p -- "$(dirname -- "$path")" && cp -- "$mantik_cache/$sha" "$path" || {',
+        '    echo "mantik: cannot restore $path from the upload cache" >&2; exit 97; }',
+        f"done < {MANIFEST}",
+        f"mkdir -p -- {shlex.quote(str(output_dir))}",
+    ]
+
+
+def relative_path(path: str) -> str:
+    """A user-given path inside the run directory ('' for the directory itself)."""
+    rel = PurePosixPath((path or "").strip().lstrip("/"))
+    if ".." in rel.parts or "\x00" in str(rel):
+        raise ConfigError(f"path {path!r} leaves the run directory", key="path")
+    return "" if str(rel) == "." else str(rel)
+
+
+def effective_spec(site_environment: dict[str, Any] | None, spec: RunSpec) -> RunSpec:
+    """The run's spec with the site profile's ``environment`` as defaults under it."""
+    defaults = dict(site_environment or {})
+    own = spec.environment
+    if "Apptainer" in own:
+        defaults.pop("Python", None)
+    if "Python" in own:
+        defaults.pop("Apptainer", None)
+    if not defaults:
+        return spec
+    return RunSpec(merge_config({"Environment": defaults}, spec.config))
+
+
+class RemoteBackend(Backend):
+    """A gateway backend: retries, credentials, the upload cache and the submit template."""
+
+    gateway: str = "gateway"
+
+    # ------------------------------------------------------------------ to implement
+    @abstractmethod
+    def classify(self, exc: BaseException) -> Failure | None:
+        """Read a client exception as a Failure (None: not a gateway fault, re-raise)."""
+
+    def reauthenticate(self) -> bool:
+        """Drop cached credentials after a 401; True if a retry may now succeed."""
+        return False
+
+    @abstractmethod
+    def cache_dir(self) -> str:
+        """Absolute path of the upload cache on the site (created if needed)."""
+
+    @abstractmethod
+    def cached(self) -> dict[str, int]:
+        """Sizes of the blobs in the upload cache, by sha256."""
+
+    @abstractmethod
+    def put_blob(self, sha: str, local: Any, size: int) -> None:
+        """Upload one file into the cache under its sha256."""
+
+    @abstractmethod
+    def open_workspace(self, job: JobRequest, spec: RunSpec) -> Any:
+        """Make the job's working directory (UNICORE: the job, not started yet)."""
+
+    @abstractmethod
+    def put_file(self, workspace: Any, name: str, data: bytes) -> None:
+        """Write a small file into the working directory."""
+
+    @abstractmethod
+    def launch(self, workspace: Any, job: JobRequest, spec: RunSpec, script: str) -> Submission:
+        """Start the job; raise (after which the workspace is discarded) if the site refuses."""
+
+    @abstractmethod
+    def discard(self, workspace: Any) -> None:
+        """Remove what ``open_workspace`` made (a failed submission leaves nothing)."""
+
+    @abstractmethod
+    def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
+        """Batch directives at the top of the script (none for UNICORE)."""
+
+    # ------------------------------------------------------------------ shared
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.site.settings
+
+    def secret(self) -> str:
+        """The site's password, client secret or token from the profile's reference."""
+        return credentials.resolve(self.site.name, self.site.auth, self.site.credential_ref,
+                                   self.home)
+
+    def validate(self, spec: RunSpec) -> None:
+        queues = self.settings.get("queues")
+        queue = spec.resources.get("Queue")
+        if queues and queue is not None and queue not in queues:
+            raise ConfigError(
+                f"Resources.Queue: site {self.site.name!r} has no queue {queue!r}; "
+                f"its queues: {', '.join(queues)}", key="Resources.Queue")
+        effective_spec(self.settings.get("environment"), spec)
+        self.secret()  # missing credentials fail before anything is staged
+
+    def call(
+        self,
+        what: str,
+        fn: Callable[..., T],
+        *args: Any,
+        recover: Callable[[], T | None] | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """``fn(*args, **kwargs)`` with bounded retries of transient faults.
+
+        ``recover`` runs before each retry; if it finds the result a lost reply hid
+        (the job a create call made), that is returned instead of calling again.
+        """
+        delay = FIRST_DELAY
+        reauthenticated = False
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                failure = self.classify(exc)
+                if failure is None:
+                    raise
+                if failure.status == 401 and not reauthenticated and self.reauthenticate():
+                    reauthenticated = True
+                    continue
+                if not failure.transient or attempt == ATTEMPTS:
+                    raise self.error(what, failure, attempt) from None
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)
+            if recover is not None:
+                found = recover()
+                if found is not None:
+                    return found
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def error(self, what: str, failure: Failure, attempts: int = 1) -> MantikError:
+        """The MantikError for a failed call: names the site and what failed (one line)."""
+        where = f"site {self.site.name!r}"
+        lines = [line.strip() for line in failure.message.splitlines() if line.strip()]
+        failure = Failure("; ".join(lines), failure.status, failure.transient)
+        if failure.status in (401, 403):
+            return CredentialsError(
+                f"{where}: the {self.gateway} gateway refused the credentials from "
+                f"{self.site.credential_ref.describe()} while {what} ({failure.status}: "
+                f"{failure.message})", key="credentials")
+        if failure.status == 404:
+            return NotFoundError(f"{where}: {what}: {failure.message}")
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        return BackendError(f"{where}: {what} failed{tries}: {failure.message}")
+
+    def submit(self, job: JobRequest) -> Submission:
+        spec = effective_spec(self.settings.get("environment"), job.spec)
+        cache = self.cache_dir()
+        sent = self.sync_cache(job.bundle)
+        script = render(spec, job.bundle.command, directives=self.script_directives(job, spec),
+                        exports=job.env, prologue=prologue(cache, job.bundle))
+        workspace = self.open_workspace(job, spec)
+        try:
+            files = {MANIFEST: manifest(job.bundle), SCRIPT: script.encode(),
+                     RUN_MANIFEST: (job.bundle.path / RUN_MANIFEST).read_bytes()}
+            if job.secret_env:
+                files[SECRETS] = secrets_file(job.secret_env)
+            for name, data in files.items():
+                self.put_file(workspace, name, data)
+                sent += len(data)
+            submission = self.launch(workspace, job, spec, script)
+        except BaseException:
+            self.discard(workspace)
+            raise
+        return Submission(submission.remote_job_id, submission.work_dir, script, sent)
+
+    def sync_cache(self, bundle: Bundle) -> int:
+        """Upload the bundle files the cache lacks; returns the bytes sent."""
+        have = self.cached()
+        sent = 0
+        for rel, sha in sorted(_unique(bundle.files.items()).items()):
+            local = bundle.path / rel
+            size = local.stat().st_size
+            if have.get(sha) != size:
+                self.put_blob(sha, local, size)
+                have[sha] = size
+                sent += size
+        return sent
+
+
+def _unique(files: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """One (path, sha) per distinct content."""
+    seen: dict[str, str] = {}
+    for rel, sha in files:
+        seen.setdefault(sha, rel)
+    return {rel: sha for sha, rel in seen.items()}

@@ -1,0 +1,351 @@
+"""The ``unicore`` backend: JUWELS, JURECA-DC and JUSUF at JSC through UNICORE REST (pyunicore).
+
+A run is one UNICORE job tagged with the run id, created with client stage-in (so it
+waits while the bundle arrives) and then started. Its working directory is the job's
+storage; ``work_dir`` holds that storage's URL, ``remote_job_id`` the job's URL. The
+upload cache is the working directory of one never-started job tagged
+``mantik-upload-cache``. Status costs one request per active run at most, and fewer while
+a run waits in the queue (its interval doubles up to a limit).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from contextlib import closing
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+
+from ..errors import ConfigError, CredentialsError, MantikError, NotFoundError
+from ..jobscript import unicore_resources
+from ..spec import RunSpec
+from ..states import RunState
+from ..store import Run
+from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission
+from .remote import CACHE_TAG, SCRIPT, Failure, RemoteBackend, job_name, relative_path
+
+log = logging.getLogger(__name__)
+
+_STATUS_ERROR = re.compile(r"^(\d{3}) Server Error: (.*?)(?: for url: .*)?$", re.DOTALL)
+QUEUED_STATES = frozenset({"READY", "STAGINGIN", "QUEUED"})
+RUNNING_STATES = frozenset({"RUNNING", "STAGINGOUT"})
+FAST_POLL = 1.0
+SLOW_POLL = 15.0
+CANCEL_WAIT = 15.0
+TIMEOUT = 60
+
+
+class UnicoreBackend(RemoteBackend):
+    """Runs jobs through a UNICORE/X server's REST API."""
+
+    kind = "unicore"
+    gateway = "UNICORE"
+
+    def __init__(self, site: Any, home: Path):
+        super().__init__(site, home)
+        self._transport: Any = None
+        self._cache: tuple[str, str] | None = None  # (storage URL, mount point)
+        self._polls: dict[str, tuple[float, float]] = {}  # run id -> (next poll, interval)
+
+    @property
+    def url(self) -> str:
+        return self.settings["url"].rstrip("/")
+
+    # ------------------------------------------------------------------ connection
+    def transport(self) -> Any:
+        """pyunicore's Transport with the site's credential (built on first use)."""
+        if self._transport is None:
+            from pyunicore.client import Transport
+
+            self._transport = Transport(self._credential(),
+                                        verify=self.settings.get("verify_tls", True),
+                                        timeout=TIMEOUT)
+        return self._transport
+
+    def _credential(self) -> Any:
+        from pyunicore import credentials as uc
+
+        secret = self.secret()
+        if self.site.auth == "token":
+            return uc.OIDCToken(secret)
+        username = self.settings.get("username")
+        if not username:
+            raise CredentialsError(
+                f"site {self.site.name!r} logs in with a password but names no username; "
+                f"add your profile: mantik-jupyter sites add NAME --base {self.site.name} "
+                "--username YOU", key="credentials")
+        return uc.UsernamePassword(username, secret)
+
+    def reauthenticate(self) -> bool:
+        self._transport = None
+        return True
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        if isinstance(exc, httpx.TransportError):
+            return Failure(str(exc) or type(exc).__name__, None, transient=True)
+        if isinstance(exc, httpx.HTTPError):
+            match = _STATUS_ERROR.match(str(exc))
+            if match:
+                status = int(match.group(1))
+                return Failure(match.group(2), status, status >= 500 or status in (408, 429))
+            return Failure(str(exc))
+        return None
+
+    def _get(self, what: str, url: str, **kwargs: Any) -> Any:
+        return self.call(what, self.transport().get, url=url, **kwargs)
+
+    def _post(self, what: str, url: str, body: dict, **kwargs: Any) -> httpx.Response:
+        def post() -> httpx.Response:
+            with closing(self.transport().post(url=url, json=body)) as resp:
+                return resp
+
+        return self.call(what, post, **kwargs)
+
+    def _delete(self, what: str, url: str) -> None:
+        self.call(what, lambda: self.transport().delete(url=url).close())
+
+    def check(self) -> str:
+        root = self._get("reading the site's root document", self.url)
+        client = root.get("client", {})
+        role = client.get("role", {}).get("selected")
+        if role == "anonymous":
+            raise CredentialsError(
+                f"site {self.site.name!r}: UNICORE answered but did not accept the credentials "
+                f"from {self.site.credential_ref.describe()} (role anonymous)", key="credentials")
+        version = root.get("server", {}).get("version", "?")
+        user = client.get("xlogin", {}).get("UID", "?")
+        return f"UNICORE {version} at {self.url} as {user} (role {role})"
+
+    # ------------------------------------------------------------------ jobs
+    def _jobs_tagged(self, tag: str) -> list[str]:
+        return self._get("listing jobs", f"{self.url}/jobs", params={"tags": tag})["jobs"]
+
+    def _create_job(self, description: dict, tag: str) -> str:
+        """POST a job description once: a lost reply is recovered by looking up the tag."""
+        def find() -> str | None:
+            found = self._jobs_tagged(tag)
+            return found[0] if found else None
+
+        resp = self._post("creating the job", f"{self.url}/jobs", description,
+                          recover=find)
+        return resp if isinstance(resp, str) else resp.headers["Location"]
+
+    def _storage(self, job_url: str) -> str:
+        props = self._get("reading the job", job_url)
+        return props["_links"]["workingDirectory"]["href"]
+
+    def validate(self, spec: RunSpec) -> None:
+        super().validate(spec)
+        if "PostRunCommandOnLoginNode" in spec.environment:
+            raise ConfigError(
+                "Environment.PostRunCommandOnLoginNode: not supported on UNICORE sites; use "
+                "PostRunCommandOnComputeNode", key="Environment.PostRunCommandOnLoginNode")
+
+    # ------------------------------------------------------------------ upload cache
+    def cache_dir(self) -> str:
+        if self._cache is None:
+            found = self._jobs_tagged(CACHE_TAG)
+            job_url = found[0] if found else self._create_job(
+                {"Name": CACHE_TAG, "Tags": [CACHE_TAG], "Executable": "/bin/true",
+                 "haveClientStageIn": "true"}, CACHE_TAG)
+            storage = self._storage(job_url)
+            mount = self._get("reading the upload cache", storage)["mountPoint"]
+            self._cache = (storage, mount)
+        return self._cache[1]
+
+    def cached(self) -> dict[str, int]:
+        storage = self._cache[0] if self._cache else self._storage_of_cache()
+        listing = self._get("listing the upload cache", f"{storage}/files/")
+        return {PurePosixPath(name).name: int(meta.get("size", -1))
+                for name, meta in listing.get("content", {}).items()
+                if not meta.get("isDirectory")}
+
+    def _storage_of_cache(self) -> str:
+        self.cache_dir()
+        return self._cache[0]
+
+    def put_blob(self, sha: str, local: Path, size: int) -> None:
+        self._put(f"{self._storage_of_cache()}/files/{sha}", local.read_bytes())
+
+    def _put(self, url: str, data: bytes) -> None:
+        self.call("uploading", lambda: self.transport().put(
+            url=url, headers={"Content-Type": "application/octet-stream"}, content=data).close())
+
+    # ------------------------------------------------------------------ submit
+    def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
+        return []
+
+    def open_workspace(self, job: JobRequest, spec: RunSpec) -> tuple[str, str]:
+        tag = job_name(job.run_id)
+        description: dict[str, Any] = {
+            "Name": tag, "Tags": [tag, "mantik"], "Executable": "/bin/bash",
+            "Arguments": [SCRIPT], "haveClientStageIn": "true",
+        }
+        resources = unicore_resources(spec)
+        if resources:
+            description["Resources"] = resources
+        if "Project" in spec.resources:
+            description["Project"] = str(spec.resources["Project"])
+        login_pre = spec.environment.get("PreRunCommandOnLoginNode")
+        if login_pre:
+            description["User precommand"] = login_pre
+            description["RunUserPrecommandOnLoginNode"] = "true"
+        job_url = self._create_job(description, tag)
+        try:
+            return job_url, self._storage(job_url)
+        except BaseException:
+            self.discard((job_url, ""))
+            raise
+
+    def put_file(self, workspace: tuple[str, str], name: str, data: bytes) -> None:
+        self._put(f"{workspace[1]}/files/{name}", data)
+
+    def launch(self, workspace: tuple[str, str], job: JobRequest, spec: RunSpec,
+               script: str) -> Submission:
+        job_url, storage = workspace
+        self._post("starting the job", f"{job_url}/actions/start", {})
+        props = self._get("reading the job", job_url)
+        if props.get("status") == "FAILED":  # the batch system refused it at once
+            message = props.get("statusMessage") or "; ".join(props.get("log", [])[-2:])
+            raise self.error("submitting the job", Failure(message))
+        return Submission(job_url, storage, script)
+
+    def discard(self, workspace: tuple[str, str]) -> None:
+        try:
+            self._delete("removing the failed job", workspace[0])
+        except MantikError as exc:
+            log.warning("could not remove job %s: %s", workspace[0], exc.message)
+
+    # ------------------------------------------------------------------ status
+    def status(self, runs: list[Run]) -> dict[str, JobStatus]:
+        result: dict[str, JobStatus] = {}
+        now = time.monotonic()
+        for run in runs:
+            due, interval = self._polls.get(run.id, (0.0, 0.0))
+            if now < due or not run.remote_job_id:
+                continue
+            try:
+                props = self._get("reading the job", run.remote_job_id)
+            except NotFoundError:
+                result[run.id] = JobStatus(RunState.UNKNOWN, "GONE",
+                                           "the job no longer exists on the site")
+                continue
+            status = job_status(props)
+            if status.state.value == run.state and status.state == RunState.QUEUED:
+                interval = min(max(interval * 2, FAST_POLL), SLOW_POLL)
+            else:
+                interval = FAST_POLL
+            self._polls[run.id] = (time.monotonic() + interval, interval)
+            result[run.id] = status
+        return result
+
+    def cancel(self, run: Run) -> None:
+        self._post("aborting the job", f"{run.remote_job_id}/actions/abort", {})
+        self._polls.pop(run.id, None)
+        deadline = time.monotonic() + CANCEL_WAIT
+        while time.monotonic() < deadline:
+            if job_status(self._get("reading the job", run.remote_job_id)).state.terminal:
+                return
+            time.sleep(0.3)
+
+    # ------------------------------------------------------------------ files
+    def _file_url(self, run: Run, path: str) -> str:
+        return f"{run.work_dir}/files/{relative_path(path)}"
+
+    def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
+        headers = {"Accept": "application/octet-stream"}
+        if offset or limit:
+            end = str(offset + limit - 1) if limit else ""
+            headers["Range"] = f"bytes={offset}-{end}"
+
+        def fetch() -> bytes:
+            with self.transport().get_stream(url=self._file_url(run, LOG_FILE),
+                                             headers=headers) as resp:
+                data = resp.read()
+                if resp.status_code in (404, 416):  # not written yet / nothing new
+                    return b""
+                self.transport().check_error(resp)
+                if resp.status_code == 200 and offset:  # the server ignored the range
+                    data = data[offset:]
+                return data if limit is None else data[:limit]
+
+        return self.call("reading the log", fetch)
+
+    def list_files(self, run: Run, path: str = "") -> list[FileEntry]:
+        props = self._get("listing files", self._file_url(run, path),
+                          headers={"Accept": "application/json"})
+        if not props.get("isDirectory"):
+            raise NotFoundError(f"no folder {path!r} in run {run.id}", key="path")
+        entries = []
+        for name, meta in sorted(props.get("content", {}).items()):
+            rel = name.strip("/")
+            if PurePosixPath(rel).name.startswith(".mantik"):
+                continue
+            entries.append(FileEntry(rel, bool(meta.get("isDirectory")),
+                                     0 if meta.get("isDirectory") else int(meta.get("size", 0)),
+                                     meta.get("lastAccessed")))
+        return entries
+
+    def download(self, run: Run, path: str, dest: Path) -> Path:
+        rel = relative_path(path)
+        props = self._get("reading file properties", self._file_url(run, rel),
+                          headers={"Accept": "application/json"})
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / (PurePosixPath(rel).name or run.id)
+        if not props.get("isDirectory"):
+            target.write_bytes(self._read(run, rel))
+            return target
+        target.mkdir(exist_ok=True)
+        for entry in self.list_files(run, rel):
+            if entry.is_dir:
+                self.download(run, entry.path, target)
+            else:
+                (target / PurePosixPath(entry.path).name).write_bytes(self._read(run, entry.path))
+        return target
+
+    def _read(self, run: Run, rel: str) -> bytes:
+        def fetch() -> bytes:
+            with self.transport().get_stream(url=self._file_url(run, rel),
+                                             headers={"Accept": "application/octet-stream"}) as r:
+                data = r.read()
+                self.transport().check_error(r)
+                return data
+
+        return self.call(f"downloading {rel}", fetch)
+
+    def delete(self, run: Run) -> None:
+        if run.remote_job_id:
+            self._delete("deleting the job", run.remote_job_id)
+
+
+def job_status(props: dict) -> JobStatus:
+    """A UNICORE job's properties as a normalised status."""
+    native = props.get("status", "UNDEFINED")
+    message = props.get("statusMessage") or None
+    code = props.get("exitCode")
+    exit_code = int(code) if isinstance(code, str) and code.lstrip("-").isdigit() else None
+    if native in QUEUED_STATES:
+        state = RunState.QUEUED
+    elif native in RUNNING_STATES:
+        state = RunState.RUNNING
+    elif native == "SUCCESSFUL" and exit_code in (None, 0):
+        state = RunState.COMPLETED
+    elif native in ("SUCCESSFUL", "FAILED"):
+        state = _failed_state(message or "")
+        message = message or f"exit code {exit_code}"
+    else:
+        state = RunState.UNKNOWN
+    return JobStatus(state, native, message, exit_code)
+
+
+def _failed_state(message: str) -> RunState:
+    text = message.lower()
+    if "cancelled" in text or "aborted" in text:
+        return RunState.CANCELLED
+    if "timeout" in text or "time limit" in text:
+        return RunState.TIMEOUT
+    return RunState.FAILED
+

@@ -1,0 +1,71 @@
+"""Fixtures of the backend tests: the simulator over real Slurm where the sim presets find it.
+
+The simulator runs on the session home's default root (``<home>/sim``), so the shipped
+``sim-unicore`` and ``sim-firecrest`` presets reach it with their demo credentials and no
+set-up, exactly as after ``mantik-jupyter sim start``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slurm_fixtures import slurm  # noqa: F401 - the Slurm fixture, used below
+
+SITES = ("sim-unicore", "sim-firecrest")
+
+
+@pytest.fixture(scope="session")
+def site_sim(slurm: str, session_home: Path) -> Iterator:  # noqa: F811
+    """The simulator (Slurm executor) at ``<session home>/sim``, found by the sim presets.
+
+    The session's MLflow store is created first, so no CLI call prints MLflow's set-up.
+    """
+    from mantik_jupyter.sim import Simulator
+    from mantik_jupyter.tracking import Tracker
+
+    Tracker(session_home, f"sqlite:///{session_home / 'mlflow.db'}").client.search_experiments()
+
+    sim = Simulator(session_home / "sim", port=0, executor="slurm", slurm_conf=slurm).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim(site_sim):
+    """The shared simulator, its faults switched off after each test."""
+    yield site_sim
+    site_sim.set_faults([])
+
+
+def wait_for(cli, run_id: str, states: set[str], timeout: float = 240) -> dict:
+    """Poll ``show`` until the run is in one of ``states``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = cli.json("show", run_id)
+        if run["state"] in states:
+            return run
+        assert time.monotonic() < deadline, f"run stayed {run['state']}: {run}"
+        time.sleep(0.5)
+
+
+def write_config(path: Path, config: dict) -> str:
+    """A run configuration file (JSON is YAML)."""
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def no_stale_login_lock() -> None:
+    """Work around this machine's root login shell: it runs ``pyenv rehash``, whose lock file
+    stays behind when a job is killed mid-rehash, and every later job's ``bash -l`` then
+    waits 60 s for it. A live rehash holds the lock for milliseconds."""
+    lock = Path.home() / ".pyenv" / "shims" / ".pyenv-shim"
+    try:
+        if time.time() - lock.stat().st_mtime > 10:
+            lock.unlink()
+    except FileNotFoundError:
+        pass
