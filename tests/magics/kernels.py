@@ -16,10 +16,12 @@ FOREIGN_ENV = ("MANTIK_JUPYTER_URL", "MANTIK_JUPYTER_TOKEN", "MANTIK_RUN_ID", "M
                "MLFLOW_TRACKING_URI", "JPY_SESSION_NAME")
 
 
-def kernel_env(home: Path) -> dict[str, str]:
-    """This process's environment for a kernel using ``home``, nothing inherited from a job."""
+def kernel_env(home: Path, tracking_uri: str) -> dict[str, str]:
+    """This process's environment for a kernel using ``home`` and the MLflow store at
+    ``tracking_uri``, nothing inherited from a server or a job."""
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
     env["MANTIK_JUPYTER_HOME"] = str(home)
+    env["MLFLOW_TRACKING_URI"] = tracking_uri
     return env
 
 

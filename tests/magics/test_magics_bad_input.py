@@ -43,7 +43,7 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory):
+def workspace(tmp_path_factory: pytest.TempPathFactory, tracking_uri: str):
     """One kernel for all cases, in a folder with a few notebooks; and its engine."""
     cwd = tmp_path_factory.mktemp("bad-input")
     home = cwd / "home"
@@ -51,7 +51,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     for name in ("a", "b"):
         make_notebook(cwd / f"{name}.ipynb", None, TWIN_CELL)
     (cwd / "run.yaml").write_text("Resources: {Nodes: 1}\n")
-    kernel = Kernel.start(cwd, kernel_env(home))
+    kernel = Kernel.start(cwd, kernel_env(home, tracking_uri))
     assert kernel.run("%load_ext mantik_magics").status == "ok"
     yield kernel, cwd, RunService(home)
     kernel.shutdown()
@@ -85,9 +85,9 @@ def test_every_magic_explains_itself_with_h_and_does_nothing_else(workspace, cod
     assert service.list(refresh=False) == []
 
 
-def test_without_any_engine_the_error_says_what_to_install(tmp_path: Path):
+def test_without_any_engine_the_error_says_what_to_install(tmp_path: Path, tracking_uri: str):
     """A kernel with only the magics: no server in its environment, no mantik_jupyter."""
-    kernel = Kernel.start(tmp_path, kernel_env(tmp_path / "home"))
+    kernel = Kernel.start(tmp_path, kernel_env(tmp_path / "home", tracking_uri))
     try:
         # None in sys.modules is Python's own "this module cannot be imported"
         result = kernel.run("import sys\nsys.modules['mantik_jupyter'] = None\n"

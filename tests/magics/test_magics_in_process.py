@@ -34,8 +34,8 @@ def outputs_text(cell: dict) -> str:
 
 
 @pytest.fixture
-def kernel(tmp_path: Path, home: Path):
-    started = Kernel.start(tmp_path, kernel_env(home))
+def kernel(tmp_path: Path, home: Path, tracking_uri: str):
+    started = Kernel.start(tmp_path, kernel_env(home, tracking_uri))
     assert started.run("%load_ext mantik_magics").status == "ok"
     yield started
     started.shutdown()

@@ -29,13 +29,13 @@ SLOW = "import time\nfor i in range(600):\n    print(f'line {i}', flush=True)\n 
 class Server:
     """A ``jupyter server`` process and a requests session for its API."""
 
-    def __init__(self, root: Path, home: Path, runtime: Path, log: Path):
+    def __init__(self, root: Path, home: Path, tracking_uri: str, runtime: Path, log: Path):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}{BASE}"
         self.runtime = runtime
-        env = {**kernel_env(home), "JUPYTER_RUNTIME_DIR": str(runtime)}
+        env = {**kernel_env(home, tracking_uri), "JUPYTER_RUNTIME_DIR": str(runtime)}
         self.log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
@@ -98,11 +98,11 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path):
+def server(tmp_path: Path, tracking_uri: str):
     root = tmp_path / "root"
     root.mkdir()
-    runtime = tmp_path / "runtime"
-    started = Server(root, tmp_path / "home", runtime, tmp_path / "server.log")
+    started = Server(root, tmp_path / "home", tracking_uri, tmp_path / "runtime",
+                     tmp_path / "server.log")
     yield started
     started.stop()
 
