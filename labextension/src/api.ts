@@ -1,0 +1,328 @@
+/**
+ * The mantik-jupyter REST API (`{base_url}mantik/api/`, see
+ * mantik_jupyter/server/openapi.yaml): typed requests and the error it answers with.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export type RunState =
+  | 'SUBMITTING'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'TIMEOUT'
+  | 'UNKNOWN';
+
+export const RUN_STATES: RunState[] = [
+  'SUBMITTING',
+  'QUEUED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'UNKNOWN'
+];
+
+export const ACTIVE_STATES: RunState[] = ['SUBMITTING', 'QUEUED', 'RUNNING', 'UNKNOWN'];
+
+export function isTerminal(state: RunState): boolean {
+  return !ACTIVE_STATES.includes(state);
+}
+
+export interface IRun {
+  id: string;
+  name: string;
+  site: string;
+  notebook: string;
+  notebook_path: string | null;
+  state: RunState;
+  native_state: string | null;
+  reason: string | null;
+  exit_code: number | null;
+  remote_job_id: string | null;
+  work_dir: string | null;
+  parameters: Record<string, unknown>;
+  spec: IRunConfig;
+  script: string | null;
+  bundle_hash: string | null;
+  bytes_uploaded: number;
+  mlflow_run_id: string | null;
+  mlflow_experiment_id: string | null;
+  mlflow_url: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  updated_at: string;
+  parent_id: string | null;
+}
+
+/** The run configuration (Mantik backend-config keys plus this project's). */
+export interface IRunConfig {
+  Resources?: Record<string, unknown>;
+  Environment?: Record<string, unknown>;
+  Parameters?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface IRunsPage {
+  runs: IRun[];
+  total: number;
+  next_cursor: string | null;
+}
+
+export interface IRunsQuery {
+  states?: RunState[];
+  site?: string;
+  text?: string;
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface IHealth {
+  ok: boolean;
+  message: string;
+  time: string;
+}
+
+export interface ISite {
+  name: string;
+  kind: string;
+  title: string;
+  settings: Record<string, unknown>;
+  preset: boolean;
+  health: IHealth | null;
+  /** preset, admin or user; only user profiles can be edited */
+  origin?: string;
+  credentials_set?: boolean;
+}
+
+/** A JSON schema (the subset the site form reads). */
+export interface IJsonSchema {
+  type?: string | string[];
+  enum?: unknown[];
+  properties?: Record<string, IJsonSchema>;
+  items?: IJsonSchema;
+  required?: string[];
+  title?: string;
+  description?: string;
+}
+
+/** GET sites: the sites, and the profile schema once the server manages profiles. */
+export interface ISitesReply {
+  sites: ISite[];
+  schema?: IJsonSchema;
+}
+
+export interface IServerConfig {
+  version: string;
+  features: string[];
+  defaults: { site?: string };
+  tracking_uri: string;
+  mlflow_ui_url: string | null;
+  event_schema: string;
+}
+
+export interface ILogChunk {
+  data: string;
+  offset: number;
+  next_offset: number;
+  eof: boolean;
+  state: RunState;
+}
+
+export interface IFileEntry {
+  path: string;
+  is_dir: boolean;
+  size: number;
+  modified: string | null;
+}
+
+export interface IParameter {
+  name: string;
+  type: 'int' | 'float' | 'bool' | 'str' | 'list' | 'dict' | null;
+  default: unknown;
+  default_text: string;
+  help: string;
+}
+
+/** What POST runs and POST runs/{id}/rerun take. */
+export interface ISubmission {
+  site?: string;
+  config?: IRunConfig;
+  parameter_texts?: Record<string, string>;
+  name?: string;
+}
+
+/** An error answered by the API: `{reason, message, details: {key}}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly key: string | null
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** A client of the mantik REST API bound to the lab's server settings. */
+export class MantikApi {
+  constructor(readonly settings: ServerConnection.ISettings) {}
+
+  url(path: string, query: Record<string, string | string[] | undefined> = {}): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (item !== undefined && item !== '') {
+          params.append(key, item);
+        }
+      }
+    }
+    const search = params.toString();
+    const base = URLExt.join(this.settings.baseUrl, 'mantik', 'api', path);
+    return search ? `${base}?${search}` : base;
+  }
+
+  /** The raw response of a request; an ApiError unless it succeeded. */
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this.settings);
+    } catch (error) {
+      throw new ServerConnection.NetworkError(error as TypeError);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let body: { reason?: string; message?: string; details?: { key?: string } } = {};
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { message: text || response.statusText };
+      }
+      throw new ApiError(
+        response.status,
+        body.reason ?? 'error',
+        body.message ?? response.statusText,
+        body.details?.key ?? null
+      );
+    }
+    return response;
+  }
+
+  async request<T>(
+    path: string,
+    init: RequestInit = {},
+    query: Record<string, string | string[] | undefined> = {}
+  ): Promise<T> {
+    const response = await this.fetch(this.url(path, query), init);
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  private send<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.request<T>(path, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' }
+    });
+  }
+
+  config(): Promise<IServerConfig> {
+    return this.request('config');
+  }
+
+  async sites(): Promise<ISite[]> {
+    return (await this.sitesReply()).sites;
+  }
+
+  sitesReply(): Promise<ISitesReply> {
+    return this.request('sites');
+  }
+
+  addSite(profile: Record<string, unknown>): Promise<ISite> {
+    return this.send('POST', 'sites', profile);
+  }
+
+  updateSite(name: string, profile: Record<string, unknown>): Promise<ISite> {
+    return this.send('PUT', `sites/${encodeURIComponent(name)}`, profile);
+  }
+
+  async removeSite(name: string): Promise<void> {
+    await this.send('DELETE', `sites/${encodeURIComponent(name)}`);
+  }
+
+  async setCredentials(name: string, secret: string): Promise<void> {
+    await this.send('PUT', `sites/${encodeURIComponent(name)}/credentials`, { secret });
+  }
+
+  testSite(name: string): Promise<IHealth> {
+    return this.send('POST', `sites/${encodeURIComponent(name)}/test`);
+  }
+
+  runs(query: IRunsQuery): Promise<IRunsPage> {
+    return this.request('runs', {}, {
+      state: query.states,
+      site: query.site,
+      text: query.text,
+      limit: String(query.limit ?? 100),
+      cursor: query.cursor ?? undefined
+    });
+  }
+
+  run(id: string): Promise<IRun> {
+    return this.request(`runs/${id}`);
+  }
+
+  submit(notebook: string, submission: ISubmission): Promise<IRun> {
+    return this.send('POST', 'runs', { notebook, ...submission });
+  }
+
+  rerun(id: string, submission: ISubmission): Promise<IRun> {
+    return this.send('POST', `runs/${id}/rerun`, submission);
+  }
+
+  rename(id: string, name: string): Promise<IRun> {
+    return this.send('PATCH', `runs/${id}`, { name });
+  }
+
+  cancel(id: string): Promise<IRun> {
+    return this.send('PATCH', `runs/${id}`, { action: 'cancel' });
+  }
+
+  async remove(id: string, remote: boolean): Promise<void> {
+    await this.request(`runs/${id}`, { method: 'DELETE' }, { remote: String(remote) });
+  }
+
+  logs(id: string, offset: number, limit: number): Promise<ILogChunk> {
+    return this.request(`runs/${id}/logs`, {}, {
+      offset: String(offset),
+      limit: String(limit)
+    });
+  }
+
+  async files(id: string, path: string): Promise<IFileEntry[]> {
+    return (await this.request<{ files: IFileEntry[] }>(`runs/${id}/files`, {}, { path })).files;
+  }
+
+  /** A file of the run, or a folder as a zip, with the name the server gives it. */
+  async download(id: string, path: string): Promise<{ blob: Blob; filename: string }> {
+    const response = await this.fetch(this.url(`runs/${id}/download`, { path }));
+    const disposition = response.headers.get('Content-Disposition') ?? '';
+    const match = /filename="([^"]+)"/.exec(disposition);
+    return { blob: await response.blob(), filename: match ? match[1] : 'download' };
+  }
+
+  async fetchNotebook(id: string): Promise<string> {
+    return (await this.send<{ path: string }>('POST', `runs/${id}/notebook`)).path;
+  }
+
+  async parameters(path: string): Promise<IParameter[]> {
+    return (
+      await this.request<{ parameters: IParameter[] }>('notebooks/parameters', {}, { path })
+    ).parameters;
+  }
+}

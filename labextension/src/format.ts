@@ -1,0 +1,55 @@
+/** How times, durations and sizes are shown. */
+
+export function parseTime(value: string | null): Date | null {
+  if (!value) {
+    return null;
+  }
+  const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
+  return isNaN(date.getTime()) ? null : date;
+}
+
+export function formatTime(value: string | null): string {
+  const date = parseTime(value);
+  if (!date) {
+    return '–';
+  }
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
+}
+
+/** Seconds as 45s, 3m 05s, 2h 01m or 1d 02h. */
+export function formatSeconds(total: number): string {
+  const s = Math.max(0, Math.round(total));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (s < 60) {
+    return `${s}s`;
+  }
+  if (s < 3600) {
+    return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  }
+  if (s < 86400) {
+    return `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`;
+  }
+  return `${Math.floor(s / 86400)}d ${pad(Math.floor((s % 86400) / 3600))}h`;
+}
+
+/** How long a run ran (until now while it runs), or '–' before it started. */
+export function formatDuration(started: string | null, ended: string | null): string {
+  const start = parseTime(started);
+  if (!start) {
+    return '–';
+  }
+  const end = parseTime(ended) ?? new Date();
+  return formatSeconds((end.getTime() - start.getTime()) / 1000);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

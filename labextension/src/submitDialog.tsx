@@ -1,0 +1,232 @@
+/**
+ * "Submit notebook to HPC…": a dialog with site, resources, the notebook's typed
+ * parameters, environment and run name. The server validates; its message is shown next
+ * to the field it names and the dialog stays open. Also "Re-run with changes".
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import React from 'react';
+
+import { IParameter, ISite, ISubmission } from './api';
+import { FormField, ServerForm } from './formDialog';
+import {
+  EnvironmentKind,
+  ISubmitValues,
+  RESOURCE_KEYS,
+  ResourceKey,
+  buildSubmission
+} from './submitForm';
+
+export interface ISubmitFormOptions {
+  notebook: string;
+  sites: ISite[];
+  parameters: IParameter[];
+  values: ISubmitValues;
+  /** Parameter texts that need not be sent (defaults, or the re-run run's values). */
+  baseline: Record<string, string>;
+  trans: TranslationBundle;
+}
+
+/** Where a site lists its partitions, if it does. */
+function queuesOf(site: ISite | undefined): string[] {
+  const settings = site?.settings ?? {};
+  for (const key of ['partitions', 'queues']) {
+    const value = settings[key];
+    if (Array.isArray(value)) {
+      return value.map(String);
+    }
+  }
+  return [];
+}
+
+/** The dialog body: the form, its values and the server's errors. */
+export class SubmitForm extends ServerForm<ISubmission> {
+  constructor(private readonly _options: ISubmitFormOptions) {
+    super();
+    this._values = _options.values;
+    this.addClass('jp-MantikSubmit');
+  }
+
+  getValue(): ISubmission {
+    return buildSubmission(this._values, this._options.baseline);
+  }
+
+  protected get fieldKeys(): string[] {
+    return [
+      'site',
+      'name',
+      ...RESOURCE_KEYS.map(key => `Resources.${key}`),
+      ...this._options.parameters.map(p => `Parameters.${p.name}`),
+      'Environment',
+      'Environment.Python',
+      'Environment.Apptainer',
+      'Environment.Modules',
+      'Environment.Variables'
+    ];
+  }
+
+  protected render(): JSX.Element {
+    const { notebook, sites, parameters, trans } = this._options;
+    const values = this._values;
+    const site = sites.find(s => s.name === values.site);
+    const queues = queuesOf(site);
+    const resourceLabels: Record<ResourceKey, [string, string]> = {
+      Queue: [trans.__('Queue'), trans.__('partition, e.g. devel')],
+      Runtime: [trans.__('Runtime'), trans.__('e.g. 30m, 1h30m, 2:00:00')],
+      Nodes: [trans.__('Nodes'), '1'],
+      CPUsPerNode: [trans.__('CPUs per node'), ''],
+      GPUsPerNode: [trans.__('GPUs per node'), ''],
+      MemoryPerNode: [trans.__('Memory per node'), trans.__('e.g. 4G, 4000M')],
+      Reservation: [trans.__('Reservation'), ''],
+      QoS: [trans.__('QoS'), '']
+    };
+    return (
+      <form className="jp-MantikSubmit-form" onSubmit={event => event.preventDefault()}>
+        <div className="jp-MantikSubmit-notebook">{notebook}</div>
+        {this.generalError && (
+          <div className="jp-MantikError jp-MantikSubmit-general" role="alert">
+            {this.generalError}
+          </div>
+        )}
+        <fieldset disabled={this.busy}>
+          {this._field('site', trans.__('Site'), '', (
+            <select
+              className="jp-mod-styled"
+              value={values.site}
+              onChange={event => this._set({ site: event.target.value })}
+            >
+              {sites.map(s => (
+                <option key={s.name} value={s.name}>
+                  {s.title ? `${s.name} – ${s.title}` : s.name}
+                </option>
+              ))}
+            </select>
+          ))}
+          {this._field('name', trans.__('Run name'), '', (
+            <input
+              className="jp-mod-styled"
+              value={values.name}
+              placeholder={trans.__('generated from the notebook name')}
+              onChange={event => this._set({ name: event.target.value })}
+            />
+          ))}
+          <h3 className="jp-MantikSubmit-section">{trans.__('Parameters')}</h3>
+          {parameters.length === 0 && (
+            <div className="jp-MantikEmpty">
+              {trans.__('This notebook has no cell tagged "parameters".')}
+            </div>
+          )}
+          {parameters.map(p => this._parameter(p))}
+          <h3 className="jp-MantikSubmit-section">{trans.__('Resources')}</h3>
+          <div className="jp-MantikSubmit-grid">
+            {RESOURCE_KEYS.map(key =>
+              this._field(`Resources.${key}`, resourceLabels[key][0], '', (
+                <input
+                  className="jp-mod-styled"
+                  value={values.resources[key]}
+                  placeholder={resourceLabels[key][1]}
+                  list={key === 'Queue' && queues.length ? 'jp-MantikSubmit-queues' : undefined}
+                  onChange={event =>
+                    this._set({ resources: { ...values.resources, [key]: event.target.value } })
+                  }
+                />
+              ))
+            )}
+            <datalist id="jp-MantikSubmit-queues">
+              {queues.map(q => (
+                <option key={q} value={q} />
+              ))}
+            </datalist>
+          </div>
+          <h3 className="jp-MantikSubmit-section">{trans.__('Environment')}</h3>
+          {this._field('Environment', trans.__('Python environment'), '', (
+            <select
+              className="jp-mod-styled"
+              value={values.environment}
+              onChange={event => this._set({ environment: event.target.value as EnvironmentKind })}
+            >
+              <option value="none">{trans.__('the site default')}</option>
+              <option value="venv">{trans.__('a Python venv')}</option>
+              <option value="apptainer">{trans.__('an Apptainer image')}</option>
+            </select>
+          ))}
+          {values.environment === 'venv' &&
+            this._field('Environment.Python', trans.__('venv path on the site'), '', (
+              <input
+                className="jp-mod-styled"
+                value={values.venv}
+                onChange={event => this._set({ venv: event.target.value })}
+              />
+            ))}
+          {values.environment === 'apptainer' &&
+            this._field('Environment.Apptainer', trans.__('Image (.sif)'), '', (
+              <input
+                className="jp-mod-styled"
+                value={values.image}
+                onChange={event => this._set({ image: event.target.value })}
+              />
+            ))}
+          {this._field('Environment.Modules', trans.__('Modules'), trans.__('comma-separated'), (
+            <input
+              className="jp-mod-styled"
+              value={values.modules}
+              placeholder="Stages/2024, GCC"
+              onChange={event => this._set({ modules: event.target.value })}
+            />
+          ))}
+          {this._field(
+            'Environment.Variables',
+            trans.__('Variables'),
+            trans.__('one NAME=value per line'),
+            <textarea
+              className="jp-mod-styled"
+              rows={2}
+              value={values.variables}
+              onChange={event => this._set({ variables: event.target.value })}
+            />
+          )}
+        </fieldset>
+      </form>
+    );
+  }
+
+  private _parameter(p: IParameter): JSX.Element {
+    const { trans } = this._options;
+    const value = this._values.parameters[p.name] ?? '';
+    const set = (text: string) =>
+      this._set({ parameters: { ...this._values.parameters, [p.name]: text } });
+    const help = [p.type ?? trans.__('any type'), p.help].filter(Boolean).join(' – ');
+    const input =
+      p.type === 'bool' ? (
+        <input
+          type="checkbox"
+          checked={['true', '1', 'yes', 'on'].includes(value.toLowerCase())}
+          onChange={event => set(event.target.checked ? 'true' : 'false')}
+        />
+      ) : (
+        <input
+          className="jp-mod-styled"
+          type={p.type === 'int' || p.type === 'float' ? 'number' : 'text'}
+          step={p.type === 'float' ? 'any' : undefined}
+          value={value}
+          placeholder={p.default_text}
+          onChange={event => set(event.target.value)}
+        />
+      );
+    return this._field(`Parameters.${p.name}`, p.name, help, input);
+  }
+
+  private _field(key: string, label: string, help: string, input: JSX.Element): JSX.Element {
+    return (
+      <FormField key={key} fieldKey={key} label={label} help={help} error={this.fieldError(key)}>
+        {input}
+      </FormField>
+    );
+  }
+
+  private _set(change: Partial<ISubmitValues>): void {
+    this._values = { ...this._values, ...change };
+    this.update();
+  }
+
+  private _values: ISubmitValues;
+}
