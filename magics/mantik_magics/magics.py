@@ -30,6 +30,8 @@ class _HelpShown(Exception):
 
 
 class _Help(argparse.Action):
+    """``-h``: print the magic's help, then stop the magic."""
+
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any):
         super().__init__(option_strings, dest, nargs=0, help="show this help and do nothing")
 
@@ -107,6 +109,7 @@ class MantikMagics(Magics):
         return RunRecord(run)
 
     def _finish(self, run: dict[str, Any], args: argparse.Namespace) -> RunRecord:
+        """Show a new run; with ``--wait`` or ``--follow`` block until it ends."""
         record = self._show(run)
         if not (args.wait or args.follow):
             return record

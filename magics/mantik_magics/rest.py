@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from .server import JupyterServer
+from .server import SUBMIT_TIMEOUT, JupyterServer
 
 API = "mantik/api/"
 
@@ -47,7 +47,7 @@ class RestClient:
         """POST runs: the notebook path is relative to the server's root or absolute inside it."""
         body = {"notebook": notebook, "site": site, "config": config,
                 "parameter_texts": parameter_texts or None, "name": name}
-        return self.server.json("POST", f"{API}runs", body=body)
+        return self.server.json("POST", f"{API}runs", body=body, timeout=SUBMIT_TIMEOUT)
 
     def rerun(
         self, run_id: str, *, parameter_texts: dict[str, str], site: str | None,
@@ -55,7 +55,8 @@ class RestClient:
     ) -> dict[str, Any]:
         """POST runs/{id}/rerun with overrides."""
         body = {"parameter_texts": parameter_texts or None, "site": site, "name": name}
-        return self.server.json("POST", self._run_path(run_id, "/rerun"), body=body)
+        return self.server.json("POST", self._run_path(run_id, "/rerun"), body=body,
+                                timeout=SUBMIT_TIMEOUT)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         """PATCH runs/{id} with the cancel action."""

@@ -16,6 +16,8 @@ from typing import Any
 from .client import ClientError
 
 TIMEOUT = 60
+#: a submission answers once the bundle is uploaded and the job started: minutes on HPC
+SUBMIT_TIMEOUT = 900
 
 
 class JupyterServer:
@@ -35,6 +37,7 @@ class JupyterServer:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        timeout: float = TIMEOUT,
     ) -> Any:
         """Send a request to ``base_url + path``; returns the open response (a file object)."""
         query = urllib.parse.urlencode(
@@ -52,7 +55,7 @@ class JupyterServer:
         request = urllib.request.Request(url, data=data, headers=headers,  # noqa: S310
                                          method=method)
         try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310
+            return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:
             raise _error_of(exc) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -69,9 +72,10 @@ class JupyterServer:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        timeout: float = TIMEOUT,
     ) -> Any:
         """Send a request and decode its JSON answer (None for an empty one, e.g. 204)."""
-        with self.open(method, path, params=params, body=body) as response:
+        with self.open(method, path, params=params, body=body, timeout=timeout) as response:
             raw = response.read()
         return json.loads(raw) if raw else None
 
