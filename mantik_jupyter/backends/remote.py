@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from .. import credentials
@@ -36,6 +37,7 @@ MANIFEST = ".mantik-files"
 SECRETS = ".mantik-secrets"
 SCRIPT = "mantik-job.sh"
 CACHE_TAG = "mantik-upload-cache"
+IMAGE_DIR = "mantik-image"
 ATTEMPTS = 8
 FIRST_DELAY = 0.25
 MAX_DELAY = 4.0
@@ -55,9 +57,38 @@ def job_name(run_id: str) -> str:
     return f"mantik-{run_id}"
 
 
-def manifest(bundle: Bundle) -> bytes:
-    """``sha256 NUL path NUL`` for every bundle file (NUL-separated: any name is safe)."""
-    return b"".join(f"{sha}\0{rel}\0".encode() for rel, sha in sorted(bundle.files.items()))
+def manifest(files: dict[str, tuple[str, Path]]) -> bytes:
+    """``sha256 NUL path NUL`` for every job file (NUL-separated: any name is safe)."""
+    return b"".join(f"{sha}\0{rel}\0".encode() for rel, (sha, _) in sorted(files.items()))
+
+
+def local_image(spec: RunSpec) -> Path | None:
+    """The Apptainer image to upload (``Type: local``, the default), or None."""
+    apptainer = spec.environment.get("Apptainer")
+    if not apptainer or apptainer.get("Type", "local") != "local":
+        return None
+    image = Path(apptainer["Path"]).expanduser().resolve()
+    if not image.is_file():
+        raise ConfigError(f"Environment.Apptainer.Path: no local image {str(image)!r}; for an "
+                          "image on the site give its absolute path and Type: remote",
+                          key="Environment.Apptainer.Path")
+    return image
+
+
+def job_files(bundle: Bundle, spec: RunSpec) -> tuple[RunSpec, dict[str, tuple[str, Path]]]:
+    """What the job directory gets from the upload cache (path -> sha256, local file): the
+    bundle and a local Apptainer image, which the returned spec then names by its copy."""
+    files = {rel: (sha, bundle.path / rel) for rel, sha in bundle.files.items()}
+    image = local_image(spec)
+    if image is None:
+        return spec, files
+    rel = f"{IMAGE_DIR}/{image.name}"
+    digest = hashlib.sha256()
+    with open(image, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    files[rel] = (digest.hexdigest(), image)
+    return spec.with_overrides({"Environment": {"Apptainer": {"Path": rel}}}), files
 
 
 def secrets_file(secret_env: dict[str, str]) -> bytes:
@@ -165,7 +196,7 @@ class RemoteBackend(Backend):
             raise ConfigError(
                 f"Resources.Queue: site {self.site.name!r} has no queue {queue!r}; "
                 f"its queues: {', '.join(queues)}", key="Resources.Queue")
-        effective_spec(self.settings.get("environment"), spec)
+        local_image(effective_spec(self.settings.get("environment"), spec))
         self.secret()  # missing credentials fail before anything is staged
 
     def call(
@@ -219,18 +250,19 @@ class RemoteBackend(Backend):
         return BackendError(f"{where}: {what} failed{tries}: {failure.message}")
 
     def submit(self, job: JobRequest) -> Submission:
-        spec = effective_spec(self.settings.get("environment"), job.spec)
+        spec, files = job_files(job.bundle,
+                                effective_spec(self.settings.get("environment"), job.spec))
         cache = self.cache_dir()
-        sent = self.sync_cache(job.bundle)
+        sent = self.sync_cache(files)
         script = render(spec, job.bundle.command, directives=self.script_directives(job, spec),
                         exports=job.env, prologue=prologue(cache, job.bundle))
         workspace = self.open_workspace(job, spec)
         try:
-            files = {MANIFEST: manifest(job.bundle), SCRIPT: script.encode(),
-                     RUN_MANIFEST: (job.bundle.path / RUN_MANIFEST).read_bytes()}
+            direct = {MANIFEST: manifest(files), SCRIPT: script.encode(),
+                      RUN_MANIFEST: (job.bundle.path / RUN_MANIFEST).read_bytes()}
             if job.secret_env:
-                files[SECRETS] = secrets_file(job.secret_env)
-            for name, data in files.items():
+                direct[SECRETS] = secrets_file(job.secret_env)
+            for name, data in direct.items():
                 self.put_file(workspace, name, data)
                 sent += len(data)
             submission = self.launch(workspace, job, spec, script)
@@ -239,23 +271,14 @@ class RemoteBackend(Backend):
             raise
         return Submission(submission.remote_job_id, submission.work_dir, script, sent)
 
-    def sync_cache(self, bundle: Bundle) -> int:
-        """Upload the bundle files the cache lacks; returns the bytes sent."""
+    def sync_cache(self, files: dict[str, tuple[str, Path]]) -> int:
+        """Upload the files whose content the cache lacks; returns the bytes sent."""
         have = self.cached()
         sent = 0
-        for rel, sha in sorted(_unique(bundle.files.items()).items()):
-            local = bundle.path / rel
+        for sha, local in sorted(dict(files.values()).items()):
             size = local.stat().st_size
             if have.get(sha) != size:
                 self.put_blob(sha, local, size)
                 have[sha] = size
                 sent += size
         return sent
-
-
-def _unique(files: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """One (path, sha) per distinct content."""
-    seen: dict[str, str] = {}
-    for rel, sha in files:
-        seen.setdefault(sha, rel)
-    return {rel: sha for sha, rel in seen.items()}

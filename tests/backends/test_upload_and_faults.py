@@ -72,3 +72,21 @@ def test_lost_replies_and_server_errors_neither_duplicate_nor_lose_runs(cli, sim
         assert names.count(f"mantik-{run_id}") == 1, f"run {run_id} made {names.count(run_id)}"
     runs = {r["id"]: r for r in json.loads(cli("runs", "--json").stdout)}
     assert {runs[r]["state"] for r in expected} == {"COMPLETED", "FAILED"}
+
+
+def test_a_local_apptainer_image_is_uploaded_once_and_run(cli, sim, tmp_path):
+    image = tmp_path / "image.sif"
+    image.write_bytes(random.Random(str(tmp_path)).randbytes(300_000))
+    nb = make_notebook(tmp_path / "project" / "nb.ipynb", None, "print(1)")
+    config = write_config(tmp_path / "run.yaml", {"Environment": {
+        "Apptainer": {"Path": str(image), "Options": ["--nv"]}}})
+    first = cli.json("submit", str(nb), "--site", "sim-firecrest", "--config", config)
+    assert "apptainer exec --nv mantik-image/image.sif bash -c 'papermill " in first["script"]
+    assert first["bytes_uploaded"] > image.stat().st_size
+    second = cli.json("submit", str(nb), "--site", "sim-firecrest", "--config", config)
+    assert second["bytes_uploaded"] < image.stat().st_size
+    run = wait_for(cli, second["id"], TERMINAL)
+    assert run["state"] == "FAILED"  # this machine has no apptainer...
+    out = tmp_path / "out"
+    cli("download", second["id"], "mantik-image/image.sif", "--to", str(out))
+    assert (out / "image.sif").read_bytes() == image.read_bytes()  # ...but the image arrived
