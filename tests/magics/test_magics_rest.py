@@ -1,6 +1,7 @@
 """The magics in a kernel started by a real Jupyter server with the extension: REST path.
 
-The server runs as its own process under a JupyterHub-style base URL; the test plays the
+The server runs as its own process under a JupyterHub-style base URL, with the UNICORE /
+FirecREST site simulator beside it (its sim-* presets find it); the test plays the
 frontend (it creates the session, renames the notebook, answers the ``mantik:save`` comm)
 and drives the kernel through its connection file.
 """
@@ -22,7 +23,8 @@ from kernels import Kernel, kernel_env
 
 TOKEN = "magics-test-token"  # noqa: S105 - a throwaway token for a test server
 BASE = "/user/alice/"
-SUBMIT_CELL = "%%mantik_submit --wait -p n=2\nResources:\n  Runtime: 5m\n"
+SUBMIT_CELL = ("%%mantik_submit --wait -p n=2\nSite: sim-unicore\nResources:\n  Runtime: 5m\n"
+               "  Queue: devel\n")
 SLOW = "import time\nfor i in range(600):\n    print(f'line {i}', flush=True)\n    time.sleep(0.3)"
 
 
@@ -99,12 +101,17 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path, tracking_uri: str):
+    """The server, with the site simulator (process executor) its sim-* presets find."""
+    from mantik_jupyter.sim import Simulator
+
     root = tmp_path / "root"
     root.mkdir()
-    started = Server(root, tmp_path / "home", tracking_uri, tmp_path / "runtime",
-                     tmp_path / "server.log")
+    home = tmp_path / "home"
+    sim = Simulator(home / "sim", port=0, executor="process").start()
+    started = Server(root, home, tracking_uri, tmp_path / "runtime", tmp_path / "server.log")
     yield started
     started.stop()
+    sim.stop()
 
 
 def test_kernel_of_a_server_submits_through_the_rest_api(server, tmp_path):
@@ -132,11 +139,13 @@ def test_kernel_of_a_server_submits_through_the_rest_api(server, tmp_path):
         assert listed["total"] == 1  # the job, which ran the same cell, did not resubmit
         run = listed["runs"][0]
         assert run["state"] == "COMPLETED" and run["parameters"] == {"n": 2}
+        assert run["site"] == "sim-unicore"
         assert run["notebook"] == str(root / "project" / "train.ipynb")
         assert f"run {run['id']}: COMPLETED" in submitted.stdout
 
         logs = kernel.run(f"%mantik_logs {run['id']}")
-        assert f"running as run {run['id']} on site local; not submitting again" in logs.stdout
+        assert f"running as run {run['id']} on site sim-unicore; not submitting again" in \
+            logs.stdout
         assert "n is 2" in logs.stdout
 
         folder = kernel.run(f"%mantik_download {run['id']} mantik-output --to got")
