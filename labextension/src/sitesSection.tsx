@@ -82,14 +82,16 @@ export class SitesSection extends React.Component<ISitesSectionProps, IState> {
                 <span className="jp-MantikSite-name" title={site.title}>
                   {site.name}
                 </span>
-                <span className="jp-MantikSite-kind">{site.kind}</span>
-                {site.credentials_set !== undefined && (
-                  <span className="jp-MantikSite-credentials">
-                    {site.credentials_set
-                      ? trans.__('credentials set')
-                      : trans.__('no credentials')}
-                  </span>
-                )}
+                <span className="jp-MantikSite-info">
+                  <span className="jp-MantikSite-kind">{site.kind}</span>
+                  {site.credentials_set !== undefined && (
+                    <span className="jp-MantikSite-credentials">
+                      {site.credentials_set
+                        ? trans.__('credentials set')
+                        : trans.__('no credentials')}
+                    </span>
+                  )}
+                </span>
                 <button
                   className="jp-Button jp-mod-styled jp-mod-reject jp-MantikSite-test"
                   disabled={testing.has(site.name)}

@@ -13,7 +13,8 @@ import {
   ISubmitValues,
   RESOURCE_KEYS,
   ResourceKey,
-  buildSubmission
+  buildSubmission,
+  defaultText
 } from './submitForm';
 
 export interface ISubmitFormOptions {
@@ -208,7 +209,7 @@ export class SubmitForm extends ServerForm<ISubmission> {
           type={p.type === 'int' || p.type === 'float' ? 'number' : 'text'}
           step={p.type === 'float' ? 'any' : undefined}
           value={value}
-          placeholder={p.default_text}
+          placeholder={defaultText(p)}
           onChange={event => set(event.target.value)}
         />
       );

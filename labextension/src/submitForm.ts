@@ -47,6 +47,11 @@ function textOf(value: unknown): string {
   return value === undefined || value === null ? '' : valueText(value);
 }
 
+/** A parameter's default as the user would type it (a text unquoted, as the server reads). */
+export function defaultText(p: IParameter): string {
+  return p.type === 'str' && typeof p.default === 'string' ? p.default : p.default_text;
+}
+
 /** The form for a new run: the notebook's defaults on the chosen site. */
 export function initialValues(site: string, parameters: IParameter[]): ISubmitValues {
   return {
@@ -56,7 +61,7 @@ export function initialValues(site: string, parameters: IParameter[]): ISubmitVa
       ResourceKey,
       string
     >,
-    parameters: Object.fromEntries(parameters.map(p => [p.name, p.default_text])),
+    parameters: Object.fromEntries(parameters.map(p => [p.name, defaultText(p)])),
     environment: 'none',
     venv: '',
     image: '',
