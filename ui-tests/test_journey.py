@@ -1,0 +1,201 @@
+"""The researcher's journey through the HPC runs panel, in a real browser.
+
+The tests share one lab page and run in file order: submit from the notebook toolbar and
+watch the run live, re-run with changes, a validation error next to its field, cancel a
+long run, the dark theme, 10,000 runs. After every test, the page must have logged no
+console error (conftest). Screenshots go to ui-tests/out/ (UI_OUT).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import expect_refused_request
+from lab_page import (
+    RECORD_STATES,
+    accept,
+    field,
+    newest_run_id,
+    open_quickstart,
+    open_submit_dialog,
+    row,
+    shot,
+    show_panel,
+    submit_dialog,
+)
+from playwright.sync_api import Page, expect
+
+from mantik_jupyter.store import Run, RunStore
+
+RUN_TIMEOUT = 90_000
+
+
+@pytest.fixture(scope="module")
+def journey() -> dict:
+    """What the tests of this module pass on to each other (run ids)."""
+    return {}
+
+
+def test_submit_from_toolbar_runs_live_and_opens_executed_notebook(page: Page, lab, journey):
+    page.evaluate(RECORD_STATES)
+    open_quickstart(page)
+    shot(page, "panel-empty-light")
+    dialog = open_submit_dialog(page)
+    expect(field(dialog, "Parameters.lr")).to_have_value("0.05")
+    expect(field(dialog, "Parameters.tag")).to_have_value("quickstart")  # a str, unquoted
+    field(dialog, "site").select_option("local")
+    field(dialog, "Parameters.epochs").fill("6")
+    field(dialog, "Parameters.seconds_per_epoch").fill("0.5")
+    field(dialog, "name").fill("ui-journey")
+    shot(page, "submit-dialog-light")
+    accept(dialog)
+    expect(dialog).to_be_hidden(timeout=30_000)
+
+    run_id = newest_run_id(page, set())
+    journey["first"] = run_id
+    log = page.locator(f"#mantik-run-{run_id} .jp-MantikLog-lines")
+    expect(log).to_contain_text("epoch 1/6", timeout=RUN_TIMEOUT)
+    # log lines arrive while the job still runs
+    expect(row(page, run_id)).to_have_attribute("data-state", "RUNNING")
+    shot(page, "log-viewer-light")
+    expect(row(page, run_id)).to_have_attribute("data-state", "COMPLETED", timeout=RUN_TIMEOUT)
+    expect(log).to_contain_text("epoch 6/6", timeout=10_000)
+    states = page.evaluate(f"window.__mantikStates['{run_id}']")
+    assert states[-3:] == ["QUEUED", "RUNNING", "COMPLETED"], states
+    shot(page, "panel-light")
+
+    run = lab.api("GET", f"runs/{run_id}")
+    assert run["parameters"]["epochs"] == 6 and run["name"] == "ui-journey"
+    page.locator(f'#mantik-run-{run_id} [data-command="mantik:open-executed-notebook"]').click()
+    executed = page.locator('.lm-TabBar-tab[title*="mantik-runs/ui-journey/quickstart.ipynb"]')
+    expect(executed).to_be_visible(timeout=30_000)
+    assert (lab.root / "mantik-runs" / "ui-journey" / "quickstart.ipynb").exists()
+
+
+def test_rerun_with_changes_is_prefilled_and_creates_a_second_run(page: Page, lab, journey):
+    first = journey["first"]
+    show_panel(page)
+    row(page, first).hover()
+    row(page, first).locator(".jp-MantikRuns-more").click()
+    page.locator(".jp-MantikRuns-menu .lm-Menu-item", has_text="Re-run with Changes").click()
+    dialog = submit_dialog(page)
+    expect(dialog.locator(".jp-Dialog-header")).to_contain_text("ui-journey")
+    expect(field(dialog, "Parameters.epochs")).to_have_value("6")
+    expect(field(dialog, "site")).to_have_value("local")
+    field(dialog, "Parameters.epochs").fill("2")
+    field(dialog, "Parameters.seconds_per_epoch").fill("0")
+    field(dialog, "name").fill("ui-journey-rerun")
+    accept(dialog)
+    expect(dialog).to_be_hidden(timeout=30_000)
+    second = newest_run_id(page, {first})
+    journey["second"] = second
+    expect(row(page, second)).to_contain_text("ui-journey-rerun")
+    run = lab.api("GET", f"runs/{second}")
+    assert run["parent_id"] == first
+    # the first run's parameters, with the changes made in the dialog
+    assert run["parameters"] == {"epochs": 2, "seconds_per_epoch": 0.0}
+    assert lab.api("GET", "runs")["total"] == 2
+
+
+def test_server_validation_error_shows_next_to_the_field(page: Page, lab, console_errors):
+    dialog = open_submit_dialog(page)
+    field(dialog, "Resources.Runtime").fill("forever")
+    accept(dialog)
+    message = dialog.locator('[data-key="Resources.Runtime"] .jp-MantikField-error')
+    expect(message).to_contain_text("Runtime", timeout=30_000)
+    expect(message).to_contain_text("forever")
+    expect(message).not_to_contain_text("Traceback")
+    expect(dialog.locator(".jp-MantikSubmit-general")).to_have_count(0)
+    expect(dialog).to_be_visible()
+    shot(page, "submit-dialog-error-light")
+    expect_refused_request(console_errors, 422)
+    dialog.locator(".jp-Dialog-button.jp-mod-reject").click()
+    expect(dialog).to_be_hidden()
+    assert lab.api("GET", "runs")["total"] == 2
+
+
+def test_cancel_asks_for_confirmation_and_ends_cancelled(page: Page, lab, journey):
+    dialog = open_submit_dialog(page)
+    field(dialog, "Parameters.epochs").fill("1000")
+    field(dialog, "Parameters.seconds_per_epoch").fill("1")
+    field(dialog, "name").fill("ui-long")
+    accept(dialog)
+    expect(dialog).to_be_hidden(timeout=30_000)
+    long_run = newest_run_id(page, {journey["first"], journey["second"]})
+    show_panel(page)
+    expect(row(page, long_run)).to_have_attribute("data-state", "RUNNING", timeout=RUN_TIMEOUT)
+    row(page, long_run).hover()
+    row(page, long_run).locator(".jp-MantikRuns-cancel").click()
+    confirm = page.locator(".jp-Dialog", has_text="Cancel run ui-long?")
+    expect(confirm).to_be_visible()
+    # keeping it running leaves it running
+    confirm.locator(".jp-Dialog-button.jp-mod-reject").click()
+    expect(confirm).to_be_hidden()
+    assert lab.api("GET", f"runs/{long_run}")["state"] == "RUNNING"
+    row(page, long_run).hover()
+    row(page, long_run).locator(".jp-MantikRuns-cancel").click()
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn").click()
+    expect(row(page, long_run)).to_have_attribute("data-state", "CANCELLED", timeout=RUN_TIMEOUT)
+    assert lab.api("GET", f"runs/{long_run}")["state"] == "CANCELLED"
+    notification = page.locator(".jp-toast-message", has_text="ui-long")
+    expect(notification.first).to_be_visible(timeout=15_000)
+
+
+def test_filters_and_search_narrow_the_list(page: Page):
+    panel = page.locator("#mantik-runs-panel")
+    panel.locator(".jp-MantikRuns-stateFilter").select_option("CANCELLED")
+    expect(panel.locator(".jp-MantikRuns-row")).to_have_count(1)
+    expect(panel.locator(".jp-MantikRuns-row").first).to_contain_text("ui-long")
+    panel.locator(".jp-MantikRuns-stateFilter").select_option("")
+    panel.locator(".jp-MantikRuns-search").fill("rerun")
+    expect(panel.locator(".jp-MantikRuns-row")).to_have_count(1)
+    expect(panel.locator(".jp-MantikRuns-summary")).to_have_text(re.compile(r"^1 run$"))
+    panel.locator(".jp-MantikRuns-search").fill("")
+    expect(panel.locator(".jp-MantikRuns-row")).to_have_count(3)
+
+
+def test_dark_theme_screenshots(page: Page, journey):
+    page.evaluate(
+        "window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Dark'})")
+    expect(page.locator("body[data-jp-theme-light='false']")).to_be_attached(timeout=30_000)
+    show_panel(page)
+    page.locator(f'.lm-TabBar-tab[data-id="mantik-run-{journey["first"]}"]').click()
+    log = page.locator(f'#mantik-run-{journey["first"]} .jp-MantikLog-lines')
+    expect(log).to_contain_text("epoch 6/6")
+    shot(page, "log-viewer-dark")
+    shot(page, "panel-dark")
+    dialog = open_submit_dialog(page)
+    shot(page, "submit-dialog-dark")
+    dialog.locator(".jp-Dialog-button.jp-mod-reject").click()
+    page.evaluate(
+        "window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Light'})")
+
+
+def test_ten_thousand_runs_scroll_in_server_pages(page: Page, lab):
+    store = RunStore(lab.home / "runs.db")
+    states = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]
+    for i in range(10_000):
+        store.insert(Run(
+            id=f"bulk{i:08x}", name=f"bulk {i}", site="local", notebook="/nb/bulk.ipynb",
+            state=states[i % 4], created_at=f"2026-01-01T00:00:00.{i:06d}+00:00",
+        ))
+    store.close()
+    show_panel(page)
+    panel = page.locator("#mantik-runs-panel")
+    panel.locator(".jp-MantikRuns-search").fill("bulk")
+    expect(panel.locator(".jp-MantikRuns-summary")).to_have_text("10000 runs", timeout=30_000)
+    expect(panel.locator(".jp-MantikRuns-row").first).to_contain_text("bulk 9999")
+    runs_list = panel.locator(".jp-MantikRuns-list")
+    inner = runs_list.locator(".jp-MantikWindowedList-inner")
+    for pages in range(2, 6):  # each scroll to the end loads the next page of 100
+        runs_list.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+        expect(inner).to_have_attribute("style", re.compile(f"height: {pages * 100 * 52}px"))
+    runs_list.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    expect(panel.locator(".jp-MantikRuns-row", has_text="bulk 9500")).to_be_visible()
+    # only the rows in view (plus a margin) are in the page
+    assert panel.locator(".jp-MantikRuns-row").count() < 80
+    panel.locator(".jp-MantikRuns-search").fill("")
+    expect(panel.locator(".jp-MantikRuns-summary")).to_have_text("10003 runs")
