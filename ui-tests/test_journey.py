@@ -9,6 +9,7 @@ console error (conftest). Screenshots go to ui-tests/out/ (UI_OUT).
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from conftest import expect_refused_request
@@ -199,3 +200,33 @@ def test_ten_thousand_runs_scroll_in_server_pages(page: Page, lab):
     assert panel.locator(".jp-MantikRuns-row").count() < 80
     panel.locator(".jp-MantikRuns-search").fill("")
     expect(panel.locator(".jp-MantikRuns-summary")).to_have_text("10003 runs")
+
+
+ADD_AND_RUN_CELL = """async (source) => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.sessionContext.ready;
+  const cells = panel.content.model.sharedModel;
+  cells.insertCell(cells.cells.length, {cell_type: 'code', source});
+  panel.content.activeCellIndex = cells.cells.length - 1;
+  await app.commands.execute('notebook:run-cell');
+}"""
+
+
+def test_kernel_save_request_saves_the_notebook_and_answers(page: Page, lab):
+    page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab[title*="Path: quickstart.ipynb"]').click()
+    marker = "save-request-marker"
+    page.evaluate(ADD_AND_RUN_CELL, (
+        "from comm import create_comm\n"
+        "replies = []\n"
+        f"save = create_comm(target_name='mantik:save', data={{'path': 'quickstart.ipynb'}})\n"
+        f"save.on_msg(lambda msg: replies.append(msg['content']['data']))  # {marker}"))
+    on_disk = lab.root / "quickstart.ipynb"
+    deadline = time.monotonic() + 30
+    while marker not in on_disk.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker in on_disk.read_text(), "the notebook was not saved on the kernel's request"
+    page.evaluate(ADD_AND_RUN_CELL, "print('replies:', replies)")
+    output = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output", has_text="replies:")
+    expect(output).to_contain_text("'saved': True", timeout=30_000)
+    expect(output).to_contain_text("'path': 'quickstart.ipynb'")
