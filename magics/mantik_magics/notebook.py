@@ -7,10 +7,11 @@ the one notebook in the working directory holding the magic's cell.
 
 Saving first: with a server, the magic opens a comm to the frontend target ``mantik:save``
 with data ``{"path": <the notebook's server path>}``. A frontend that registered that
-target saves the notebook through the contents API (and may close the comm). The kernel
-cannot receive comm messages while the cell runs, so it watches the file's
-``last_modified`` for up to :data:`SAVE_WAIT` seconds; if it does not change, the file as
-last saved is packaged and the magic says so.
+target saves the notebook through the contents API and closes the comm (the lab extension
+also answers ``{saved, path}``). The kernel cannot receive comm messages while the cell runs,
+so it does not wait for that answer but watches the file's ``last_modified`` for up to
+:data:`SAVE_WAIT` seconds; if it does not change, the file as last saved is packaged and the
+magic says so.
 """
 
 from __future__ import annotations
