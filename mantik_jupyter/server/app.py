@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, Unicode, default
+from traitlets import Dict, Float, Int, List, Unicode, default
 
 from .. import paths
 from ..service import RunService
+from ..sites import SiteCatalog
 from .handlers import ROUTES
 from .poller import RunPoller
 
@@ -40,6 +41,10 @@ class MantikJupyter(ExtensionApp):
     poll_max_interval = Float(10.0, help="Longest wait between polls while runs are active and "
                                          "nothing changes.").tag(config=True)
     workers = Int(4, help="Threads that run engine calls off the event loop.").tag(config=True)
+    sites = List(Dict(), help="Site profiles a deployment adds (JupyterHub at an HPC centre): "
+                              "the fields of a user profile (name, kind, url, ...); they may "
+                              "replace a preset of the same name and are read-only for users."
+                 ).tag(config=True)
 
     event_schema_id = EVENT_SCHEMA_ID
 
@@ -48,7 +53,8 @@ class MantikJupyter(ExtensionApp):
         return str(paths.home())
 
     def initialize_settings(self) -> None:
-        self.service = RunService(home=Path(self.home))
+        home = Path(self.home)
+        self.service = RunService(home=home, catalog=SiteCatalog(home, admin_sites=self.sites))
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
         self.site_health: dict[str, dict[str, Any]] = {}
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)

@@ -120,6 +120,11 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
                               f"{run.mlflow_run_id}" if ui and run.mlflow_run_id else None)
         return data
 
+    def site_json(self, site: Any) -> dict[str, Any]:
+        """A site as the API returns it: profile, last health, whether a secret is set."""
+        return {**site.to_dict(), "health": self.extensionapp.site_health.get(site.name),
+                "credentials_set": self.service.catalog.has_credentials(site.name)}
+
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
@@ -185,10 +190,38 @@ class SitesHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        health = self.extensionapp.site_health
-        sites = [{**s.to_dict(), "health": health.get(s.name)}
-                 for s in self.service.catalog.all()]
-        self.reply({"sites": sites})
+        catalog = self.service.catalog
+
+        def describe() -> list[dict[str, Any]]:
+            return [self.site_json(s) for s in catalog.all()]
+
+        self.reply({"sites": await self.call(describe), "schema": catalog.schema()})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        base = _opt_str(body, "base")
+        profile = {k: v for k, v in body.items() if k != "base"}
+        site = await self.call(self.service.catalog.add, profile, base=base)
+        self.reply(self.site_json(site), status=201)
+
+
+class SiteHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        site = await self.call(self.service.catalog.update, name, self.body())
+        self.extensionapp.site_health.pop(name, None)
+        self.reply(self.site_json(site))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call(self.service.catalog.remove, name)
+        self.extensionapp.site_health.pop(name, None)
+        self.set_status(204)
+        self.finish()
 
 
 class SiteTestHandler(MantikHandler):
@@ -198,6 +231,22 @@ class SiteTestHandler(MantikHandler):
         result = await self.call(self.service.check_site, name)
         self.extensionapp.site_health[name] = result
         self.reply(result)
+
+
+class CredentialsHandler(MantikHandler):
+    """Write-only: a secret goes in, and no route ever gives it back."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        secret = _opt_str(self.body(), "secret")
+        if not secret:
+            raise BadRequest("send {\"secret\": \"...\"} with the password, token or client "
+                             "secret", key="secret")
+        await self.call(self.service.catalog.set_credentials, name, secret)
+        self.extensionapp.site_health.pop(name, None)
+        self.set_status(204)
+        self.finish()
 
 
 class RunsHandler(MantikHandler):
@@ -404,7 +453,9 @@ RUN = r"(?P<run_id>[^/]+)"  # any segment: an unknown id gets a JSON 404 from th
 ROUTES: list[tuple[str, type[MantikHandler]]] = [
     (r"config", ConfigHandler),
     (r"sites", SitesHandler),
+    (r"sites/(?P<name>[^/]+)", SiteHandler),
     (r"sites/(?P<name>[^/]+)/test", SiteTestHandler),
+    (r"sites/(?P<name>[^/]+)/credentials", CredentialsHandler),
     (r"runs", RunsHandler),
     (rf"runs/{RUN}", RunHandler),
     (rf"runs/{RUN}/rerun", RerunHandler),
