@@ -45,8 +45,7 @@ class ExpireTokens(AdminHandler):
     def post(self) -> None:
         """Forget all tokens."""
         self.site.auth.expire_all()
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class JobsHandler(AdminHandler):
@@ -71,8 +70,7 @@ class KillJob(AdminHandler):
         if job is None or job.native_id is None:
             self.fail(404, f"No submitted job {job_id}")
         self.site.executor.kill(job.native_id)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class FailNode(AdminHandler):
@@ -81,8 +79,7 @@ class FailNode(AdminHandler):
     def post(self) -> None:
         """Fail the node now."""
         self.site.executor.fail_node()
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 def routes() -> list[tuple[str, type]]:

@@ -6,6 +6,7 @@ import grp
 import os
 import pwd
 import re
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -83,3 +84,11 @@ def parse_range(header: str, size: int) -> tuple[int, int | None]:
 def permissions(mode: int) -> str:
     """``rwxr-x---`` style permission string of a mode."""
     return stat.filemode(mode)[1:]
+
+
+def remove(path: Path) -> None:
+    """Delete a file or link, or a whole directory tree."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from .executors import SubmitError
-from .files import Forbidden, confine_any, owner_group, permissions
+from .files import Forbidden, confine_any, owner_group, permissions, remove
 from .jobs import Job
 from .server import SimHandler
 
@@ -243,8 +242,7 @@ class JobResource(Jobs):
     def delete(self, system: str, job_id: str) -> None:
         """``scancel``; 204."""
         self.site.cancel(self.job(system, job_id))
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class JobMetadata(JobResource):
@@ -385,8 +383,7 @@ class Ops(FirecrestHandler):
             if len(files[0]["body"]) > MAX_OPS_FILE_SIZE:
                 self.fail(413, f"File is larger than {MAX_OPS_FILE_SIZE} bytes")
             target.write_bytes(files[0]["body"])
-            self.set_status(204)
-            self.finish()
+            self.no_content()
         else:
             self.fail(405, f"POST is not allowed on ops/{op}")
 
@@ -397,12 +394,8 @@ class Ops(FirecrestHandler):
         target = self.existing(system)
         if target in self.site.filesystems(system).values():
             self.fail(403, f"Permission denied: '{target}' cannot be removed")
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-        self.set_status(204)
-        self.finish()
+        remove(target)
+        self.no_content()
 
 
 def routes() -> list[tuple[str, type]]:

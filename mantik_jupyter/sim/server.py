@@ -62,6 +62,11 @@ class SimHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
+    def no_content(self) -> None:
+        """Answer 204 without a body."""
+        self.set_status(204)
+        self.finish()
+
     def json_body(self) -> Any:
         """The request body as JSON, or a 400 naming the parse error."""
         try:

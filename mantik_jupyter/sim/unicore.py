@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 import uuid
@@ -13,7 +12,16 @@ from typing import Any
 import tornado.web
 
 from .executors import SubmitError, job_environment
-from .files import Forbidden, confine, iso_time, owner_group, parse_range, permissions, read_range
+from .files import (
+    Forbidden,
+    confine,
+    iso_time,
+    owner_group,
+    parse_range,
+    permissions,
+    read_range,
+    remove,
+)
 from .jobs import Job, parse_duration
 from .server import SimHandler
 from .site import Site
@@ -291,8 +299,7 @@ class JobResource(UnicoreHandler):
     def delete(self, job_id: str) -> None:
         """Abort if needed, remove the job and its working directory."""
         self.site.delete(self.job(job_id))
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class JobAction(UnicoreHandler):
@@ -305,8 +312,7 @@ class JobAction(UnicoreHandler):
             start(self.site, job)
         else:
             self.site.cancel(job)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class Storages(UnicoreHandler):
@@ -411,8 +417,7 @@ class Files(StorageHandler):
             self.fail(400, f"'{path}' is a directory")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(self.request.body)
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
     def post(self, job_id: str, path: str | None) -> None:
         """Create a directory (and its parents)."""
@@ -429,12 +434,8 @@ class Files(StorageHandler):
             self.fail(403, "The job directory itself cannot be deleted here")
         if not target.exists():
             self.fail(404, f"File '{path}' not found")
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-        self.set_status(204)
-        self.finish()
+        remove(target)
+        self.no_content()
 
 
 def routes(site_name: str) -> list[tuple[str, type]]:
