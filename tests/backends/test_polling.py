@@ -1,0 +1,77 @@
+"""What a status poll and a log poll cost at the gateway, counted where the gateway logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import SITES
+from helpers import make_notebook
+
+from mantik_jupyter.service import RunService
+from mantik_jupyter.tracking import Tracker
+
+
+class GatewayRequests(logging.Handler):
+    """Counts the simulator's requests (tornado's access log) by API."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.paths: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = re.search(r"(GET|POST|PUT|DELETE) (\S+)", record.getMessage())
+        if match:
+            self.paths.append(match.group(2))
+
+    def count(self, prefix: str) -> int:
+        return sum(1 for p in self.paths if p.startswith(prefix))
+
+
+@pytest.fixture
+def requests() -> Iterator[GatewayRequests]:
+    logger = logging.getLogger("tornado.access")
+    handler, level = GatewayRequests(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_one_status_request_per_firecrest_poll_and_at_most_one_per_unicore_run(
+        sim, session_home, tmp_path, requests):
+    service = RunService(session_home, tracker=Tracker(
+        session_home, f"sqlite:///{session_home / 'mlflow.db'}"))
+    nb = make_notebook(tmp_path / "idle.ipynb", None, "print(1)")
+    config = {"Environment": {"PreRunCommandOnComputeNode": "echo waiting; sleep 120"}}
+    runs = [service.submit(nb, site=site, config=config) for site in SITES for _ in range(3)]
+    try:
+        for run in runs:
+            deadline = time.monotonic() + 120
+            while b"waiting" not in service.logs(run.id).data:
+                assert time.monotonic() < deadline, "the job never started"
+                time.sleep(0.5)
+        time.sleep(1.1)  # past the UNICORE backend's shortest poll interval
+        current = [service.store.get(run.id) for run in runs]
+        assert {run.state for run in current} == {"RUNNING"}
+        time.sleep(0.2)
+        requests.paths.clear()
+        assert service.refresh(current) == []  # all of them still running
+        time.sleep(0.2)  # the access log is written just after each reply
+        assert requests.count("/firecrest/") == 1  # every run of the site in one request
+        assert 1 <= requests.count("/DEMO-SITE/") <= 3  # one per active run at most
+
+        for run in (runs[0], runs[3]):
+            whole = service.logs(run.id).data
+            time.sleep(0.2)
+            requests.paths.clear()
+            assert service.backend(run.site).read_log(run, len(whole)) == b""
+            time.sleep(0.2)
+            assert len(requests.paths) == 1  # one request for "nothing new"
+    finally:
+        for run in runs:
+            service.cancel(run.id)
