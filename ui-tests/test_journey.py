@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from conftest import expect_refused_request
@@ -200,6 +201,50 @@ def test_ten_thousand_runs_scroll_in_server_pages(page: Page, lab):
     assert panel.locator(".jp-MantikRuns-row").count() < 80
     panel.locator(".jp-MantikRuns-search").fill("")
     expect(panel.locator(".jp-MantikRuns-summary")).to_have_text("10003 runs")
+
+
+FRAME_GAPS = """() => {
+  window.__maxFrameGap = 0;
+  let last = performance.now();
+  const tick = now => {
+    window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last);
+    last = now;
+    if (!window.__stopFrames) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+def test_fifty_megabyte_log_loads_without_freezing_the_page(page: Page, lab, journey):
+    run_id = journey["second"]
+    deadline = time.monotonic() + 60
+    while lab.api("GET", f"runs/{run_id}")["state"] != "COMPLETED":
+        assert time.monotonic() < deadline, "the re-run did not complete"
+        time.sleep(0.5)
+    log_file = Path(lab.api("GET", f"runs/{run_id}")["work_dir"]) / "mantik-job.log"
+    line = "\x1b[32mstep {:07d}\x1b[0m loss=0.1234 " + "x" * 70 + "\n"
+    with open(log_file, "a") as fh:
+        for i in range(500_000):
+            fh.write("NEEDLE in the haystack\n" if i == 250_000 else line.format(i))
+    assert log_file.stat().st_size > 50_000_000
+    page.evaluate("id => { for (const w of window.jupyterapp.shell.widgets('main'))"
+                  " if (w.id === id) w.close(); }", f"mantik-run-{run_id}")
+    show_panel(page)
+    page.evaluate(FRAME_GAPS)
+    row(page, run_id).hover()
+    started = time.monotonic()
+    row(page, run_id).locator(".jp-MantikRuns-log").click()
+    viewer = page.locator(f"#mantik-run-{run_id} .jp-MantikLog")
+    expect(viewer.locator(".jp-MantikLog-status")).to_contain_text("complete", timeout=120_000)
+    expect(viewer.locator(".jp-MantikLog-lines")).to_contain_text("step 0499999")
+    max_gap = page.evaluate("window.__stopFrames = true; window.__maxFrameGap")
+    print(f"50 MB log read in {time.monotonic() - started:.1f} s, longest frame {max_gap:.0f} ms")
+    assert max_gap < 1500, f"the page froze for {max_gap:.0f} ms while the log loaded"
+    assert viewer.locator(".jp-MantikLog-line").count() < 200  # only the lines in view
+    viewer.locator(".jp-MantikLog-search").fill("needle")
+    expect(viewer.locator(".jp-MantikLog-matches")).to_have_text("1 of 1")
+    expect(viewer.locator(".jp-MantikLog-line.jp-mod-current")).to_contain_text("NEEDLE")
+    shot(page, "log-viewer-50mb-light")
 
 
 ADD_AND_RUN_CELL = """async (source) => {

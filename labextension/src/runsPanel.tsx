@@ -129,6 +129,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
           className="jp-MantikRuns-list"
           items={model.runs}
           rowHeight={ROW_HEIGHT}
+          resetKey={JSON.stringify(model.filter)}
           onNearEnd={() => void model.loadMore()}
           renderRow={run => this._row(run)}
         />

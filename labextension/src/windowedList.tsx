@@ -17,6 +17,8 @@ export interface IWindowedListProps<T> {
   onScroll?: (atBottom: boolean) => void;
   /** Extra value whose change must re-render visible rows (e.g. a search term). */
   version?: unknown;
+  /** A value whose change scrolls back to the top (e.g. the filter of the list). */
+  resetKey?: string;
 }
 
 interface IState {
@@ -40,7 +42,11 @@ export class WindowedList<T> extends React.Component<IWindowedListProps<T>, ISta
     this._observer?.disconnect();
   }
 
-  componentDidUpdate(): void {
+  componentDidUpdate(previous: IWindowedListProps<T>): void {
+    const node = this._ref.current;
+    if (node && previous.resetKey !== this.props.resetKey) {
+      node.scrollTop = 0;
+    }
     this._checkNearEnd();
   }
 
