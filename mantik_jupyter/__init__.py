@@ -12,3 +12,10 @@ def _jupyter_server_extension_points() -> list[dict]:
     from .server.app import MantikJupyter
 
     return [{"module": "mantik_jupyter.server.app", "app": MantikJupyter}]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext mantik_jupyter`` loads the magics (same as ``%load_ext mantik_magics``)."""
+    from mantik_magics import load_ipython_extension as load
+
+    load(ipython)

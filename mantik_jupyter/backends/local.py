@@ -29,6 +29,10 @@ from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission
 from .local_job import KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
+# Set by the server extension for its kernels; a job must get neither the server's token nor
+# the idea that it runs in a kernel of that server.
+SERVER_ONLY_ENV = frozenset({"MANTIK_JUPYTER_URL", "MANTIK_JUPYTER_TOKEN"})
+CANCEL_MARK = "cancel.json"
 
 
 class LocalBackend(Backend):
@@ -85,7 +89,8 @@ class LocalBackend(Backend):
         script = render(job.spec, job.bundle.command, login_shell=False)
         script_path = run_dir / SCRIPT
         script_path.write_text(script)
-        env = {**os.environ, **job.env, **job.secret_env}
+        inherited = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_ENV}
+        env = {**inherited, **job.env, **job.secret_env}
         # The job finds papermill and the kernel of the environment mantik-jupyter runs in.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         runtime = job.spec.runtime_seconds
@@ -129,6 +134,9 @@ class LocalBackend(Backend):
             return JobStatus(state, state.value, None, None, started_at)
         if not (meta / "pid.json").exists() and not started:
             return JobStatus(RunState.UNKNOWN, None, "the job was never started")
+        if (meta / CANCEL_MARK).exists():  # killed before it could record the cancel
+            return JobStatus(RunState.CANCELLED, RunState.CANCELLED.value,
+                             "cancelled by the user", None, started_at, now())
         # Ended without a record: the machine restarted or the wrapper was killed hard.
         return JobStatus(
             RunState.FAILED, "LOST", "the job process ended without recording an exit code "
@@ -149,9 +157,13 @@ class LocalBackend(Backend):
         if not pid_info or not self._alive(meta):
             raise ConflictError(f"run {run.id} is not running", key="run")
         pid = pid_info["pid"]
+        # Marked first: a wrapper killed before its handler was installed still reads as
+        # cancelled, never as lost.
+        write_atomic(meta / CANCEL_MARK, json.dumps({"requested_at": now()}))
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + KILL_GRACE + 5
-        while time.monotonic() < deadline and not (meta / "exit.json").exists():
+        while (time.monotonic() < deadline and not (meta / "exit.json").exists()
+               and self._alive(meta)):
             time.sleep(0.05)
         if not (meta / "exit.json").exists():  # the wrapper did not answer: end it all hard
             kill_session(pid, grace=0)

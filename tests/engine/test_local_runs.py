@@ -195,3 +195,27 @@ def test_bad_input_is_one_clear_line_and_leaves_no_run(cli, session_home, tmp_pa
     assert "Traceback" not in proc.stderr
     assert len(cli.json("runs")) == before
     assert not any((session_home / "staging").iterdir())
+
+
+def test_cancel_right_after_submit_is_cancelled_not_lost(cli, tmp_path):
+    nb = make_notebook(tmp_path / "quick.ipynb", None, SLOW_PRINT.format(n=600, pause=0.5))
+    run_id = cli("submit", str(nb)).stdout.strip()
+    proc = cli("cancel", run_id, check=False)
+    run = cli.json("show", run_id)
+    assert run["state"] == "CANCELLED", (proc.stderr, run)
+    assert job_processes(run_id) == []
+
+
+def test_a_job_never_gets_the_jupyter_server_token(cli, tmp_path):
+    nb = make_notebook(tmp_path / "env.ipynb", None,
+                       "import os\nprint('token:', os.environ.get('MANTIK_JUPYTER_TOKEN'))\n"
+                       "print('url:', os.environ.get('MANTIK_JUPYTER_URL'))")
+    cli.env.update(MANTIK_JUPYTER_TOKEN="planted-server-token",
+                   MANTIK_JUPYTER_URL="http://127.0.0.1:1/")
+    try:
+        run = cli.json("submit", str(nb), "--wait")
+    finally:
+        del cli.env["MANTIK_JUPYTER_TOKEN"], cli.env["MANTIK_JUPYTER_URL"]
+    log = cli("logs", run["id"]).stdout
+    assert "token: None" in log and "url: None" in log
+    assert "planted-server-token" not in (Path(run["work_dir"]) / "mantik-job.log").read_text()
