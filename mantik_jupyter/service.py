@@ -28,7 +28,7 @@ from .sites import Site, SiteCatalog
 from .spec import RunSpec, load_config
 from .states import RunState
 from .store import Run, RunStore, now
-from .tracking import Tracker, git_commit
+from .tracking import OFFLINE_STORE, Tracker, git_commit
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +287,21 @@ class RunService:
                 artifacts = [p for p in (self._fetch_result(run, _output_notebook(run)),
                                          self._fetch_result(run, LOG_FILE)) if p]
                 if run.mlflow_run_id:
+                    self._import_offline(run)
                     self.tracker.finish(run.mlflow_run_id, run.run_state, artifacts)
             except Exception as exc:  # noqa: BLE001 - tracking down must not break reads
                 log.warning("could not log run %s to MLflow (will retry): %s", run.id, exc)
                 self.store.update(run.id, finalized=0)
+
+    def _import_offline(self, run: Run) -> None:
+        """For a site whose compute nodes have no network: import the job's file store."""
+        try:
+            offline = self.catalog.get(run.site).settings.get("offline_tracking")
+        except MantikError:  # the site's profile was removed since
+            return
+        store = self._fetch_result(run, OFFLINE_STORE) if offline else None
+        if store is not None:
+            self.tracker.import_offline(run.mlflow_run_id, store)
 
     # ------------------------------------------------------------------ logs
     def logs(self, run_id: str, offset: int = 0, limit: int | None = None) -> LogChunk:

@@ -72,6 +72,7 @@ PROFILE_SCHEMA: dict[str, Any] = {
         "work_root": {"type": "string", "pattern": "^/"},
         "environment": {"type": "object"},
         "verify_tls": {"type": "boolean"},
+        "offline_tracking": {"type": "boolean"},
     },
     "allOf": [
         {"if": {"properties": {"kind": {"const": "firecrest"}}},

@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(repeat; submissions to other queues are refused)")
     p.add_argument("--work-root", help="FirecREST: absolute folder for run directories")
     p.add_argument("--python", dest="python_env", help="default Python venv on the site")
+    p.add_argument("--offline-tracking", action="store_true", default=None,
+                   help="compute nodes without network: jobs track to a file store in their "
+                        "run directory, imported into your MLflow when they end")
     p.add_argument("--secret-stdin", action="store_true",
                    help="read the password, client secret or token from standard input")
     p.set_defaults(func=cmd_add)
@@ -89,7 +92,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _profile(args: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = {"name": args.name}
     for key in ("kind", "title", "url", "token_url", "machine", "auth", "username",
-                "client_id", "queues", "work_root"):
+                "client_id", "queues", "work_root", "offline_tracking"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value

@@ -19,6 +19,8 @@ from .states import RunState
 DEFAULT_EXPERIMENT = "mantik-jupyter"
 SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
                     "MLFLOW_TRACKING_PASSWORD")
+#: The MLflow file store a job of an offline-tracking site writes into its run directory.
+OFFLINE_STORE = "mantik-mlruns"
 PARAM_LIMIT = 6000  # MLflow's maximum length of a param value
 _MLFLOW_STATUS = {
     RunState.COMPLETED: "FINISHED",
@@ -121,6 +123,34 @@ class Tracker:
             if path.exists():
                 self.client.log_artifact(mlflow_run_id, str(path), artifact_path="mantik")
         self.client.set_terminated(mlflow_run_id, _MLFLOW_STATUS.get(state, "FAILED"))
+
+    def import_offline(self, mlflow_run_id: str, store: Path) -> int:
+        """Copy params, metrics (with history), tags and artifacts of every run of a job's
+        offline file store into the run; returns how many offline runs were imported."""
+        from mlflow.entities import Param, RunTag
+
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # read-only, a copy here
+        from mlflow.tracking import MlflowClient
+
+        offline = MlflowClient(tracking_uri=store.resolve().as_uri())
+        known = self.client.get_run(mlflow_run_id).data.params
+        imported = 0
+        for experiment in offline.search_experiments():
+            for run in offline.search_runs([experiment.experiment_id]):
+                data = run.data
+                self.client.log_batch(
+                    mlflow_run_id,
+                    metrics=[m for key in data.metrics
+                             for m in offline.get_metric_history(run.info.run_id, key)],
+                    params=[Param(k, v) for k, v in data.params.items() if k not in known],
+                    tags=[RunTag(k, v) for k, v in data.tags.items()
+                          if not k.startswith("mlflow.")],
+                )
+                artifacts = store / experiment.experiment_id / run.info.run_id / "artifacts"
+                if artifacts.is_dir() and any(artifacts.iterdir()):
+                    self.client.log_artifacts(mlflow_run_id, str(artifacts))
+                imported += 1
+        return imported
 
     def delete(self, mlflow_run_id: str) -> None:
         """Remove a run that never became a job (a failed submission)."""

@@ -29,6 +29,7 @@ from ..bundle import Bundle
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import render
 from ..spec import RunSpec, merge_config
+from ..tracking import OFFLINE_STORE
 from . import LOG_FILE, Backend, JobRequest, Submission
 
 T = TypeVar("T")
@@ -254,14 +255,20 @@ class RemoteBackend(Backend):
                                 effective_spec(self.settings.get("environment"), job.spec))
         cache = self.cache_dir()
         sent = self.sync_cache(files)
+        env, secret_env, lines = job.env, job.secret_env, prologue(cache, job.bundle)
+        if self.settings.get("offline_tracking"):  # no network: track to a file store here
+            env = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
+            secret_env = {}
+            lines += [f'export MLFLOW_TRACKING_URI="file://$PWD/{OFFLINE_STORE}"',
+                      "export MLFLOW_ALLOW_FILE_STORE=true"]
         script = render(spec, job.bundle.command, directives=self.script_directives(job, spec),
-                        exports=job.env, prologue=prologue(cache, job.bundle))
+                        exports=env, prologue=lines)
         workspace = self.open_workspace(job, spec)
         try:
             direct = {MANIFEST: manifest(files), SCRIPT: script.encode(),
                       RUN_MANIFEST: (job.bundle.path / RUN_MANIFEST).read_bytes()}
-            if job.secret_env:
-                direct[SECRETS] = secrets_file(job.secret_env)
+            if secret_env:
+                direct[SECRETS] = secrets_file(secret_env)
             for name, data in direct.items():
                 self.put_file(workspace, name, data)
                 sent += len(data)

@@ -96,3 +96,27 @@ def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(cli
     for site in SITES:
         run = wait_for(cli, runs[site, "timeout"], TERMINAL, timeout=300)
         assert run["state"] == "TIMEOUT", run
+
+
+def test_offline_tracking_site_imports_the_jobs_file_store(cli, session_home, sim, tmp_path):
+    cli("sites", "add", "offline-daint", "--base", "sim-firecrest", "--offline-tracking")
+    nb = make_notebook(
+        tmp_path / "offline.ipynb", "lr: float = 0.1",
+        "import mlflow, os\n"
+        "assert os.environ['MLFLOW_TRACKING_URI'].startswith('file://')  # no server needed\n"
+        "with mlflow.start_run():\n"
+        "    mlflow.log_param('optimizer', 'adam')\n"
+        "    mlflow.log_metric('loss', 0.5, step=1)\n"
+        "    mlflow.log_metric('loss', 0.25, step=2)\n"
+        "    open('note.txt', 'w').write('logged offline')\n"
+        "    mlflow.log_artifact('note.txt')",
+    )
+    run = cli.json("submit", str(nb), "--site", "offline-daint", "--wait")
+    assert run["state"] == "COMPLETED", run
+    assert "MLFLOW_RUN_ID" not in run["script"]
+    client = MlflowClient(f"sqlite:///{session_home / 'mlflow.db'}")
+    tracked = client.get_run(run["mlflow_run_id"])
+    assert tracked.data.params == {"lr": "0.1", "optimizer": "adam"}
+    history = client.get_metric_history(run["mlflow_run_id"], "loss")
+    assert [(m.step, m.value) for m in history] == [(1, 0.5), (2, 0.25)]
+    assert "note.txt" in {a.path for a in client.list_artifacts(run["mlflow_run_id"])}
