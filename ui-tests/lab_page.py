@@ -8,7 +8,7 @@ from conftest import OUT
 from playwright.sync_api import Page, expect
 
 # Records every state each run row shows, so a test can assert the sequence it went
-# through without reloading the page.
+# through without reloading the page, and the run-state events the lab receives.
 RECORD_STATES = """
 () => {
   window.__mantikStates = {};
@@ -18,6 +18,12 @@ RECORD_STATES = """
   });
   new MutationObserver(record).observe(document.body, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['data-state']
+  });
+  window.__mantikEvents = [];
+  window.jupyterapp.serviceManager.events.stream.connect((_, event) => {
+    if (event.schema_id === 'https://events.mantik-jupyter.org/run-state/v1') {
+      window.__mantikEvents.push(event);
+    }
   });
 }
 """

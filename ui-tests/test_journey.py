@@ -66,6 +66,16 @@ def test_submit_from_toolbar_runs_live_and_opens_executed_notebook(page: Page, l
     states = page.evaluate(f"window.__mantikStates['{run_id}']")
     assert states[-3:] == ["QUEUED", "RUNNING", "COMPLETED"], states
     shot(page, "panel-light")
+    # the server's run-state events reach the lab (the panel listens to the same stream)
+    events = page.evaluate(
+        f"window.__mantikEvents.filter(e => e.run_id === '{run_id}').map(e => e.new_state)")
+    assert "RUNNING" in events and events[-1] == "COMPLETED", events
+
+    page.locator(f'#mantik-run-{run_id} .jp-MantikTab[data-tab="files"]').click()
+    files = page.locator(f"#mantik-run-{run_id} .jp-MantikFiles")
+    files.locator(".jp-MantikLink", has_text="mantik-output/").click()
+    expect(files.locator(".jp-MantikFiles-entry", has_text="quickstart.ipynb")).to_be_visible()
+    page.locator(f'#mantik-run-{run_id} .jp-MantikTab[data-tab="log"]').click()
 
     run = lab.api("GET", f"runs/{run_id}")
     assert run["parameters"]["epochs"] == 6 and run["name"] == "ui-journey"

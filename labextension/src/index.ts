@@ -173,7 +173,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model,
       trans,
       openDetails,
-      rerun: async run => submitPath(run.notebook_path ?? undefined, run)
+      rerun: async run => {
+        if (!run.notebook_path) {
+          throw new Error(
+            trans.__('%1 is outside the Jupyter contents root; re-run it from the command line.', run.notebook)
+          );
+        }
+        submitPath(run.notebook_path, run);
+      }
     });
 
     const panel = new RunsPanel({ api, model, commands: app.commands, trans });

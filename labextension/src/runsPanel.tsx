@@ -15,7 +15,7 @@ import { formatDuration, formatTime } from './format';
 import { mantikIcon } from './icons';
 import { RunsModel } from './runsModel';
 import { SitesSection } from './sitesSection';
-import { StateChip } from './stateChip';
+import { StateChip, stateLabel } from './stateChip';
 import { WindowedList } from './windowedList';
 
 const ROW_HEIGHT = 52;
@@ -95,7 +95,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
             <option value={ACTIVE_FILTER}>{trans.__('Active')}</option>
             {RUN_STATES.map(state => (
               <option key={state} value={state}>
-                {state.charAt(0) + state.slice(1).toLowerCase()}
+                {stateLabel(state, trans)}
               </option>
             ))}
           </select>

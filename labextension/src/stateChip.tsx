@@ -3,24 +3,29 @@ import React from 'react';
 
 import { RunState } from './api';
 
+/** A run state as users read it. */
+export function stateLabel(state: RunState, trans: TranslationBundle): string {
+  const labels: Record<RunState, string> = {
+    SUBMITTING: trans.__('Submitting'),
+    QUEUED: trans.__('Queued'),
+    RUNNING: trans.__('Running'),
+    COMPLETED: trans.__('Completed'),
+    FAILED: trans.__('Failed'),
+    CANCELLED: trans.__('Cancelled'),
+    TIMEOUT: trans.__('Timeout'),
+    UNKNOWN: trans.__('Unknown')
+  };
+  return labels[state];
+}
+
 /** A run state as a coloured chip (colours in style/base.css, per theme). */
 export function StateChip(props: { state: RunState; trans: TranslationBundle }): JSX.Element {
-  const labels: Record<RunState, string> = {
-    SUBMITTING: props.trans.__('Submitting'),
-    QUEUED: props.trans.__('Queued'),
-    RUNNING: props.trans.__('Running'),
-    COMPLETED: props.trans.__('Completed'),
-    FAILED: props.trans.__('Failed'),
-    CANCELLED: props.trans.__('Cancelled'),
-    TIMEOUT: props.trans.__('Timeout'),
-    UNKNOWN: props.trans.__('Unknown')
-  };
   return (
     <span
       className={`jp-MantikState jp-MantikState-${props.state.toLowerCase()}`}
       data-state={props.state}
     >
-      {labels[props.state]}
+      {stateLabel(props.state, props.trans)}
     </span>
   );
 }
