@@ -25,6 +25,9 @@ lint: install
 
 test: install lint
 	$(PY) -m pytest
+	# every example notebook runs as a test, with its own mantik home and MLflow store
+	tmp=$$(mktemp -d) && MANTIK_JUPYTER_HOME=$$tmp/home MLFLOW_TRACKING_URI=sqlite:///$$tmp/mlflow.db \
+		$(PY) -m pytest -p no:cacheprovider --nbval-lax notebooks/
 
 bench: install
 	$(PY) -m benchmarks
