@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 from conftest import expect_refused_request
-from lab_page import field, show_panel
+from lab_page import field, shot, show_panel
 from playwright.sync_api import Page, expect
 
 SECRET = f"planted-{secrets.token_hex(8)}"
@@ -55,6 +55,7 @@ def test_user_profile_form_secret_is_write_only_and_failure_is_reported(
     expect(field(dialog, "username")).to_have_value("alice")
     expect(field(dialog, "secret")).to_have_value("")
     assert SECRET not in page.content()
+    shot(page, "site-form-light")
     dialog.locator(".jp-Dialog-button.jp-mod-reject").click()
 
     row.locator(".jp-MantikSite-test").click()
