@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+LABEXT_SRC := package.json yarn.lock $(wildcard labextension/src/* labextension/style/* labextension/schema/*)
+LABEXT := $(VENV)/.labextension
+
 .PHONY: install demo test lint bench clean
 
 $(STAMP): pyproject.toml magics/pyproject.toml
@@ -15,7 +18,16 @@ $(STAMP): pyproject.toml magics/pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e ./magics
 	touch $(STAMP)
 
-install: $(STAMP)
+# the lab extension, rebuilt when its sources change (pip -e copies it only at install)
+$(LABEXT): $(STAMP) $(LABEXT_SRC)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod
+	rm -rf $(VENV)/share/jupyter/labextensions/mantik-jupyter
+	cp -r mantik_jupyter/labextension $(VENV)/share/jupyter/labextensions/mantik-jupyter
+	cp labextension/install.json $(VENV)/share/jupyter/labextensions/mantik-jupyter/
+	touch $(LABEXT)
+
+install: $(STAMP) $(LABEXT)
 
 demo: install
 	$(PY) -m mantik_jupyter.demo
@@ -28,6 +40,8 @@ test: install lint
 	# every example notebook runs as a test, with its own mantik home and MLflow store
 	tmp=$$(mktemp -d) && MANTIK_JUPYTER_HOME=$$tmp/home MLFLOW_TRACKING_URI=sqlite:///$$tmp/mlflow.db \
 		$(PY) -m pytest -p no:cacheprovider --nbval-lax notebooks/
+	# the lab extension in a real Chromium (its own pytest rootdir: see ui-tests/pytest.ini)
+	cd ui-tests && ../$(PY) -m pytest
 
 bench: install
 	$(PY) -m benchmarks

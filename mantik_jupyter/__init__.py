@@ -7,6 +7,11 @@ imported only by the code paths that use them.
 __version__ = "0.1.0"
 
 
+def _jupyter_labextension_paths() -> list[dict]:
+    """Where ``jupyter labextension develop`` finds the built lab extension."""
+    return [{"src": "labextension", "dest": "mantik-jupyter"}]
+
+
 def _jupyter_server_extension_points() -> list[dict]:
     """Where jupyter_server finds the extension app (imported only when the server loads it)."""
     from .server.app import MantikJupyter
