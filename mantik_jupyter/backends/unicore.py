@@ -157,8 +157,7 @@ class UnicoreBackend(RemoteBackend):
         return self._cache[1]
 
     def cached(self) -> dict[str, int]:
-        storage = self._cache[0] if self._cache else self._storage_of_cache()
-        listing = self._get("listing the upload cache", f"{storage}/files/")
+        listing = self._get("listing the upload cache", f"{self._storage_of_cache()}/files/")
         return {PurePosixPath(name).name: int(meta.get("size", -1))
                 for name, meta in listing.get("content", {}).items()
                 if not meta.get("isDirectory")}

@@ -20,7 +20,7 @@ def test_notebook_completes_is_tracked_and_its_log_streams(cli, session_home, si
                                                             site):
     nb = make_notebook(
         tmp_path / "train.ipynb", "lr: float = 0.1  # learning rate\nepochs: int = 2",
-        SLOW_PRINT.format(n=8, pause=0.5),
+        SLOW_PRINT.format(n=20, pause=0.5),  # 10 s: time to look while it runs
         "import mlflow\nwith mlflow.start_run():\n    mlflow.log_metric('score', lr * epochs)",
     )
     run_id = cli("submit", str(nb), "--site", site, "-p", "lr=0.5", "-p", "epochs=4").stdout.strip()
@@ -33,7 +33,7 @@ def test_notebook_completes_is_tracked_and_its_log_streams(cli, session_home, si
     rest, _ = follower.communicate(timeout=240)
     assert follower.returncode == 0
     assert seen_running, "no log line arrived while the job was running"
-    assert b"step 7" in rest
+    assert b"step 19" in rest
 
     run = cli.json("show", run_id)
     assert run["state"] == "COMPLETED", run
