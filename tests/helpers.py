@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import nbformat
+
+SITES = ("sim-unicore", "sim-firecrest")  # the simulator's presets, one per gateway
 
 
 def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
@@ -18,3 +22,20 @@ def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(path))
     return path
+
+
+def wait_for(cli, run_id: str, states: set[str], timeout: float = 240) -> dict:
+    """Poll ``mantik-jupyter show`` until the run is in one of ``states``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = cli.json("show", run_id)
+        if run["state"] in states:
+            return run
+        assert time.monotonic() < deadline, f"run stayed {run['state']}: {run}"
+        time.sleep(0.3)
+
+
+def write_config(path: Path, config: dict) -> str:
+    """A run configuration file (JSON is YAML)."""
+    path.write_text(json.dumps(config))
+    return str(path)

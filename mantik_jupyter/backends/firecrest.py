@@ -149,7 +149,7 @@ class FirecrestBackend(RemoteBackend):
     def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.call(what, lambda: getattr(self.client(), method)(*args, **kwargs))
 
-    def check(self) -> str:
+    def probe(self) -> str:
         system = self._system()
         scheduler = system.get("scheduler", {})
         version = self.client()._detected_version_header or "v2"

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shlex
 import time
@@ -40,6 +41,7 @@ SCRIPT = "mantik-job.sh"
 CACHE_TAG = "mantik-upload-cache"
 IMAGE_DIR = "mantik-image"
 ATTEMPTS = 8
+CHECK_ATTEMPTS = 2  # a connection test must answer in seconds, not after minutes of retries
 FIRST_DELAY = 0.25
 MAX_DELAY = 4.0
 
@@ -138,8 +140,20 @@ class RemoteBackend(Backend):
     """A gateway backend: retries, credentials, the upload cache and the submit template."""
 
     gateway: str = "gateway"
+    #: how often a transient fault is tried before it fails the operation
+    attempts = ATTEMPTS
+
+    def check(self) -> str:
+        """Test the connection with few retries (on a copy, so concurrent calls keep theirs)."""
+        quick = copy.copy(self)
+        quick.attempts = CHECK_ATTEMPTS
+        return quick.probe()
 
     # ------------------------------------------------------------------ to implement
+    @abstractmethod
+    def probe(self) -> str:
+        """Ask the gateway who we are there; the one-line answer of :meth:`check`."""
+
     @abstractmethod
     def classify(self, exc: BaseException) -> Failure | None:
         """Read a client exception as a Failure (None: not a gateway fault, re-raise)."""
@@ -215,7 +229,7 @@ class RemoteBackend(Backend):
         """
         delay = FIRST_DELAY
         reauthenticated = False
-        for attempt in range(1, ATTEMPTS + 1):
+        for attempt in range(1, self.attempts + 1):
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - classified just below
@@ -225,7 +239,7 @@ class RemoteBackend(Backend):
                 if failure.status == 401 and not reauthenticated and self.reauthenticate():
                     reauthenticated = True
                     continue
-                if not failure.transient or attempt == ATTEMPTS:
+                if not failure.transient or attempt == self.attempts:
                     raise self.error(what, failure, attempt) from None
             time.sleep(delay)
             delay = min(delay * 2, MAX_DELAY)

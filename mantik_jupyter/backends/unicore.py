@@ -107,7 +107,7 @@ class UnicoreBackend(RemoteBackend):
     def _delete(self, what: str, url: str) -> None:
         self.call(what, lambda: self.transport().delete(url=url).close())
 
-    def check(self) -> str:
+    def probe(self) -> str:
         root = self._get("reading the site's root document", self.url)
         client = root.get("client", {})
         role = client.get("role", {}).get("selected")

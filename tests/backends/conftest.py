@@ -7,15 +7,12 @@ set-up, exactly as after ``mantik-jupyter sim start``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from slurm_fixtures import slurm  # noqa: F401 - the Slurm fixture, used below
-
-SITES = ("sim-unicore", "sim-firecrest")
 
 
 @pytest.fixture(scope="session")
@@ -39,23 +36,6 @@ def sim(site_sim):
     """The shared simulator, its faults switched off after each test."""
     yield site_sim
     site_sim.set_faults([])
-
-
-def wait_for(cli, run_id: str, states: set[str], timeout: float = 240) -> dict:
-    """Poll ``show`` until the run is in one of ``states``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        run = cli.json("show", run_id)
-        if run["state"] in states:
-            return run
-        assert time.monotonic() < deadline, f"run stayed {run['state']}: {run}"
-        time.sleep(0.5)
-
-
-def write_config(path: Path, config: dict) -> str:
-    """A run configuration file (JSON is YAML)."""
-    path.write_text(json.dumps(config))
-    return str(path)
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,7 @@ import sys
 
 import httpx
 import pytest
-from conftest import write_config
-from helpers import make_notebook
+from helpers import make_notebook, write_config
 
 
 def add_site(cli, *args: str, secret: str | None = None) -> None:

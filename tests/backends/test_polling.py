@@ -8,8 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import SITES
-from helpers import make_notebook
+from helpers import SITES, make_notebook
 
 from mantik_jupyter.service import RunService
 from mantik_jupyter.tracking import Tracker

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import SITES, wait_for, write_config
-from helpers import make_notebook
+from helpers import SITES, make_notebook, wait_for, write_config
 from mlflow.tracking import MlflowClient
 
 SLOW_PRINT = "import time\nfor i in range({n}):\n    print(f'step {{i}}', flush=True)\n" \

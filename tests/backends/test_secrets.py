@@ -8,8 +8,7 @@ import json
 import subprocess
 import sys
 
-from conftest import SITES
-from helpers import make_notebook
+from helpers import SITES, make_notebook
 
 from mantik_jupyter.credentials import SECRETS_FILE
 

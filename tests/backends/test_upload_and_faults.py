@@ -6,8 +6,7 @@ import json
 import random
 
 import pytest
-from conftest import SITES, wait_for, write_config
-from helpers import make_notebook
+from helpers import SITES, make_notebook, wait_for, write_config
 
 FILES = 199
 FILE_SIZE = 256 * 1024  # under FirecREST's 1 MiB direct-upload limit

@@ -9,21 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import make_notebook
+from helpers import make_notebook, wait_for
 from mlflow.tracking import MlflowClient
 
 SLOW_PRINT = "import time\nfor i in range({n}):\n    print(f'line {{i}}', flush=True)\n" \
              "    time.sleep({pause})"
-
-
-def wait_for(cli, run_id: str, states: set[str], timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = cli.json("show", run_id)
-        if run["state"] in states:
-            return run
-        assert time.monotonic() < deadline, f"run stayed {run['state']}: {run}"
-        time.sleep(0.3)
 
 
 def job_processes(run_id: str) -> list[int]:
