@@ -112,13 +112,11 @@ def describe(config: SimConfig, state: dict) -> str:
         f"Controls   {base}/_sim/faults (GET/PUT), /_sim/tokens/expire, /_sim/jobs/ID/kill,"
         " /_sim/node/fail",
         "",
-        "Site profiles (backend config):",
-        "  sim-unicore:",
-        f"    UnicoreApiUrl: {urls['unicore']}",
-        "  sim-firecrest:",
-        f"    FirecrestApiUrl: {urls['firecrest']}",
-        f"    FirecrestTokenUrl: {urls['token']}",
-        f"    FirecrestMachine: {config.systems[0]}",
+        "Submit to it with the preset sites (they find a simulator started on the default",
+        "root of this mantik home, demo credentials built in):",
+        "  mantik-jupyter submit NOTEBOOK --site sim-unicore",
+        "  mantik-jupyter submit NOTEBOOK --site sim-firecrest",
+        "or add a site of your own: mantik-jupyter sites add NAME --base sim-unicore ...",
     ]
     return "\n".join(lines)
 

@@ -36,7 +36,7 @@ def test_detached_start_prints_how_to_connect_and_stop_ends_it(tmp_path):
         base = f"http://127.0.0.1:{port}"
         for text in (f"{base}/DEMO-SITE/rest/core", f"{base}/firecrest/v2", f"{base}/auth/token",
                      "demouser", "test123", "demo-client", "demo-secret", "daint-sim",
-                     "UnicoreApiUrl", "FirecrestTokenUrl", "executor: process"):
+                     "--site sim-unicore", "--site sim-firecrest", "executor: process"):
             assert text in started.stdout
         assert httpx.get(f"{base}/DEMO-SITE/rest/core", auth=("demouser", "test123")).is_success
         assert set(state) >= {"pid", "port", "urls", "executor"}
