@@ -25,6 +25,8 @@ from benchmarks.common import figure
 
 SITES = ("sim-unicore", "sim-firecrest")
 ACTIVE_RUNS = 20
+POLLER_RUNS = 50  # per site, for the server poller's requests per minute
+POLLER_SECONDS = 60
 POLL_CYCLES = 10
 FILES, FILE_SIZE = 100, 256 * 1024
 WAITING = {"Environment": {"PreRunCommandOnComputeNode": "echo started; sleep 600"}}
@@ -103,6 +105,31 @@ def poll_cost(service, requests: Requests, tmp: Path) -> None:
         figure(f"{site}: gateway requests per poll, mean of {POLL_CYCLES} polls 1 s apart",
                sum(per_cycle) / len(per_cycle), "requests")
     log_cost(service, runs)
+    for site_runs in runs.values():
+        site_runs += [service.submit(nb, site=site_runs[0].site, config=WAITING)
+                      for _ in range(POLLER_RUNS - ACTIVE_RUNS)]
+    poller_rate(service, requests)
+
+
+def poller_rate(service, requests: Requests) -> None:
+    """The server's own poller, left to its adaptive rhythm for a minute."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mantik_jupyter.server.poller import RunPoller
+
+    async def run() -> int:
+        poller = RunPoller(service, ThreadPoolExecutor(2), emit=lambda change: None)
+        poller.start()
+        await asyncio.sleep(POLLER_SECONDS)
+        await poller.stop()
+        return poller.polls
+
+    requests.paths.clear()
+    polls = asyncio.run(run())
+    for site in SITES:
+        figure(f"{site}: server poller, gateway requests per minute, {POLLER_RUNS} active runs",
+               requests.count(site) * 60 / POLLER_SECONDS, "req/min", f"({polls} polls)")
 
 
 def log_cost(service, runs) -> None:
@@ -160,7 +187,8 @@ def main() -> None:
         home = tmp / "home"
         os.environ["MANTIK_JUPYTER_HOME"] = str(home)
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
-        sim = Simulator(home / "sim", port=0, executor="process", slots=2 * ACTIVE_RUNS).start()
+        sim = Simulator(home / "sim", port=0, executor="process",
+                        slots=2 * POLLER_RUNS).start()
         access = logging.getLogger("tornado.access")
         requests = Requests()
         access.addHandler(requests)
