@@ -304,15 +304,22 @@ class RunService:
             self.tracker.import_offline(run.mlflow_run_id, store)
 
     # ------------------------------------------------------------------ logs
-    def logs(self, run_id: str, offset: int = 0, limit: int | None = None) -> LogChunk:
-        """Exactly the log bytes from ``offset``; ``eof`` once the run ended and all is read."""
+    def logs(self, run_id: str, offset: int = 0, limit: int | None = None,
+             *, refresh: bool = True) -> LogChunk:
+        """Exactly the log bytes from ``offset``; ``eof`` once the run ended and all is read.
+
+        A chunk that is not the end never ends inside a UTF-8 character: the cut bytes come
+        whole with the next read, so text decoded chunk by chunk is the log's text.
+        """
         if offset < 0:
             raise MantikError(f"offset must be 0 or more, got {offset}", key="offset")
         if limit is not None and limit < 1:
             raise MantikError(f"limit must be 1 or more, got {limit}", key="limit")
-        run = self.get(run_id)  # state first: once terminal, the log is complete
+        run = self.get(run_id, refresh=refresh)  # state first: once terminal, log complete
         data = self.backend(run.site).read_log(run, offset, limit)
         eof = run.run_state.terminal and (limit is None or len(data) < limit)
+        if not eof:
+            data = _whole_characters(data)
         return LogChunk(data, offset, offset + len(data), eof, run.state)
 
     def follow_logs(
@@ -400,6 +407,18 @@ class RunService:
             self.backend(run.site).delete(run)
         shutil.rmtree(self.home / "results" / run.id, ignore_errors=True)
         self.store.delete(run.id)
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """``data`` without a UTF-8 sequence cut at its end (unchanged if that leaves nothing)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: look further back for the lead
+            continue
+        length = 1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 \
+            else 4 if byte >> 3 == 0b11110 else 1
+        return data[:-back] if length > back and len(data) > back else data
+    return data
 
 
 def _spec_of(config: Mapping | str | None) -> RunSpec:

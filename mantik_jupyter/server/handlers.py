@@ -354,7 +354,8 @@ class LogsHandler(MantikHandler):
     async def get(self, run_id: str) -> None:
         offset = self.int_arg("offset", 0, 0)
         limit = self.int_arg("limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)
-        chunk = await self.call(self.service.logs, run_id, offset, limit)
+        # the poller keeps the state current: a log poll costs the site one log read only
+        chunk = await self.call(self.service.logs, run_id, offset, limit, refresh=False)
         self.reply(chunk.to_dict())
 
 

@@ -19,6 +19,7 @@ from mantik_jupyter.store import Run
 
 SLOW = "import time\nfor i in range({n}):\n    print(f'line {{i}}', flush=True)\n" \
        "    time.sleep({pause})"
+UNICODE = "print('Grüße aus Jülich ✓ 🌦', flush=True)"
 
 
 def _rules(router) -> list:
@@ -58,7 +59,7 @@ async def test_every_route_refuses_unauthenticated_requests(jp_serverapp, http_s
 
 async def test_submit_poll_logs_and_fetch_the_notebook(api, jp_root_dir, server_home):
     make_notebook(jp_root_dir / "work" / "train.ipynb", "n: int = 3\nlabel: str = 'x'",
-                  SLOW.format(n="n", pause=0.3), "print('label', label)")
+                  UNICODE, SLOW.format(n="n", pause=0.3), "print('label', label)")
     run = await api.json("POST", "runs", {"notebook": "work/train.ipynb",
                                           "parameters": {"n": 6},
                                           "parameter_texts": {"label": "a b"},
@@ -70,15 +71,16 @@ async def test_submit_poll_logs_and_fetch_the_notebook(api, jp_root_dir, server_
 
     whole = (Path(done["work_dir"]) / "mantik-job.log").read_bytes()
     collected, offset = b"", 0
-    while True:
+    while True:  # 7-byte steps cut through multi-byte characters
         chunk = await api.json("GET", f"runs/{run['id']}/logs",
-                               params={"offset": offset, "limit": 100})
+                               params={"offset": offset, "limit": 7})
         assert chunk["offset"] == offset
         collected += chunk["data"].encode()
         offset = chunk["next_offset"]
         if chunk["eof"]:
             break
     assert collected == whole and b"line 5" in whole and b"label a b" in whole
+    assert "Grüße aus Jülich ✓ 🌦".encode() in whole
 
     fetched = await api.json("POST", f"runs/{run['id']}/notebook", expect=201)
     assert fetched["path"] == "mantik-runs/api_run/train.ipynb"
