@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,16 @@ class Cli:
 @pytest.fixture(scope="session")
 def cli(session_home: Path) -> Cli:
     return Cli(session_home)
+
+
+@pytest.fixture(autouse=True)
+def no_stale_login_lock() -> None:
+    """Work around this machine's root login shell: it runs ``pyenv rehash``, whose lock file
+    stays behind when a job is killed mid-rehash, and every later job's ``bash -l`` then
+    waits 60 s for it. A live rehash holds the lock for milliseconds."""
+    lock = Path.home() / ".pyenv" / "shims" / ".pyenv-shim"
+    try:
+        if time.time() - lock.stat().st_mtime > 10:
+            lock.unlink()
+    except FileNotFoundError:
+        pass

@@ -7,7 +7,6 @@ set-up, exactly as after ``mantik-jupyter sim start``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,16 +35,3 @@ def sim(site_sim):
     """The shared simulator, its faults switched off after each test."""
     yield site_sim
     site_sim.set_faults([])
-
-
-@pytest.fixture(autouse=True)
-def no_stale_login_lock() -> None:
-    """Work around this machine's root login shell: it runs ``pyenv rehash``, whose lock file
-    stays behind when a job is killed mid-rehash, and every later job's ``bash -l`` then
-    waits 60 s for it. A live rehash holds the lock for milliseconds."""
-    lock = Path.home() / ".pyenv" / "shims" / ".pyenv-shim"
-    try:
-        if time.time() - lock.stat().st_mtime > 10:
-            lock.unlink()
-    except FileNotFoundError:
-        pass

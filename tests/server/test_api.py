@@ -97,6 +97,56 @@ async def test_submit_poll_logs_and_fetch_the_notebook(api, jp_root_dir, server_
     assert single.body == (jp_root_dir / "work" / "train.ipynb").read_bytes()
 
 
+@pytest.fixture(scope="session")
+def server_sim(slurm, session_home):
+    """The simulator (Slurm executor) for the server tests' sim presets."""
+    from mantik_jupyter.sim import Simulator
+
+    sim = Simulator(session_home / "server-sim", port=0, executor="slurm",
+                    slurm_conf=slurm).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim_home(server_sim, server_home):
+    """The server's home sees the simulator where the sim presets look (``<home>/sim``)."""
+    server_home.mkdir(parents=True, exist_ok=True)
+    (server_home / "sim").symlink_to(server_sim.config.root)
+    return server_sim
+
+
+def site_log(run: dict, sim) -> Path:
+    """The job log as a file on the simulated site."""
+    if run["site"] == "sim-firecrest":
+        return Path(run["work_dir"]) / "mantik-job.log"
+    job_id = run["remote_job_id"].rstrip("/").rsplit("/", 1)[1]
+    return sim.config.root / "unicore" / "jobs" / job_id / "mantik-job.log"
+
+
+@pytest.mark.parametrize("site", ["sim-unicore", "sim-firecrest"])
+async def test_submit_to_the_simulator_sites(site, sim_home, api, jp_root_dir):
+    make_notebook(jp_root_dir / "hpc.ipynb", "n: int = 2", UNICODE,
+                  SLOW.format(n="n", pause=0.3))
+    run = await api.json("POST", "runs", {"notebook": "hpc.ipynb", "site": site,
+                                          "parameters": {"n": 4}}, expect=201)
+    done = await api.wait(run["id"], {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"},
+                          timeout=300)
+    assert done["state"] == "COMPLETED", done
+    collected, offset = b"", 0
+    while True:
+        chunk = await api.json("GET", f"runs/{run['id']}/logs",
+                               params={"offset": offset, "limit": 64})
+        collected += chunk["data"].encode()
+        offset = chunk["next_offset"]
+        if chunk["eof"]:
+            break
+    assert collected == site_log(done, sim_home).read_bytes()
+    assert b"line 3" in collected and "Jülich ✓".encode() in collected
+    fetched = await api.json("POST", f"runs/{run['id']}/notebook", expect=201)
+    assert "line 3" in (jp_root_dir / fetched["path"]).read_text()
+
+
 async def test_state_changes_are_emitted_in_order(api, jp_serverapp, jp_root_dir):
     seen: list[dict] = []
 
