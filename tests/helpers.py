@@ -39,3 +39,17 @@ def write_config(path: Path, config: dict) -> str:
     """A run configuration file (JSON is YAML)."""
     path.write_text(json.dumps(config))
     return str(path)
+
+
+def follow_while_running(cli, run_id: str, marker: bytes, timeout: float = 240) -> bytes:
+    """Follow a run's log, assert ``marker`` arrived while it was RUNNING; return the rest."""
+    follower = cli.popen("logs", run_id, "--follow")
+    seen_running = False
+    for raw in follower.stdout:
+        if marker in raw:
+            seen_running = cli.json("show", run_id)["state"] == "RUNNING"
+            break
+    rest, _ = follower.communicate(timeout=timeout)
+    assert follower.returncode == 0
+    assert seen_running, "no log line arrived while the job was running"
+    return rest

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import SITES, make_notebook, wait_for, write_config
+from helpers import SITES, follow_while_running, make_notebook, wait_for, write_config
 from mlflow.tracking import MlflowClient
 
 SLOW_PRINT = "import time\nfor i in range({n}):\n    print(f'step {{i}}', flush=True)\n" \
@@ -23,15 +23,7 @@ def test_notebook_completes_is_tracked_and_its_log_streams(cli, session_home, si
         "import mlflow\nwith mlflow.start_run():\n    mlflow.log_metric('score', lr * epochs)",
     )
     run_id = cli("submit", str(nb), "--site", site, "-p", "lr=0.5", "-p", "epochs=4").stdout.strip()
-    follower = cli.popen("logs", run_id, "--follow")
-    seen_running = False
-    for raw in follower.stdout:
-        if b"step 1" in raw:
-            seen_running = cli.json("show", run_id)["state"] == "RUNNING"
-            break
-    rest, _ = follower.communicate(timeout=240)
-    assert follower.returncode == 0
-    assert seen_running, "no log line arrived while the job was running"
+    rest = follow_while_running(cli, run_id, b"step 1", timeout=240)
     assert b"step 19" in rest
 
     run = cli.json("show", run_id)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import make_notebook, wait_for
+from helpers import follow_while_running, make_notebook, wait_for
 from mlflow.tracking import MlflowClient
 
 SLOW_PRINT = "import time\nfor i in range({n}):\n    print(f'line {{i}}', flush=True)\n" \
@@ -87,15 +87,7 @@ def test_failing_notebook_ends_failed_with_the_exception(cli, session_home, tmp_
 def test_logs_follow_while_running_and_offsets_are_exact(cli, tmp_path):
     nb = make_notebook(tmp_path / "slow.ipynb", None, SLOW_PRINT.format(n=12, pause=0.5))
     run_id = cli("submit", str(nb)).stdout.strip()
-    follower = cli.popen("logs", run_id, "--follow")
-    seen_running = False
-    for raw in follower.stdout:
-        if b"line 1" in raw:
-            seen_running = cli.json("show", run_id)["state"] == "RUNNING"
-            break
-    rest, _ = follower.communicate(timeout=120)
-    assert follower.returncode == 0
-    assert seen_running, "no log line arrived while the job was running"
+    rest = follow_while_running(cli, run_id, b"line 1", timeout=120)
     assert b"line 11" in rest
     assert cli.json("show", run_id)["state"] == "COMPLETED"
 
