@@ -57,6 +57,8 @@ class MantikJupyter(ExtensionApp):
         self.service = RunService(home=home, catalog=SiteCatalog(home, admin_sites=self.sites))
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
         self.site_health: dict[str, dict[str, Any]] = {}
+        # fixed for the server's life; resolved once, not on every path check
+        self.contents_root = Path(self.serverapp.root_dir).resolve()
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
         self.poller = RunPoller(self.service, self.executor, self.emit_state_change,
                                 self.poll_min_interval, self.poll_max_interval)

@@ -31,7 +31,7 @@ from .. import __version__
 from ..errors import ForbiddenError, MantikError
 from ..service import RunService
 from ..states import parse_state
-from ..store import Run
+from ..store import Member, Run
 
 T = TypeVar("T")
 MAX_PAGE = 500
@@ -64,7 +64,7 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def root(self) -> Path:
-        return Path(self.serverapp.root_dir).resolve()
+        return self.extensionapp.contents_root
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run an engine call in the worker pool."""
@@ -109,26 +109,41 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
                                  key=key)
         return target
 
-    def run_json(self, run: Run) -> dict[str, Any]:
-        """A run as the API returns it: the engine's fields plus lab-friendly extras."""
-        data = run.to_dict()
-        notebook = Path(run.notebook)
-        data["notebook_path"] = (notebook.relative_to(self.root).as_posix()
-                                 if self.root in notebook.parents else None)
+    def run_members(self) -> list[Member]:
+        """The links each run carries in the API, as SQL for the store's JSON: the notebook's
+        path in the contents root (stored notebooks are resolved absolute paths) and the
+        run's page in the MLflow UI."""
+        prefix = str(self.root).rstrip("/") + "/"
         ui = self.extensionapp.mlflow_ui_url.rstrip("/")
-        data["mlflow_url"] = (f"{ui}/#/experiments/{run.mlflow_experiment_id}/runs/"
-                              f"{run.mlflow_run_id}" if ui and run.mlflow_run_id else None)
-        return data
+        return [
+            ("notebook_path", "CASE WHEN substr(notebook, 1, ?) = ? THEN substr(notebook, ?) END",
+             (len(prefix), prefix, len(prefix) + 1)),
+            ("mlflow_url", "CASE WHEN ? != '' THEN ? || '/#/experiments/' || "
+                           "mlflow_experiment_id || '/runs/' || mlflow_run_id END", (ui, ui)),
+        ]
+
+    async def reply_run(self, run: Run, status: int = 200) -> None:
+        """Reply with a run as the API shows it: the engine's fields plus its links."""
+        store = self.service.store
+        self.reply_json(await self.call(store.get_json, run.id, self.run_members()), status)
 
     def site_json(self, site: Any) -> dict[str, Any]:
         """A site as the API returns it: profile, last health, whether a secret is set."""
         return {**site.to_dict(), "health": self.extensionapp.site_health.get(site.name),
                 "credentials_set": self.service.catalog.has_credentials(site.name)}
 
+    def compute_etag(self) -> None:
+        """No ETag: API replies change with every poll; hashing each body is wasted work."""
+        return None
+
     def reply(self, data: Any, status: int = 200) -> None:
+        self.reply_json(json.dumps(data, default=str), status)
+
+    def reply_json(self, text: str, status: int = 200) -> None:
+        """Send a body that is already JSON text."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+        self.finish(text)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """JSON error bodies; a MantikError sets its own status; never a traceback."""
@@ -155,8 +170,8 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
         super().log_exception(typ, value, tb)
 
 
-def _cursor(run: Run) -> str:
-    raw = json.dumps([run.created_at, run.id]).encode()
+def _cursor(created_at: str, run_id: str) -> str:
+    raw = json.dumps([created_at, run_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -267,18 +282,18 @@ class RunsHandler(MantikHandler):
             raise BadRequest(f"sort must be created_at or -created_at, got {sort!r}", key="sort")
         cursor = self.get_query_argument("cursor", None)
         after = _parse_cursor(cursor) if cursor else None
-        store = self.service.store
+        store, members = self.service.store, self.run_members()
 
-        def page() -> tuple[list[Run], int]:
-            runs = store.list(**filters, limit=limit + 1, after=after,
-                              oldest_first=sort == "created_at")
-            return runs, store.count(**filters)
+        def page() -> str:
+            """The whole page as JSON, built in the worker: the event loop only sends it."""
+            rows = store.list_json(**filters, members=members, extra=("created_at", "id"),
+                                   limit=limit + 1, after=after, oldest_first=sort == "created_at")
+            cursor = _cursor(*rows[limit - 1][1:]) if len(rows) > limit else None
+            runs = ",".join(text for text, *_ in rows[:limit])
+            return (f'{{"runs":[{runs}],"total":{store.count(**filters)},'
+                    f'"next_cursor":{json.dumps(cursor)}}}')
 
-        runs, total = await self.call(page)
-        more = len(runs) > limit
-        runs = runs[:limit]
-        self.reply({"runs": [self.run_json(r) for r in runs], "total": total,
-                    "next_cursor": _cursor(runs[-1]) if more else None})
+        self.reply_json(await self.call(page))
 
     @web.authenticated
     @authorized
@@ -291,7 +306,7 @@ class RunsHandler(MantikHandler):
             parameter_texts=_mapping(body, "parameter_texts"), name=_opt_str(body, "name"),
         )
         self.extensionapp.poller.wake()
-        self.reply(self.run_json(run), status=201)
+        await self.reply_run(run, status=201)
 
 
 class RunHandler(MantikHandler):
@@ -299,7 +314,7 @@ class RunHandler(MantikHandler):
     @authorized
     async def get(self, run_id: str) -> None:
         run = await self.call(self.service.get, run_id, refresh=False)
-        self.reply(self.run_json(run))
+        await self.reply_run(run)
 
     @web.authenticated
     @authorized
@@ -318,7 +333,7 @@ class RunHandler(MantikHandler):
                                  key="action")
             run = await self.call(self.service.cancel, run.id)
             self.extensionapp.poller.wake()
-        self.reply(self.run_json(run))
+        await self.reply_run(run)
 
     @web.authenticated
     @authorized
@@ -345,7 +360,7 @@ class RerunHandler(MantikHandler):
             site=_opt_str(body, "site"), name=_opt_str(body, "name"),
         )
         self.extensionapp.poller.wake()
-        self.reply(self.run_json(run), status=201)
+        await self.reply_run(run, status=201)
 
 
 class LogsHandler(MantikHandler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -68,3 +69,55 @@ def test_filters_and_keyset_pages(tmp_path):
     assert {r.state for r in store.list(states=["FAILED"])} == {"FAILED"}
     assert [r.id for r in store.list(text="run 7")] == ["r07"]
     assert store.count(notebook="/nb1.ipynb") == 8
+
+
+def test_json_pages_match_the_runs_they_encode(tmp_path):
+    """SQLite writes the REST API's run JSON: it must be exactly Run.to_dict(), plus members."""
+    store = RunStore(tmp_path / "runs.db")
+    full = Run(id="full", name="Grüße ✓ \"quoted\"", site="juwels", notebook="/root/ü/a.ipynb",
+               state="FAILED", native_state="FAILED", reason="exit 3\nline two", exit_code=3,
+               remote_job_id="123", work_dir="/p/x", parameters={"lr": 1e-07, "big": 2 ** 70,
+                                                                   "tags": ["a", None, True]},
+               spec={"Resources": {"Nodes": 2}, "Parameters": {"lr": 1e-07}},
+               script="#!/bin/bash\n", bundle_hash="h", bytes_uploaded=10, mlflow_run_id="m",
+               mlflow_experiment_id="1",
+               started_at="s", ended_at="e", parent_id="p", created_at="2026-01-02")
+    bare = Run(id="bare", name="b", site="local", notebook="/elsewhere/b.ipynb",
+               created_at="2026-01-01")
+    for run in (full, bare):
+        store.insert(run)
+    members = [("upper", "upper(site)", ()), ("tail", "substr(notebook, ?)", (7,))]
+    rows = store.list_json(members=members, extra=("id", "site"))
+    assert [row[1:] for row in rows] == [("full", "juwels"), ("bare", "local")]
+    for (text, *_), run in zip(rows, (full, bare), strict=True):
+        stored = store.get(run.id).to_dict()
+        assert json.loads(text) == {**stored, "upper": run.site.upper(),
+                                    "tail": run.notebook[6:]}
+        assert json.loads(store.get_json(run.id, members)) == json.loads(text)
+    assert [json.loads(t)["id"] for t, in store.list_json(states=["FAILED"])] == ["full"]
+    with pytest.raises(NotFoundError):
+        store.get_json("nope")
+    with pytest.raises(ValueError, match="unknown run fields"):
+        store.list_json(extra=("id; DROP TABLE runs",))
+
+
+def test_numbers_json_cannot_carry_are_refused_with_the_field_named(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    with pytest.raises(ConfigError, match="parameters holds a NaN") as err:
+        store.insert(Run(id="x", name="n", site="local", notebook="/a",
+                         parameters={"lr": float("nan")}))
+    assert err.value.key == "parameters"
+    assert store.count() == 0
+
+
+def test_counts_are_cached_until_any_connection_writes(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    other = RunStore(tmp_path / "runs.db")  # another process's view of the same file
+    store.insert(Run(id="a", name="a", site="local", notebook="/a"))
+    assert store.count() == 1 and store.count(site="local") == 1
+    store.insert(Run(id="b", name="b", site="local", notebook="/b"))  # our own write
+    assert store.count() == 2 and store.count(site="local") == 2
+    other.insert(Run(id="c", name="c", site="hpc", notebook="/c"))  # theirs
+    assert store.count() == 3 and store.count(site="local") == 2 and store.count(site="hpc") == 1
+    other.delete("a")
+    assert store.count() == 2 and store.count(site="local") == 1

@@ -206,10 +206,11 @@ async def test_cancel_rename_rerun_delete(api, jp_root_dir):
     ({"notebook": "ok.ipynb", "parameter_texts": {"n": "many"}}, 422, "Parameters.n",
      "expects int"),
     ({"notebook": "ok.ipynb", "parameters": [1]}, 400, "parameters", "JSON object"),
+    ({"notebook": "ok.ipynb", "parameters": {"x": float("nan")}}, 422, "parameters", "NaN"),
 ])
 async def test_bad_submissions_get_accurate_errors_and_leave_no_run(
         api, jp_root_dir, body, status, key, text):
-    make_notebook(jp_root_dir / "ok.ipynb", "n: int = 1", "print(n)")
+    make_notebook(jp_root_dir / "ok.ipynb", "n: int = 1\nx: float = 0.5", "print(n)")
     error = await api.json("POST", "runs", body if isinstance(body, (dict, list)) else body,
                            expect=status)
     assert text in error["message"], error
@@ -258,6 +259,31 @@ async def test_pages_filters_and_total(api, jp_serverapp):
     text = await api.json("GET", "runs", params={"text": "run 11"})
     assert {r["id"] for r in text["runs"]} == {"r011", "r110", "r111", "r112", "r113", "r114",
                                                "r115", "r116", "r117", "r118", "r119"}
+
+
+async def test_page_entries_are_the_runs_with_their_links(api, jp_serverapp, jp_root_dir):
+    app = jp_serverapp.extension_manager.extension_points["mantik_jupyter"].app
+    app.mlflow_ui_url = "http://mlflow.test/"
+    root = Path(jp_root_dir).resolve()
+    done = {"state": "COMPLETED", "finalized": 1}  # terminal and tracked: the poller keeps off
+    for run in (Run(id="inside", name="in", site="local", notebook=str(root / "wörk/a b.ipynb"),
+                    mlflow_run_id="m1", mlflow_experiment_id="7", parameters={"x": [1.5]},
+                    created_at="2026-01-03", **done),
+                Run(id="outside", name="out", site="local", notebook="/elsewhere/x.ipynb",
+                    created_at="2026-01-02", **done),
+                Run(id="sibling", name="sib", site="local", notebook=f"{root}-other/x.ipynb",
+                    created_at="2026-01-01", **done)):
+        app.service.store.insert(run)
+    page = await api.json("GET", "runs")
+    assert [entry["id"] for entry in page["runs"]] == ["inside", "outside", "sibling"]
+    for entry in page["runs"]:
+        assert entry == await api.json("GET", f"runs/{entry['id']}")
+    inside, outside, sibling = page["runs"]
+    assert inside == {**app.service.store.get("inside").to_dict(),
+                      "notebook_path": "wörk/a b.ipynb",
+                      "mlflow_url": "http://mlflow.test/#/experiments/7/runs/m1"}
+    assert outside["notebook_path"] is None and outside["mlflow_url"] is None
+    assert sibling["notebook_path"] is None  # shares the root's text, not its folder
 
 
 async def test_parameters_config_and_sites(api, jp_root_dir, jp_serverapp):
