@@ -29,9 +29,11 @@ from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission
 from .local_job import KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
-# Set by the server extension for its kernels; a job must get neither the server's token nor
-# the idea that it runs in a kernel of that server.
-SERVER_ONLY_ENV = frozenset({"MANTIK_JUPYTER_URL", "MANTIK_JUPYTER_TOKEN"})
+# Set by the server extension for its kernels, or by JupyterHub for the server (its API token,
+# also under its old name); a job must get neither a token of the server nor the idea that it
+# runs in a kernel of that server.
+SERVER_ONLY_ENV = frozenset({"MANTIK_JUPYTER_URL", "MANTIK_JUPYTER_TOKEN",
+                             "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"})
 CANCEL_MARK = "cancel.json"
 
 
