@@ -22,10 +22,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _unavailable(reason: str) -> None:
-    """Skip locally, fail in CI: a missing Slurm must never pass CI unnoticed."""
+def unavailable(reason: str, need: str = "a real Slurm") -> None:
+    """Skip locally, fail in CI: a missing Slurm (or other ``need``) must never pass CI
+    unnoticed."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI needs a real Slurm: {reason}", pytrace=False)
+        pytest.fail(f"CI needs {need}: {reason}", pytrace=False)
     pytest.skip(reason)
 
 
@@ -33,14 +34,14 @@ def _unavailable(reason: str) -> None:
 def slurm() -> str:
     """A running single-node Slurm; returns SLURM_CONF (also set in os.environ)."""
     if os.geteuid() != 0:
-        _unavailable("needs root to install and start Slurm (scripts/slurm-up)")
+        unavailable("needs root to install and start Slurm (scripts/slurm-up)")
     try:
         proc = subprocess.run([str(REPO / "scripts" / "slurm-up")], capture_output=True,
                               text=True, timeout=900)
     except subprocess.TimeoutExpired:
-        _unavailable("scripts/slurm-up did not finish within 15 minutes")
+        unavailable("scripts/slurm-up did not finish within 15 minutes")
     if proc.returncode != 0 or "slurm ready" not in proc.stdout:
-        _unavailable(f"scripts/slurm-up failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        unavailable(f"scripts/slurm-up failed ({proc.returncode}): {proc.stderr[-2000:]}")
     conf = next(line.split("=", 1)[1] for line in proc.stdout.splitlines()
                 if line.startswith("export SLURM_CONF="))
     os.environ["SLURM_CONF"] = conf
