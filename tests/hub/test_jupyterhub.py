@@ -102,8 +102,6 @@ c.Spawner.args += {root_flag!r} + ["--MantikJupyter.poll_min_interval=0.2",
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(folder / "jupyterhub_config.py")],
             cwd=folder, stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_until(lambda: requests.get(f"{self.url}/hub/api/", timeout=5).ok, 120,
-                        "the hub did not answer")
 
     def wait_until(self, ready, timeout: float, what: str) -> None:
         """Poll ``ready()`` until true; fail with the hub's log after ``timeout`` s."""
@@ -152,8 +150,12 @@ c.Spawner.args += {root_flag!r} + ["--MantikJupyter.poll_min_interval=0.2",
 @pytest.fixture
 def hub(tmp_path: Path, proxy_command: str) -> Iterator[Hub]:
     started = Hub(tmp_path, proxy_command)
-    yield started
-    started.stop()
+    try:
+        started.wait_until(lambda: requests.get(f"{started.url}/hub/api/", timeout=5).ok, 120,
+                           "the hub did not answer")
+        yield started
+    finally:
+        started.stop()
 
 
 class KernelSocket:
