@@ -1,4 +1,5 @@
-"""Fault injection per route: latency, 5xx, 429 + Retry-After, dropped connections, lost replies."""
+"""Fault injection per route: latency, 5xx, 429 + Retry-After, dropped connections, lost or
+late replies."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ class FaultRule:
 
     Rates are probabilities per request. ``lost_reply_rate`` lets the request do its work
     (a job is created) and then drops the connection before the reply is sent.
+    ``latency`` waits before the request does its work, ``reply_latency`` after it: the
+    client waits for the answer to a request that already took effect (a slow gateway).
     """
 
     route: str = ""
     methods: list[str] = field(default_factory=list)
     latency: float = 0.0
+    reply_latency: float = 0.0
     error_rate: float = 0.0
     error_status: int = 503
     throttle_rate: float = 0.0
@@ -32,6 +36,8 @@ class FaultRule:
         for name in ("error_rate", "throttle_rate", "drop_rate", "lost_reply_rate"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        if self.latency < 0 or self.reply_latency < 0:
+            raise ValueError("latency and reply_latency must be 0 or more seconds")
         if not 500 <= self.error_status <= 599:
             raise ValueError("error_status must be a 5xx code")
 
@@ -69,6 +75,7 @@ class Decision:
     """What to do with one request; at most one of the outcomes is set besides latency."""
 
     latency: float = 0.0
+    reply_latency: float = 0.0
     status: int | None = None
     retry_after: int | None = None
     drop: bool = False
@@ -102,6 +109,7 @@ class Faults:
                 if not rule.matches(method, path):
                     continue
                 decision.latency += rule.latency
+                decision.reply_latency += rule.reply_latency
                 if decision.status or decision.drop or decision.lose_reply:
                     continue
                 if self._random.random() < rule.drop_rate:

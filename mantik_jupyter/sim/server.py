@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import tornado.ioloop
 import tornado.web
 
 from .faults import Decision
@@ -26,6 +27,8 @@ class SimHandler(tornado.web.RequestHandler):
         """Every handler works on the one site."""
         self.site = site
         self._lose_reply = False
+        self._reply_latency = 0.0
+        self._holding = False
 
     def error_body(self, status: int, message: str) -> dict:
         """The API's JSON error document."""
@@ -46,6 +49,7 @@ class SimHandler(tornado.web.RequestHandler):
             message = "Too many requests" if decision.status == 429 else "Injected server error"
             self.fail(decision.status, message)
         self._lose_reply = decision.lose_reply
+        self._reply_latency = decision.reply_latency
         if not self.public and not self.site.auth.check(
             self.request.headers.get("Authorization"), self.allow_basic
         ):
@@ -75,14 +79,32 @@ class SimHandler(tornado.web.RequestHandler):
             self.fail(400, f"Malformed JSON in request body: {exc}")
 
     def finish(self, chunk: Any = None) -> Any:
-        """Send the reply, unless a lost-reply fault says to drop the connection instead."""
+        """Send the reply, unless a lost-reply fault says to drop the connection instead or
+        a reply-latency fault to send it later."""
         if self._lose_reply:
             self._lose_reply = False
-            self.request.connection.stream.close()
-            self._finished = True
-            self.on_finish()
+            self._abandon()
+            return None
+        if self._reply_latency:
+            delay, self._reply_latency, self._holding = self._reply_latency, 0.0, True
+            tornado.ioloop.IOLoop.current().call_later(delay, self._send_held, chunk)
+        if self._holding:  # also tornado's own finish() once the handler has returned
             return None
         return super().finish(chunk)
+
+    def _send_held(self, chunk: Any) -> None:
+        """Send a reply held back by a reply-latency fault (if its client still waits)."""
+        self._holding = False
+        if self.request.connection.stream.closed():
+            self._abandon()
+        else:
+            self.finish(chunk)
+
+    def _abandon(self) -> None:
+        """Close the connection without an answer and end the request."""
+        self.request.connection.stream.close()
+        self._finished = True
+        self.on_finish()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Unexpected exceptions still answer the API's error format (never a traceback)."""

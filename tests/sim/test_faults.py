@@ -90,6 +90,18 @@ def test_lost_reply_creates_the_job_and_drops_the_connection(sim, fc, unicore, h
     assert names_on_site(sim, name) == [name, name]
 
 
+def test_reply_latency_creates_the_job_and_holds_back_the_reply(sim, fc, home_dir):
+    name = f"late-{time.time_ns()}"
+    sim.set_faults([{"route": "/compute/daint-sim/jobs$", "methods": ["POST"],
+                     "reply_latency": 120}])
+    fc.timeout = 2  # the client gives up long before the reply would come
+    with pytest.raises(httpx.ReadTimeout):
+        fc.submit("daint-sim", home_dir("late"),
+                  script_str=f"#!/bin/bash\n#SBATCH -J {name}\ntrue\n")
+    sim.set_faults([])
+    assert names_on_site(sim, name) == [name]
+
+
 def test_dropped_connection_creates_nothing(sim, fc, home_dir):
     name = f"dropped-{time.time_ns()}"
     sim.set_faults([{"route": "/compute/daint-sim/jobs$", "methods": ["POST"], "drop_rate": 1.0}])
