@@ -327,20 +327,34 @@ class RunStore:
             )
         return run
 
-    def update(self, run_id: str, **changes: Any) -> Run:
+    def update(self, run_id: str, /, **changes: Any) -> Run:
         """Change fields of one run atomically and return the new record."""
+        run = self._update(run_id, None, changes)
+        if run is None:
+            raise NotFoundError(f"no run with id {run_id!r}", key="run")
+        return run
+
+    def update_if(self, run_id: str, when: str, /, **changes: Any) -> Run | None:
+        """Change fields of one run only while its state is still ``when`` (None if it is
+        not): a recovery never overwrites what another process wrote meanwhile."""
+        return self._update(run_id, when, changes)
+
+    def _update(self, run_id: str, state: str | None, changes: dict[str, Any]) -> Run | None:
         unknown = set(changes) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
         changes["updated_at"] = now()
         row = _to_row_partial(changes)
+        where, args = "id = ?", [run_id]
+        if state is not None:
+            where, args = "id = ? AND state = ?", [run_id, state]
         with self._transaction() as conn:
             cur = conn.execute(
-                f"UPDATE runs SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
-                [*row.values(), run_id],
+                f"UPDATE runs SET {', '.join(f'{k} = ?' for k in row)} WHERE {where}",
+                [*row.values(), *args],
             )
             if cur.rowcount == 0:
-                raise NotFoundError(f"no run with id {run_id!r}", key="run")
+                return None
             return self._runs("SELECT * FROM runs WHERE id = ?", [run_id])[0]
 
     def claim_finalize(self, run_id: str) -> bool:
