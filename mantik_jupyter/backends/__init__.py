@@ -99,6 +99,14 @@ class Backend(ABC):
         """Start the job; the run id must be findable on the site afterwards."""
 
     @abstractmethod
+    def find(self, run: Run) -> Submission | None:
+        """The job an interrupted submission of ``run`` started, looked up on the site by the
+        run's identity; None if no job was started (what the attempt left there is removed).
+
+        Called only once no live process is submitting the run; it never submits.
+        """
+
+    @abstractmethod
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
         """States of many runs at once, keyed by run id (missing: unknown to the site)."""
 

@@ -9,6 +9,7 @@ byte offset with ``tail``. Login-node commands are refused: FirecREST has no hoo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import time
@@ -36,6 +37,9 @@ QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUE
                     "SUSPENDED", "RESV_DEL_HOLD"})
 RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"})
 LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
+#: The job writes its Slurm id here when it starts: a recovery finds the job by it after the
+#: gateway's job list has forgotten the job (a list holds recent jobs only).
+JOB_ID_FILE = ".mantik-job-id"
 
 
 class TokenEndpointError(Exception):
@@ -212,8 +216,12 @@ class FirecrestBackend(RemoteBackend):
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
         return sbatch_directives(spec, job_name(job.run_id))
 
+    def workspace(self, run_id: str) -> str:
+        """The run's working directory on the system (named by the run id)."""
+        return f"{self.root}/mantik-runs/{run_id}"
+
     def open_workspace(self, job: JobRequest, spec: RunSpec) -> str:
-        path = f"{self.root}/mantik-runs/{job.run_id}"
+        path = self.workspace(job.run_id)
         self._call("creating the run directory", "mkdir", self.machine, path, create_parents=True)
         return path
 
@@ -222,16 +230,45 @@ class FirecrestBackend(RemoteBackend):
                    name, file_size=len(data))
 
     def launch(self, workspace: str, job: JobRequest, spec: RunSpec, script: str) -> Submission:
-        name = job_name(job.run_id)
-
-        def find() -> dict | None:
-            jobs = self._call("looking for the job", "job_info", self.machine)
-            return next((j for j in jobs if j.get("name") == name
-                         and j.get("workingDirectory") == workspace), None)
-
         created = self.call("submitting the job", self.client().submit, self.machine,
-                            working_dir=workspace, script_str=script, recover=find)
+                            working_dir=workspace, script_str=script,
+                            recover=lambda: self._job_of(job.run_id))
         return Submission(str(created["jobId"]), workspace, script)
+
+    def _job_of(self, run_id: str) -> dict | None:
+        """The job named after the run that runs in the run's directory, if the site has it."""
+        name, workspace = job_name(run_id), self.workspace(run_id)
+        jobs = self._call("looking for the job", "job_info", self.machine)
+        return next((j for j in jobs if j.get("name") == name
+                     and j.get("workingDirectory") == workspace), None)
+
+    def started_lines(self) -> list[str]:
+        return [f'printf %s "${{SLURM_JOB_ID:-}}" > {JOB_ID_FILE}']
+
+    def find(self, run: Run) -> Submission | None:
+        """The job by its name and directory, or by the id it noted there when it started;
+        without either, the run directory (the attempt's upload) is removed."""
+        workspace = self.workspace(run.id)
+        job = self._job_of(run.id)
+        job_id = str(job["jobId"]) if job else self._noted_job_id(workspace)
+        if not job_id:
+            with contextlib.suppress(NotFoundError):  # none if the attempt died before it
+                self._call("removing the run directory", "rm", self.machine, workspace)
+            return None
+        try:
+            script = self._call("reading the job's script", "job_metadata", self.machine,
+                                job_id)[0].get("script") or ""
+        except NotFoundError:  # the site forgot the job; its files tell the rest
+            script = ""
+        return Submission(job_id, workspace, script)
+
+    def _noted_job_id(self, workspace: str) -> str | None:
+        try:
+            noted = self._call("reading the job id", "view", self.machine,
+                               f"{workspace}/{JOB_ID_FILE}")
+        except NotFoundError:
+            return None
+        return noted.strip() or None
 
     def discard(self, workspace: str) -> None:
         try:

@@ -110,6 +110,14 @@ class LocalBackend(Backend):
                      json.dumps({"pid": proc.pid, "start_time": start_time}))
         return Submission(str(proc.pid), str(run_dir), script, bytes_uploaded=0)
 
+    def find(self, run: Run) -> Submission | None:
+        run_dir = self.runs_dir / run.id
+        started = _read(run_dir / META / "pid.json") or _read(run_dir / META / "started.json")
+        if started is None:  # the wrapper never ran: only the moved bundle is left
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return None
+        return Submission(str(started["pid"]), str(run_dir), (run_dir / SCRIPT).read_text())
+
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
         return {run.id: self._status(run) for run in runs}
 

@@ -194,6 +194,10 @@ class RemoteBackend(Backend):
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
         """Batch directives at the top of the script (none for UNICORE)."""
 
+    def started_lines(self) -> list[str]:
+        """Shell lines the job runs right after the shared prologue (none by default)."""
+        return []
+
     # ------------------------------------------------------------------ shared
     @property
     def settings(self) -> dict[str, Any]:
@@ -269,7 +273,8 @@ class RemoteBackend(Backend):
                                 effective_spec(self.settings.get("environment"), job.spec))
         cache = self.cache_dir()
         sent = self.sync_cache(files)
-        env, secret_env, lines = job.env, job.secret_env, prologue(cache, job.bundle)
+        env, secret_env = job.env, job.secret_env
+        lines = prologue(cache, job.bundle) + self.started_lines()
         if self.settings.get("offline_tracking"):  # no network: track to a file store here
             env = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
             secret_env = {}

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -217,6 +218,25 @@ class UnicoreBackend(RemoteBackend):
             self._delete("removing the failed job", workspace[0])
         except MantikError as exc:
             log.warning("could not remove job %s: %s", workspace[0], exc.message)
+
+    def find(self, run: Run) -> Submission | None:
+        """The started job tagged with the run id; a tagged job never started (READY: the
+        attempt died while uploading) is removed with its files."""
+        found = None
+        for job_url in self._jobs_tagged(job_name(run.id)):
+            props = self._get("reading the job", job_url)
+            if props.get("status") == "READY":
+                self.discard((job_url, ""))
+            elif found is None:
+                found = job_url, props["_links"]["workingDirectory"]["href"]
+            else:
+                log.warning("run %s: more than one job on site %s; following %s, not %s",
+                            run.id, self.site.name, found[0], job_url)
+        if found is None:
+            return None
+        job_url, storage = found
+        script = self._read(replace(run, work_dir=storage), SCRIPT).decode()
+        return Submission(job_url, storage, script)
 
     # ------------------------------------------------------------------ status
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
