@@ -15,14 +15,16 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from . import paths
 from .backends import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, backend_class
 from .bundle import stage
-from .errors import ConflictError, MantikError
+from .errors import ConflictError, MantikError, NotFoundError
 from .executed import failure_reason
+from .locks import RunLock
 from .params import Parameter, notebook_parameters, resolve_parameters
 from .sites import Site, SiteCatalog
 from .spec import RunSpec, load_config
@@ -33,6 +35,12 @@ from .tracking import OFFLINE_STORE, Tracker, git_commit
 log = logging.getLogger(__name__)
 
 DEFAULT_SITE = "local"
+#: Seconds a SUBMITTING run is left alone after its last change, whatever its lock says: a
+#: process on another machine sharing this home, or a gateway still working on a request
+#: whose sender died, is given this long before the run is reconciled with its site.
+SUBMIT_GRACE = 60.0
+INTERRUPTED = ("the submission was interrupted (the submitting process ended) before any "
+               "job reached the site")
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,12 @@ class RunService:
         home: Path | None = None,
         catalog: SiteCatalog | None = None,
         tracker: Tracker | None = None,
+        submit_grace: float = SUBMIT_GRACE,
     ):
+        if submit_grace < 0:
+            raise MantikError(f"submit_grace must be 0 or more seconds, got {submit_grace}",
+                              key="submit_grace")
+        self.submit_grace = submit_grace
         self.home = Path(home) if home else paths.home()
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = RunStore(self.home / "runs.db")
@@ -119,35 +132,40 @@ class RunService:
         run_name = name or spec.name or f"{notebook_path.stem}-{run_id[:6]}"
         staging = self.home / "staging" / run_id
         staging.parent.mkdir(exist_ok=True, mode=0o700)
-        run: Run | None = None
-        try:
-            bundle = stage(notebook_path, run_id=run_id, config=spec.config, parameters=given,
-                           dest=staging, skip=(self.home,))
-            run = self.store.insert(Run(
-                id=run_id, name=run_name, site=site_obj.name, notebook=str(notebook_path),
-                parameters=given, spec=spec.config, bundle_hash=bundle.bundle_hash,
-                parent_id=parent_id,
-            ))
-            effective = {n: given.get(n, p.default) for n, p in declared.items()}
-            mlflow_run_id, experiment_id = self.tracker.start(
-                run_id=run_id, name=run_name, experiment=spec.experiment,
-                parameters=effective, tags=self._tags(run, notebook_path, spec),
+        with self._submit_lock(run_id):  # held until the record has left SUBMITTING
+            run: Run | None = None
+            try:
+                bundle = stage(notebook_path, run_id=run_id, config=spec.config, parameters=given,
+                               dest=staging, skip=(self.home,))
+                run = self.store.insert(Run(
+                    id=run_id, name=run_name, site=site_obj.name, notebook=str(notebook_path),
+                    parameters=given, spec=spec.config, bundle_hash=bundle.bundle_hash,
+                    parent_id=parent_id,
+                ))
+                effective = {n: given.get(n, p.default) for n, p in declared.items()}
+                mlflow_run_id, experiment_id = self.tracker.start(
+                    run_id=run_id, name=run_name, experiment=spec.experiment,
+                    parameters=effective, tags=self._tags(run, notebook_path, spec),
+                )
+                run = self.store.update(run_id, mlflow_run_id=mlflow_run_id,
+                                        mlflow_experiment_id=experiment_id)
+                submission = backend.submit(JobRequest(
+                    run_id=run_id, name=run_name, bundle=bundle, spec=spec,
+                    env=self._job_env(run, site_obj), secret_env=self.tracker.job_secrets(),
+                ))
+            except BaseException:
+                self._discard(run, staging)
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+            return self.store.update(
+                run_id, state=RunState.QUEUED.value, native_state="SUBMITTED",
+                remote_job_id=submission.remote_job_id, work_dir=submission.work_dir,
+                script=submission.script, bytes_uploaded=submission.bytes_uploaded,
             )
-            run = self.store.update(run_id, mlflow_run_id=mlflow_run_id,
-                                    mlflow_experiment_id=experiment_id)
-            submission = backend.submit(JobRequest(
-                run_id=run_id, name=run_name, bundle=bundle, spec=spec,
-                env=self._job_env(run, site_obj), secret_env=self.tracker.job_secrets(),
-            ))
-        except BaseException:
-            self._discard(run, staging)
-            raise
-        shutil.rmtree(staging, ignore_errors=True)
-        return self.store.update(
-            run_id, state=RunState.QUEUED.value, native_state="SUBMITTED",
-            remote_job_id=submission.remote_job_id, work_dir=submission.work_dir,
-            script=submission.script, bytes_uploaded=submission.bytes_uploaded,
-        )
+
+    def _submit_lock(self, run_id: str) -> RunLock:
+        """The lock a live process holds while it submits the run (or recovers it)."""
+        return RunLock(self.home / "staging" / f"{run_id}.lock")
 
     def _tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
         tags = {
@@ -212,13 +230,20 @@ class RunService:
                                limit=limit)
 
     def refresh(self, runs: list[Run] | None = None) -> list[Run]:
-        """Ask each site, once per site, about its active runs; returns the changed runs."""
+        """Ask each site, once per site, about its active runs; returns the changed runs.
+
+        Runs left SUBMITTING by a process that died are first reconciled with their site.
+        """
         active = [r for r in (runs if runs is not None else self.store.active())
                   if not r.run_state.terminal]
+        submitting = [r for r in active if r.run_state == RunState.SUBMITTING]
+        recovered = self._recover(submitting) if submitting else []
+        active = [r for r in active if r.run_state != RunState.SUBMITTING] + [
+            r for r in recovered if not r.run_state.terminal]
         by_site: dict[str, list[Run]] = {}
         for run in active:
             by_site.setdefault(run.site, []).append(run)
-        changed = []
+        changed = {r.id: r for r in recovered}
         for site_name, site_runs in by_site.items():
             try:
                 statuses = self.backend(site_name).status(site_runs)
@@ -230,17 +255,64 @@ class RunService:
                 if status is not None:
                     updated = self._apply(run, status)
                     if updated is not None:
-                        changed.append(updated)
+                        changed[run.id] = updated
         self._finalize_pending()
+        return list(changed.values())
+
+    def _recover(self, runs: list[Run]) -> list[Run]:
+        """Settle SUBMITTING runs whose submitting process is gone; returns those changed.
+
+        A run is touched only after the grace period and while nobody holds its lock (a live
+        submitter does, in this process or another). Its job is looked up on the site by the
+        run's identity: found, the record adopts it; not found, the run FAILED. Nothing is
+        ever submitted here; a site that cannot answer leaves the run for the next refresh.
+        """
+        horizon = (datetime.now(timezone.utc) - timedelta(seconds=self.submit_grace)).isoformat(
+            timespec="microseconds")
+        changed = []
+        for run in runs:
+            if run.updated_at > horizon:
+                continue
+            lock = self._submit_lock(run.id)
+            if not lock.acquire():
+                continue
+            try:
+                settled = self._reconcile(run.id)
+            except MantikError as exc:
+                log.warning("run %s is still SUBMITTING: could not look for its job on site "
+                            "%s: %s", run.id, run.site, exc.message)
+                continue
+            finally:
+                lock.release()
+            if settled is not None:
+                changed.append(settled)
         return changed
+
+    def _reconcile(self, run_id: str) -> Run | None:
+        """Adopt the job an interrupted submission started, or fail the run (lock held)."""
+        try:
+            run = self.store.get(run_id)  # read again under the lock: a submitter may have won
+        except NotFoundError:  # its submission failed and was undone meanwhile
+            return None
+        if run.run_state != RunState.SUBMITTING:
+            return None
+        found = self.backend(run.site).find(run)
+        shutil.rmtree(self.home / "staging" / run.id, ignore_errors=True)
+        if found is None:
+            log.warning("run %s: %s", run.id, INTERRUPTED)
+            return self.store.update_if(run.id, RunState.SUBMITTING.value,
+                                        state=RunState.FAILED.value, reason=INTERRUPTED,
+                                        ended_at=now())
+        log.warning("run %s: adopted job %s, which an interrupted submission left on site %s",
+                    run.id, found.remote_job_id, run.site)
+        return self.store.update_if(
+            run.id, RunState.SUBMITTING.value, state=RunState.QUEUED.value,
+            native_state="SUBMITTED", remote_job_id=found.remote_job_id,
+            work_dir=found.work_dir, script=found.script)
 
     def _apply(self, run: Run, status: JobStatus) -> Run | None:
         """Write a newly observed job status to the store (one transaction)."""
         state = status.state
-        if run.state == RunState.SUBMITTING and state == RunState.UNKNOWN:
-            state = RunState.FAILED
-            status = JobStatus(state, status.native_state,
-                               "the submission was interrupted before the job started")
         changes: dict[str, Any] = {}
         if state.value != run.state:
             changes["state"] = state.value
@@ -270,6 +342,8 @@ class RunService:
 
     def _fetch_result(self, run: Run, relative: str) -> Path | None:
         """Copy one file of the run's working directory home, if it is there."""
+        if not run.work_dir:  # no job ever reached the site
+            return None
         try:
             return self.backend(run.site).download(run, relative, self._results_dir(run))
         except MantikError:

@@ -15,7 +15,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int, List, Unicode, default
 
 from .. import paths
-from ..service import RunService
+from ..service import SUBMIT_GRACE, RunService
 from ..sites import SiteCatalog
 from .handlers import ROUTES
 from .poller import RunPoller
@@ -40,6 +40,10 @@ class MantikJupyter(ExtensionApp):
     poll_min_interval = Float(1.0, help="Seconds between polls after a change.").tag(config=True)
     poll_max_interval = Float(10.0, help="Longest wait between polls while runs are active and "
                                          "nothing changes.").tag(config=True)
+    submit_grace = Float(SUBMIT_GRACE, help="Seconds a run may stay SUBMITTING after its last "
+                                            "change before, if no live process is submitting "
+                                            "it, it is reconciled with its site (its job "
+                                            "adopted, or the run failed).").tag(config=True)
     workers = Int(4, help="Threads that run engine calls off the event loop.").tag(config=True)
     sites = List(Dict(), help="Site profiles a deployment adds (JupyterHub at an HPC centre): "
                               "the fields of a user profile (name, kind, url, ...); they may "
@@ -54,7 +58,8 @@ class MantikJupyter(ExtensionApp):
 
     def initialize_settings(self) -> None:
         home = Path(self.home)
-        self.service = RunService(home=home, catalog=SiteCatalog(home, admin_sites=self.sites))
+        self.service = RunService(home=home, catalog=SiteCatalog(home, admin_sites=self.sites),
+                                  submit_grace=self.submit_grace)
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
         self.site_health: dict[str, dict[str, Any]] = {}
         # fixed for the server's life; resolved once, not on every path check
