@@ -24,6 +24,7 @@ class RunLock:
 
     def acquire(self) -> bool:
         """Take the lock if nobody holds it; False at once if a live holder has it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
