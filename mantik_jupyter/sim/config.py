@@ -8,6 +8,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 EXECUTORS = ("auto", "slurm", "process")
+MAX_BODY = 64 * 1024 * 1024  # the largest request body the simulator reads
 
 
 def default_root() -> Path:
@@ -35,9 +36,22 @@ class SimConfig:
     slots: int = 4
     stageout_seconds: float = 0.5
     slurm_conf: str | None = None
+    #: FirecREST's ``max_ops_file_size``: the largest file ``ops/upload``/``ops/download``
+    #: take (CSCS Alps: 1 MiB); larger files go through ``transfer/`` and the object store.
+    max_ops_file_size: int = 1024 * 1024
+    #: Part size of the staging object store's multipart transfers (small, so that tests
+    #: move several parts; a request body of the simulator holds at most 64 MiB).
+    max_part_size: int = 1024 * 1024
+    #: Seconds the object store's presigned URLs stay valid.
+    url_ttl: int = 3600
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             allowed = ", ".join(EXECUTORS)
             raise ValueError(f"executor must be one of {allowed}, not {self.executor!r}")
+        if not 0 < self.max_part_size <= MAX_BODY:
+            raise ValueError(f"max_part_size must be 1 to {MAX_BODY} bytes, not "
+                             f"{self.max_part_size}")
+        if self.max_ops_file_size <= 0 or self.url_ttl <= 0:
+            raise ValueError("max_ops_file_size and url_ttl must be positive")
         self.root = Path(self.root).expanduser().resolve()

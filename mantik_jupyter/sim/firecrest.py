@@ -1,12 +1,19 @@
-"""FirecREST v2 (``/firecrest/v2``): systems, compute (Slurm jobs) and filesystem operations."""
+"""FirecREST v2 (``/firecrest/v2``): systems, compute (Slurm jobs) and filesystem operations:
+``ops/`` for files up to ``max_ops_file_size``, ``transfer/`` for any size."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import shlex
+import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+import tornado.web
 
 from .executors import SubmitError
 from .files import Forbidden, confine_any, owner_group, permissions, remove
@@ -14,7 +21,7 @@ from .jobs import Job
 from .server import SimHandler
 
 PREFIX = "/firecrest/v2"
-MAX_OPS_FILE_SIZE = 5 * 1024 * 1024
+TRANSFER_METHODS = ("s3", "wormhole", "streamer")
 
 
 class FirecrestHandler(SimHandler):
@@ -27,6 +34,16 @@ class FirecrestHandler(SimHandler):
     def error_body(self, status: int, message: str) -> dict:
         """FirecREST's ApiResponseError."""
         return {"errorType": "error", "message": message, "data": None, "user": None}
+
+    def invalid(self, message: str) -> None:
+        """A request body that does not fit the model: 422, ``errorType`` validation."""
+        self.send_json(422, {**self.error_body(422, message), "errorType": "validation"})
+        raise tornado.web.Finish()
+
+    @property
+    def max_ops(self) -> int:
+        """The largest file the ``ops/`` endpoints move (``max_ops_file_size``)."""
+        return self.site.config.max_ops_file_size
 
     def system(self, name: str) -> str:
         """A configured system name, or 404."""
@@ -101,6 +118,8 @@ class Systems(FirecrestHandler):
                     {"path": str(p), "dataType": kind, "defaultWorkDir": kind == "users"}
                     for kind, p in fs.items()
                 ],
+                "dataOperation": {"max_ops_file_size": self.max_ops,
+                                  "datatransfer_jobs_directives": []},
             })
         self.send_json(200, {"systems": systems})
 
@@ -338,7 +357,7 @@ class Ops(FirecrestHandler):
         target = self.readable(system)
         offset = self.int_arg("offset") or 0
         size = self.int_arg("size")
-        size = MAX_OPS_FILE_SIZE if size is None else size
+        size = self.max_ops if size is None else size
         if offset < 0 or size < 0:
             self.fail(400, "Parameters 'offset' and 'size' must not be negative")
         with open(target, "rb") as fh:
@@ -348,8 +367,9 @@ class Ops(FirecrestHandler):
     def download(self, system: str, _op: str) -> None:
         """The raw file, if small enough for a direct transfer."""
         target = self.readable(system)
-        if target.stat().st_size > MAX_OPS_FILE_SIZE:
-            self.fail(413, f"'{target}' is larger than {MAX_OPS_FILE_SIZE} bytes")
+        if target.stat().st_size > self.max_ops:
+            self.fail(413, f"File to download is too large: '{target}' has more than "
+                      f"{self.max_ops} bytes; use transfer/download")
         self.set_header("Content-Type", "application/octet-stream")
         self.finish(target.read_bytes())
 
@@ -380,8 +400,9 @@ class Ops(FirecrestHandler):
                 self.fail(400, "body.file: field required (multipart/form-data)")
             directory = self.existing(system)
             target = self.path(system, str(directory / Path(files[0]["filename"]).name))
-            if len(files[0]["body"]) > MAX_OPS_FILE_SIZE:
-                self.fail(413, f"File is larger than {MAX_OPS_FILE_SIZE} bytes")
+            if len(files[0]["body"]) > self.max_ops:
+                self.fail(413, f"File to upload is too large: more than {self.max_ops} bytes; "
+                          "use transfer/upload")
             target.write_bytes(files[0]["body"])
             self.no_content()
         else:
@@ -398,6 +419,125 @@ class Ops(FirecrestHandler):
         self.no_content()
 
 
+class Transfer(FirecrestHandler):
+    """``/filesystem/{system}/transfer/{upload,download}``: files of any size, through the
+    staging object store (presigned URLs) and a transfer job on the batch system."""
+
+    def post(self, system: str, op: str) -> None:
+        """201 ``{transferJob, transferDirectives}``; 422/400/403/404 name what is wrong."""
+        self.system(system)
+        body = self.json_body()
+        if not isinstance(body, dict):
+            self.invalid("body: a JSON object is required")
+        raw = _first(body, "path", "sourcePath", "source_path")
+        if not isinstance(raw, str) or not raw:
+            self.invalid("body.sourcePath: field required (the absolute path of the file)")
+        directives = _first(body, "transferDirectives", "transfer_directives")
+        if not isinstance(directives, dict):
+            self.invalid('body.transferDirectives: field required, e.g. {"transferMethod": "s3"}')
+        method = _first(directives, "transferMethod", "transfer_method")
+        if method not in TRANSFER_METHODS:
+            self.invalid(f"body.transferDirectives.transferMethod: {method!r} is not one of "
+                         f"{', '.join(TRANSFER_METHODS)}")
+        if method != "s3":
+            self.fail(400, "Requested transfer method is not available. This system offers: s3")
+        if op == "upload":
+            self.upload(system, raw, directives)
+        else:
+            self.download(system, raw)
+
+    def upload(self, system: str, raw: str, directives: dict) -> None:
+        """Parts' PUT URLs and the complete URL; the job moves the object to ``raw``."""
+        size = _first(directives, "fileSize", "file_size")
+        if isinstance(size, str) and size.isdigit():
+            size = int(size)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            self.invalid("body.transferDirectives.fileSize: the file's size in bytes (an "
+                         "integer of at least 0) is required for an s3 upload")
+        target = self.path(system, raw)
+        key = f"{uuid.uuid4().hex}/{target.name}"
+        urls = self.multipart(key, size)
+        store, bucket = self.site.objects, self.bucket
+        job = self.transfer_job(system, "IngressFileTransfer", {
+            "direction": "ingress", "target": str(target), "part_size": self.part_size,
+            "head_url": store.presign(self.base_url, "HEAD", bucket, key),
+            "get_url": store.presign(self.base_url, "GET", bucket, key), "wait": store.ttl,
+        })
+        self.send_json(201, {"transferJob": job, "transferDirectives": {
+            "transferMethod": "s3", "partsUploadUrls": urls["part_urls"],
+            "completeUploadUrl": urls["complete_url"], "maxPartSize": self.part_size,
+        }})
+
+    def download(self, system: str, raw: str) -> None:
+        """The object's GET URL; the job uploads ``raw`` into it in parts."""
+        source = self.path(system, raw)
+        if not source.exists():
+            self.fail(404, f"cannot access '{raw}': No such file or directory")
+        if source.is_dir():
+            self.fail(400, f"'{raw}': Is a directory")
+        key = f"{source.name}_{uuid.uuid4().hex}"
+        urls = self.multipart(key, source.stat().st_size)
+        job = self.transfer_job(system, "OutgressFileTransfer", {
+            "direction": "egress", "source": str(source), "part_size": self.part_size, **urls})
+        download_url = self.site.objects.presign(self.base_url, "GET", self.bucket, key)
+        self.send_json(201, {"transferJob": job, "transferDirectives": {
+            "transferMethod": "s3", "downloadUrl": download_url}})
+
+    @property
+    def part_size(self) -> int:
+        """The object store's part size (``maxPartSize``)."""
+        return self.site.config.max_part_size
+
+    @property
+    def bucket(self) -> str:
+        """One bucket per user, as FirecREST makes them."""
+        return self.site.user
+
+    @property
+    def base_url(self) -> str:
+        """The object store's public URL: this server, as the client reached it."""
+        return f"{self.request.protocol}://{self.request.host}"
+
+    def multipart(self, key: str, size: int) -> dict:
+        """Start a multipart upload of ``key``: its parts' PUT URLs and its complete URL."""
+        store, bucket = self.site.objects, self.bucket
+        upload_id = store.create_upload(bucket, key)
+        parts = max(1, math.ceil(size / self.part_size))
+        return {
+            "part_urls": [store.presign(self.base_url, "PUT", bucket, key, partNumber=str(n),
+                                        uploadId=upload_id) for n in range(1, parts + 1)],
+            "complete_url": store.presign(self.base_url, "POST", bucket, key,
+                                          uploadId=upload_id),
+        }
+
+    def transfer_job(self, system: str, name: str, plan: dict) -> dict:
+        """Submit the transfer job (``mantik_jupyter.sim.xfer``) and describe it (TransferJob)."""
+        workdir = self.site.filesystems(system)["users"]
+        unique = uuid.uuid4().hex
+        logs = {"outputLog": str(workdir / f".f7t_file_handling_job_{unique}.log"),
+                "errorLog": str(workdir / f".f7t_file_handling_job_error_{unique}.log")}
+        plan_file = self.site.objects.write_plan(plan)
+        script = (f"#!/bin/bash\nexec {shlex.quote(sys.executable)} -m mantik_jupyter.sim.xfer "
+                  f"{shlex.quote(str(plan_file))}\n")
+        job = Job(id="", api="firecrest", system=system, workdir=str(workdir),
+                  script=str(self.site.write_script(script)), stdout=logs["outputLog"],
+                  stderr=logs["errorLog"], name=name,
+                  env={"PATH": "/bin:/usr/bin:/usr/local/bin"},
+                  sbatch_options=["--input=/dev/null"], description={"script": script})
+        try:
+            self.site.submit(job)
+        except SubmitError as exc:
+            plan_file.unlink(missing_ok=True)
+            self.fail(400, f"The transfer job was refused by the scheduler: {exc}")
+        return {"jobId": job.id, "system": system, "workingDirectory": str(workdir),
+                "logs": logs}
+
+
+def _first(mapping: dict, *names: str) -> Any:
+    """The value of the first of ``names`` present (camelCase or snake_case keys)."""
+    return next((mapping[n] for n in names if n in mapping), None)
+
+
 def routes() -> list[tuple[str, type]]:
     """URL patterns of the FirecREST v2 API."""
     return [
@@ -409,5 +549,6 @@ def routes() -> list[tuple[str, type]]:
         (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+)/?", JobResource),
         (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+)/metadata/?", JobMetadata),
         (f"{PREFIX}/filesystem/([^/]+)/ops/([a-z]+)/?", Ops),
+        (f"{PREFIX}/filesystem/([^/]+)/transfer/(upload|download)/?", Transfer),
     ]
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado.ioloop
 import tornado.web
 
 from .faults import Decision
-from .site import Site
+
+if TYPE_CHECKING:  # the site imports the object store, whose handler derives from SimHandler
+    from .site import Site
 
 
 class SimHandler(tornado.web.RequestHandler):
@@ -113,11 +115,11 @@ class SimHandler(tornado.web.RequestHandler):
 
 
 def make_app(site: Site) -> tornado.web.Application:
-    """All routes of both gateways, the token endpoint and the fault controls."""
-    from . import admin, firecrest, oidc, unicore
+    """All routes of both gateways, the object store, the token endpoint, the fault controls."""
+    from . import admin, firecrest, oidc, s3, unicore
 
-    routes = [*unicore.routes(site.config.site), *firecrest.routes(), *oidc.routes(),
-              *admin.routes()]
+    routes = [*unicore.routes(site.config.site), *firecrest.routes(), *s3.routes(),
+              *oidc.routes(), *admin.routes()]
     return tornado.web.Application(
         [(pattern, handler, {"site": site}) for pattern, handler in routes],
         default_handler_class=NotFound,

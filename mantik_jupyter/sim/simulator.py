@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .config import HOST, SimConfig
+from .config import HOST, MAX_BODY, SimConfig
 from .faults import FaultRule, Faults
 
 STATE_FILE = "sim.json"
@@ -50,7 +50,7 @@ class Simulator:
         def serve() -> None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
-            server = HTTPServer(make_app(self.site), max_body_size=64 * 1024 * 1024)
+            server = HTTPServer(make_app(self.site), max_body_size=MAX_BODY)
             server.add_sockets(sockets)
             self._loop.call_soon(ready.set)
             self._loop.run_forever()

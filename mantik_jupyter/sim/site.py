@@ -1,4 +1,5 @@
-"""The simulated site shared by both gateways: jobs, executor, file systems, auth, faults."""
+"""The simulated site shared by both gateways: jobs, executor, file systems, auth, faults,
+and FirecREST's staging object store."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .executors import (
 )
 from .faults import Faults
 from .jobs import Job, JobStore, expand_pattern
+from .s3 import ObjectStore
 
 #: How stale the batch system's view may be before a request asks it again.
 REFRESH_INTERVAL = 0.2
@@ -45,6 +47,7 @@ class Site:
         self.auth = Authenticator(config.username, config.password, config.client_id,
                                   config.client_secret, config.token_lifetime)
         self.faults = faults or Faults()
+        self.objects = ObjectStore(config.root / "s3", config.url_ttl)
         self._partitions: list[dict] | None = None
         self._refreshed = 0.0
         for system in config.systems:
