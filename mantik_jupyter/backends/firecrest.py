@@ -5,6 +5,11 @@ A run is one Slurm job named ``mantik-<run id>`` in ``<work root>/mantik-runs/<r
 the upload cache is ``<work root>/.mantik-cache``. Resources become ``#SBATCH`` lines.
 Status costs one request per site and poll for all active runs; the log is read from a
 byte offset with ``tail``. Login-node commands are refused: FirecREST has no hook for them.
+
+Files up to the system's ``max_ops_file_size`` go through ``ops/upload``/``ops/download``;
+larger ones through ``transfer/``: pyfirecrest moves them between here and the staging
+object store, and a transfer job on the system moves them between the store and the file
+system. A transfer that fails has its job cancelled and leaves no partial file.
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
 
-from ..errors import ConfigError, CredentialsError, MantikError, NotFoundError
+from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import sbatch_directives
 from ..spec import RunSpec
 from ..states import RunState
@@ -33,6 +40,11 @@ TIMEOUT = 60
 RATE_LIMIT_RETRIES = 5
 TOKEN_MARGIN = 30.0
 CANCEL_WAIT = 15.0
+TRANSFER_TIMEOUT = 3600.0  # a transfer job queued or running longer is cancelled
+TRANSFER_NOT_FOUND = 20.0  # how long a new transfer job may be unknown to the scheduler
+TRANSFER_POLL = (0.2, 2.0)  # first and longest pause between looks at a transfer job
+TRANSFER_DONE = ("File was successfully", "Files were successfully",
+                 "Multipart file upload successfully completed")  # what its log says on success
 QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
                     "SUSPENDED", "RESV_DEL_HOLD"})
 RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"})
@@ -112,6 +124,7 @@ class FirecrestBackend(RemoteBackend):
         self._token = SiteToken(self)
         self._root: str | None = None
         self._cache_ready = False
+        self._direct_max: int | None = None
 
     @property
     def machine(self) -> str:
@@ -209,8 +222,125 @@ class FirecrestBackend(RemoteBackend):
         return {e["name"]: int(e["size"]) for e in entries if e.get("type") == "-"}
 
     def put_blob(self, sha: str, local: Path, size: int) -> None:
-        self._call("uploading to the upload cache", "upload", self.machine, str(local),
-                   self.cache_dir(), sha)
+        self.upload(f"uploading {local.name} ({size} bytes) to the upload cache",
+                    lambda: str(local), self.cache_dir(), sha, size)
+
+    # ------------------------------------------------------------------ transfers
+    def sized_client(self) -> Any:
+        """The client, deciding direct or staged transfers by the system's own limit."""
+        client = self.client()
+        if self._direct_max is None:
+            operations = self._system().get("dataOperation") or {}
+            limit = operations.get("max_ops_file_size")
+            # pyfirecrest sends a file directly when smaller than the threshold; the
+            # system takes up to and including max_ops_file_size bytes
+            self._direct_max = int(limit) if limit else client.MAX_DIRECT_UPLOAD_SIZE - 1
+            client.MAX_DIRECT_UPLOAD_SIZE = self._direct_max + 1
+        return client
+
+    def upload(self, what: str, source: Callable[[], Any], directory: str, name: str,
+               size: int) -> None:
+        """Upload ``source()`` (a path or a fresh stream per attempt) as ``directory/name``."""
+        client = self.sized_client()
+        transfer = self.call(what, lambda: client.upload(
+            self.machine, source(), directory, name, blocking=False, file_size=size))
+        if transfer is not None:  # too large for ops/upload: through the staging area
+            self.transfer(what, transfer, before=transfer.upload_file_to_stage)
+
+    def fetch(self, what: str, source: str, target: Path) -> None:
+        """Download the file ``source`` to ``target``; no partial ``target`` on failure."""
+        client = self.sized_client()
+        try:
+            transfer = self.call(what, client.download, self.machine, source, str(target),
+                                 blocking=False)
+            if transfer is not None:  # too large for ops/download: through the staging area
+                self.transfer(what, transfer, after=transfer.download_file_from_stage)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+
+    def transfer(self, what: str, transfer: Any, before: Callable[[], None] | None = None,
+                 after: Callable[[], None] | None = None) -> None:
+        """Run a staged transfer: ``before`` the job (our parts into the store), the job,
+        then ``after`` it (the object out of the store). A job that may still run when
+        anything fails is cancelled: none is left waiting for data that never comes."""
+        job = transfer.transfer_data["transferJob"]
+        try:
+            if before:
+                self.staging(what, before)
+            status = self.await_transfer(what, job)
+        except BaseException:
+            try:
+                self._call("cancelling the transfer job", "cancel_job", self.machine,
+                           str(job["jobId"]))
+            except MantikError as exc:
+                log.warning("could not cancel transfer job %s: %s", job["jobId"], exc.message)
+            raise
+        self.check_transfer(what, job, status)
+        if after:
+            self.staging(what, after)
+
+    def staging(self, what: str, move: Callable[[], None]) -> None:
+        """Move data to or from the staging object store; its refusals as one clear line."""
+        from firecrest.FirecrestException import MultipartUploadException
+
+        try:
+            move()
+        except MultipartUploadException as exc:  # its str() holds the presigned URLs
+            detail = getattr(exc, "_msg", None) or "the multipart upload failed"
+            raise BackendError(f"site {self.site.name!r}: {what} failed: the staging object "
+                               f"store refused it ({s3_detail(detail)})") from None
+        except httpx.HTTPStatusError as exc:  # its str() holds the presigned URL
+            resp = exc.response
+            resp.read()
+            raise BackendError(
+                f"site {self.site.name!r}: {what} failed: the staging object store answered "
+                f"{resp.status_code} ({s3_detail(resp.text) or resp.reason_phrase})") from None
+        except httpx.TransportError as exc:
+            raise BackendError(f"site {self.site.name!r}: {what} failed: the staging object "
+                               f"store cannot be reached ({type(exc).__name__})") from None
+
+    def await_transfer(self, what: str, job: dict) -> JobStatus:
+        """The transfer job's status once it has ended."""
+        job_id = str(job["jobId"])
+        started = time.monotonic()
+        pause = TRANSFER_POLL[0]
+        while True:
+            try:
+                found = self._call("reading the transfer job", "job_info", self.machine,
+                                   job_id)[0]
+            except NotFoundError:
+                if time.monotonic() - started > TRANSFER_NOT_FOUND:
+                    raise BackendError(f"site {self.site.name!r}: {what} failed: transfer job "
+                                       f"{job_id} is unknown to the scheduler") from None
+                found = None
+            if found and job_status(found).state.terminal:
+                return job_status(found)
+            if time.monotonic() - started > TRANSFER_TIMEOUT:
+                raise BackendError(f"site {self.site.name!r}: {what} failed: transfer job "
+                                   f"{job_id} did not finish within {TRANSFER_TIMEOUT:.0f} s")
+            time.sleep(pause)
+            pause = min(pause * 1.5, TRANSFER_POLL[1])
+
+    def check_transfer(self, what: str, job: dict, status: JobStatus) -> None:
+        """BackendError, with the job's last error line, unless the job moved the file."""
+        logs = job["logs"]
+        if status.state is RunState.COMPLETED and any(
+                done in self.transfer_log(logs["outputLog"]) for done in TRANSFER_DONE):
+            return
+        errors = [line.strip() for line in self.transfer_log(logs["errorLog"]).splitlines()
+                  if line.strip()]
+        raise BackendError(
+            f"site {self.site.name!r}: {what} failed: transfer job {job['jobId']} ended "
+            f"{status.native_state} (exit code {status.exit_code})"
+            + (f": {s3_detail(errors[-1])}" if errors else "; its log says nothing more"))
+
+    def transfer_log(self, path: str) -> str:
+        """A transfer job's log ('' when it never started)."""
+        try:
+            return self._call("reading the transfer job's log", "view", self.machine, path)
+        except NotFoundError:
+            return ""
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
@@ -226,8 +356,7 @@ class FirecrestBackend(RemoteBackend):
         return path
 
     def put_file(self, workspace: str, name: str, data: bytes) -> None:
-        self._call(f"uploading {name}", "upload", self.machine, io.BytesIO(data), workspace,
-                   name, file_size=len(data))
+        self.upload(f"uploading {name}", lambda: io.BytesIO(data), workspace, name, len(data))
 
     def launch(self, workspace: str, job: JobRequest, spec: RunSpec, script: str) -> Submission:
         created = self.call("submitting the job", self.client().submit, self.machine,
@@ -333,7 +462,7 @@ class FirecrestBackend(RemoteBackend):
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
         if not info["mode"] & 0o040000:  # a regular file
-            self._call(f"downloading {path}", "download", self.machine, source, str(target))
+            self.fetch(f"downloading {path}", source, target)
             return target
         target.mkdir(exist_ok=True)
         for entry in self.list_files(run, path):
@@ -343,6 +472,18 @@ class FirecrestBackend(RemoteBackend):
     def delete(self, run: Run) -> None:
         if run.work_dir:
             self._call("removing the run directory", "rm", self.machine, run.work_dir)
+
+
+def s3_detail(text: str) -> str:
+    """One line of an object-store error: S3's ``Code: Message`` if it is XML, URLs removed
+    (a presigned URL is a credential)."""
+    code = re.search(r"<Code>(.*?)</Code>", text, re.DOTALL)
+    message = re.search(r"<Message>(.*?)</Message>", text, re.DOTALL)
+    if code or message:
+        prefix = text[:text.find("<")].strip().rstrip(":")
+        text = " ".join(filter(None, (prefix, code and code.group(1),
+                                      message and message.group(1))))
+    return " ".join(re.sub(r"https?://\S+", "<url>", text).split())
 
 
 def exact_bytes(content: str, expected: int) -> bytes:
