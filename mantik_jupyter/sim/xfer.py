@@ -70,11 +70,11 @@ def ingress(plan: dict) -> int:
         status, _, body = request("HEAD", plan["head_url"])
         if status == 200:
             break
+        if status == 403 or time.time() > deadline:
+            raise TransferError("the file was not uploaded to the staging area before its URLs "
+                                f"expired (HEAD answered {status})")
         if status != 404:
             raise TransferError(f"the staging area answered {status} to HEAD")
-        if time.time() > deadline:
-            raise TransferError("the file was never uploaded to the staging area (its URLs "
-                                "expired)")
         time.sleep(POLL)
     partial = target.with_name(f".{target.name}.xfer-{os.getpid()}")
     written = 0
