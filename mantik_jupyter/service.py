@@ -436,21 +436,32 @@ class RunService:
         self,
         run_id: str,
         *,
+        config: Mapping | str | None = None,
         parameters: Mapping[str, Any] | None = None,
         parameter_texts: Mapping[str, str] | None = None,
-        config: Mapping | None = None,
         site: str | None = None,
         name: str | None = None,
+        replace: bool = False,
     ) -> Run:
-        """Submit the run's notebook again with its config and any overrides."""
+        """Submit the run's notebook again as a new run whose parent is this one.
+
+        ``config`` is YAML text or a mapping. By default it is deep-merged into the run's
+        configuration and ``parameters`` override the run's (``rerun ID -p x=1``). With
+        ``replace`` they are the new run's whole configuration and parameters, so what they
+        leave out is gone: that is how an edit form clears a field.
+        """
         original = self.store.get(run_id)
-        spec = RunSpec(original.spec)
-        if config:
-            spec = spec.with_overrides(config)
+        if isinstance(config, str):
+            config = load_config(config)
+        if replace:
+            spec = RunSpec.from_config(config)
+        else:
+            spec = RunSpec(original.spec).with_overrides(config or {})
+            parameters = {**original.parameters, **(parameters or {})}
         return self.submit(
-            original.notebook, site=site or original.site, config=spec.config,
-            parameters={**original.parameters, **(parameters or {})},
-            parameter_texts=parameter_texts, name=name, parent_id=original.id,
+            original.notebook, site=site or spec.site or original.site, config=spec.config,
+            parameters=parameters, parameter_texts=parameter_texts, name=name,
+            parent_id=original.id,
         )
 
     def rename(self, run_id: str, name: str) -> Run:

@@ -352,15 +352,12 @@ class RerunHandler(MantikHandler):
     @authorized
     async def post(self, run_id: str) -> None:
         body = self.body()
-        config = _config(body)
-        if isinstance(config, str):
-            from ..spec import load_config
-
-            config = load_config(config, "config")
         run = await self.call(
-            self.service.rerun, run_id, parameters=_mapping(body, "parameters"),
-            parameter_texts=_mapping(body, "parameter_texts"), config=config,
+            self.service.rerun, run_id, config=_config(body),
+            parameters=_mapping(body, "parameters"),
+            parameter_texts=_mapping(body, "parameter_texts"),
             site=_opt_str(body, "site"), name=_opt_str(body, "name"),
+            replace=_flag(body, "replace"),
         )
         self.extensionapp.poller.wake()
         await self.reply_run(run, status=201)
@@ -449,6 +446,14 @@ def _opt_str(body: dict, key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadRequest(f"{key} must be a string, got {type(value).__name__}", key=key)
+    return value
+
+
+def _flag(body: dict, key: str) -> bool:
+    """An optional JSON boolean of the body (absent: false)."""
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{key} must be true or false, got {json.dumps(value)}", key=key)
     return value
 
 

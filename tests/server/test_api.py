@@ -187,6 +187,60 @@ async def test_cancel_rename_rerun_delete(api, jp_root_dir):
     assert not Path(child["work_dir"]).exists()
 
 
+ENV_PROBE = "import os\nprint('DROP is', os.environ.get('DROP'), flush=True)"
+
+
+async def test_rerun_with_replace_clears_what_it_leaves_out_and_without_merges(api, jp_root_dir):
+    make_notebook(jp_root_dir / "env.ipynb", "n: int = 1\nlabel: str = 'x'", ENV_PROBE)
+    first = await api.json("POST", "runs", {
+        "notebook": "env.ipynb", "parameters": {"n": 2, "label": "y"},
+        "config": "Resources: {Queue: devel, Runtime: 10m}\n"
+                  "Environment: {Variables: {KEEP: 'yes', DROP: me}}"}, expect=201)
+    assert "export DROP=me" in first["script"]
+
+    # the whole edited config as YAML text, DROP and Queue cleared, label left out
+    replaced = await api.json("POST", f"runs/{first['id']}/rerun", {
+        "replace": True, "parameter_texts": {"n": "3"},
+        "config": "Resources: {Runtime: 10m}\nEnvironment: {Variables: {KEEP: 'yes'}}",
+    }, expect=201)
+    assert replaced["parent_id"] == first["id"] and replaced["site"] == "local"
+    assert replaced["spec"]["Resources"] == {"Runtime": "10m"}
+    assert replaced["spec"]["Environment"] == {"Variables": {"KEEP": "yes"}}
+    assert "DROP" not in replaced["script"] and "export KEEP=yes" in replaced["script"]
+    assert replaced["parameters"] == {"n": 3}  # label is the notebook's default again
+
+    # overrides only: everything else is the first run's
+    merged = await api.json("POST", f"runs/{first['id']}/rerun", {
+        "config": {"Resources": {"Runtime": "20m"}}, "parameter_texts": {"n": "4"},
+    }, expect=201)
+    assert merged["spec"]["Resources"] == {"Queue": "devel", "Runtime": "20m"}
+    assert "export DROP=me" in merged["script"]
+    assert merged["parameters"] == {"n": 4, "label": "y"}
+
+    for run, seen in ((replaced, "DROP is None"), (merged, "DROP is me")):
+        done = await api.wait(run["id"], {"COMPLETED", "FAILED"})
+        assert done["state"] == "COMPLETED", done
+        log = await api.json("GET", f"runs/{run['id']}/logs")
+        assert seen in log["data"], log["data"]
+
+
+@pytest.mark.parametrize("body, status, key, text", [
+    ({"replace": "yes"}, 400, "replace", 'replace must be true or false, got "yes"'),
+    ({"config": "Resources: [a"}, 422, None, "malformed YAML at line 1"),
+    ({"replace": True, "config": {"Resources": {"Runtime": "soon"}}}, 422,
+     "Resources.Runtime", "not a duration"),
+    ({"replace": True, "parameters": {"nope": 1}}, 422, "Parameters.nope", "unknown parameter"),
+])
+async def test_bad_reruns_get_accurate_errors_and_leave_no_run(
+        api, jp_root_dir, body, status, key, text):
+    make_notebook(jp_root_dir / "ok.ipynb", "n: int = 1", "print(n)")
+    run = await api.json("POST", "runs", {"notebook": "ok.ipynb"}, expect=201)
+    error = await api.json("POST", f"runs/{run['id']}/rerun", body, expect=status)
+    assert text in error["message"], error
+    assert error["details"].get("key") == key
+    assert (await api.json("GET", "runs"))["total"] == 1
+
+
 @pytest.mark.parametrize("body, status, key, text", [
     ("{not json", 400, None, "not valid JSON"),
     ([1, 2], 400, None, "must be a JSON object"),
