@@ -49,6 +49,9 @@ def test_submit_from_toolbar_runs_live_and_opens_executed_notebook(page: Page, l
     field(dialog, "site").select_option("local")
     field(dialog, "Parameters.epochs").fill("6")
     field(dialog, "Parameters.seconds_per_epoch").fill("0.5")
+    field(dialog, "Resources.Queue").fill("devel")
+    field(dialog, "Resources.Runtime").fill("10m")
+    field(dialog, "Environment.Variables").fill("KEEP=1\nDROP=2")
     field(dialog, "name").fill("ui-journey")
     shot(page, "submit-dialog-light")
     accept(dialog)
@@ -79,13 +82,16 @@ def test_submit_from_toolbar_runs_live_and_opens_executed_notebook(page: Page, l
 
     run = lab.api("GET", f"runs/{run_id}")
     assert run["parameters"]["epochs"] == 6 and run["name"] == "ui-journey"
+    assert run["spec"]["Resources"] == {"Queue": "devel", "Runtime": "10m"}
+    assert "export DROP=2" in run["script"]
     page.locator(f'#mantik-run-{run_id} [data-command="mantik:open-executed-notebook"]').click()
     executed = page.locator('.lm-TabBar-tab[title*="mantik-runs/ui-journey/quickstart.ipynb"]')
     expect(executed).to_be_visible(timeout=30_000)
     assert (lab.root / "mantik-runs" / "ui-journey" / "quickstart.ipynb").exists()
 
 
-def test_rerun_with_changes_is_prefilled_and_creates_a_second_run(page: Page, lab, journey):
+def test_rerun_with_changes_is_prefilled_and_fields_cleared_in_it_are_gone(
+        page: Page, lab, journey):
     first = journey["first"]
     show_panel(page)
     row(page, first).hover()
@@ -95,8 +101,12 @@ def test_rerun_with_changes_is_prefilled_and_creates_a_second_run(page: Page, la
     expect(dialog.locator(".jp-Dialog-header")).to_contain_text("ui-journey")
     expect(field(dialog, "Parameters.epochs")).to_have_value("6")
     expect(field(dialog, "site")).to_have_value("local")
+    expect(field(dialog, "Resources.Queue")).to_have_value("devel")
+    expect(field(dialog, "Environment.Variables")).to_have_value("KEEP=1\nDROP=2")
     field(dialog, "Parameters.epochs").fill("2")
-    field(dialog, "Parameters.seconds_per_epoch").fill("0")
+    field(dialog, "Parameters.seconds_per_epoch").fill("")  # back to the notebook's default
+    field(dialog, "Resources.Queue").fill("")
+    field(dialog, "Environment.Variables").fill("KEEP=1")
     field(dialog, "name").fill("ui-journey-rerun")
     accept(dialog)
     expect(dialog).to_be_hidden(timeout=30_000)
@@ -105,8 +115,11 @@ def test_rerun_with_changes_is_prefilled_and_creates_a_second_run(page: Page, la
     expect(row(page, second)).to_contain_text("ui-journey-rerun")
     run = lab.api("GET", f"runs/{second}")
     assert run["parent_id"] == first
-    # the first run's parameters, with the changes made in the dialog
-    assert run["parameters"] == {"epochs": 2, "seconds_per_epoch": 0.0}
+    # the dialog's values replace the first run's: what was cleared there is gone
+    assert run["parameters"] == {"epochs": 2}
+    assert run["spec"]["Resources"] == {"Runtime": "10m"}
+    assert run["spec"]["Environment"] == {"Variables": {"KEEP": "1"}}
+    assert "DROP" not in run["script"] and "export KEEP=1" in run["script"]
     assert lab.api("GET", "runs")["total"] == 2
 
 

@@ -154,6 +154,8 @@ export interface ISubmission {
   config?: IRunConfig;
   parameter_texts?: Record<string, string>;
   name?: string;
+  /** Re-run only: config and parameters replace the run's instead of merging into them. */
+  replace?: boolean;
 }
 
 /** An error answered by the API: `{reason, message, details: {key}}`. */

@@ -108,13 +108,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         api.config()
       ]);
       const site = settings.defaultSite || config.defaults.site || sites[0]?.name || '';
-      const values = rerunOf ? valuesOfRun(rerunOf, parameters) : initialValues(site, parameters);
+      const fresh = initialValues(site, parameters);
       const form = new SubmitForm({
         notebook: path,
         sites,
         parameters,
-        values,
-        baseline: { ...values.parameters },
+        values: rerunOf ? valuesOfRun(rerunOf, parameters) : fresh,
+        defaults: { ...fresh.parameters },
+        edited: rerunOf?.spec,
         trans
       });
       const dialog = new ServerFormDialog({

@@ -6,7 +6,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 
-import { IParameter, ISite, ISubmission } from './api';
+import { IParameter, IRunConfig, ISite, ISubmission } from './api';
 import { FormField, ServerForm } from './formDialog';
 import {
   EnvironmentKind,
@@ -22,8 +22,10 @@ export interface ISubmitFormOptions {
   sites: ISite[];
   parameters: IParameter[];
   values: ISubmitValues;
-  /** Parameter texts that need not be sent (defaults, or the re-run run's values). */
-  baseline: Record<string, string>;
+  /** The notebook's parameter defaults as texts: those need not be sent. */
+  defaults: Record<string, string>;
+  /** Re-run: the run's configuration, which the form's values replace. */
+  edited?: IRunConfig;
   trans: TranslationBundle;
 }
 
@@ -48,7 +50,8 @@ export class SubmitForm extends ServerForm<ISubmission> {
   }
 
   getValue(): ISubmission {
-    return buildSubmission(this._values, this._options.baseline);
+    const { defaults, edited } = this._options;
+    return buildSubmission(this._values, defaults, edited);
   }
 
   protected get fieldKeys(): string[] {

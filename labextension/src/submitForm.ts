@@ -85,8 +85,9 @@ export function valuesOfRun(run: IRun, parameters: IParameter[]): ISubmitValues 
       values.parameters[p.name] = valueText(run.parameters[p.name]);
     }
   }
-  values.environment = apptainer ? 'apptainer' : environment.Python ? 'venv' : 'none';
-  values.venv = textOf(environment.Python);
+  const python = environment.Python as string | { Path?: string } | undefined;
+  values.environment = apptainer ? 'apptainer' : python ? 'venv' : 'none';
+  values.venv = typeof python === 'object' ? (python.Path ?? '') : textOf(python);
   values.image = apptainer?.Path ?? '';
   values.modules = ((environment.Modules ?? []) as string[]).join(', ');
   values.variables = Object.entries(variables)
@@ -99,30 +100,49 @@ function resourceValue(key: ResourceKey, text: string): string | number {
   return NUMERIC.includes(key) && /^\d+$/.test(text) ? Number(text) : text;
 }
 
-/** The request for the form: empty fields are left out, parameters only when changed. */
+/** Set `key` to `value`, or drop the key where the form leaves it empty (undefined). */
+function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (value === undefined) {
+    delete target[key];
+  } else {
+    target[key] = value;
+  }
+}
+
+/** A section with something in it, else undefined (the section is dropped). */
+function filled(section: Record<string, unknown>): Record<string, unknown> | undefined {
+  return Object.keys(section).length ? section : undefined;
+}
+
+/**
+ * The request for the form: empty fields are left out (an empty parameter takes the
+ * notebook's default, which its field shows), parameters only where they differ from
+ * `defaults` (the notebook's). With `edited`, the configuration of the run being
+ * re-run, the request replaces that run's configuration and parameters: keys the form
+ * does not show are kept as they were, the ones it shows are what it says, so a field
+ * cleared in the form is gone from the new run.
+ */
 export function buildSubmission(
   values: ISubmitValues,
-  baseline: Record<string, string>
+  defaults: Record<string, string>,
+  edited?: IRunConfig
 ): ISubmission {
-  const config: IRunConfig = {};
-  const resources: Record<string, unknown> = {};
+  const config = JSON.parse(JSON.stringify(edited ?? {})) as IRunConfig;
+  delete config.Parameters; // the form's parameters and site stand for these
+  delete config.Site;
+  const resources = { ...config.Resources };
   for (const key of RESOURCE_KEYS) {
     const text = values.resources[key].trim();
-    if (text) {
-      resources[key] = resourceValue(key, text);
-    }
+    setKey(resources, key, text ? resourceValue(key, text) : undefined);
   }
-  if (Object.keys(resources).length) {
-    config.Resources = resources;
-  }
-  const environment: Record<string, unknown> = {};
+  setKey(config, 'Resources', filled(resources));
+
+  const environment = { ...config.Environment };
   const modules = values.modules
     .split(/[,\n]/)
     .map(m => m.trim())
     .filter(Boolean);
-  if (modules.length) {
-    environment.Modules = modules;
-  }
+  setKey(environment, 'Modules', modules.length ? modules : undefined);
   const variables: Record<string, string> = {};
   for (const line of values.variables.split('\n')) {
     const [key, ...rest] = line.split('=');
@@ -130,25 +150,28 @@ export function buildSubmission(
       variables[key.trim()] = rest.join('=');
     }
   }
-  if (Object.keys(variables).length) {
-    environment.Variables = variables;
-  }
-  if (values.environment === 'venv' && values.venv.trim()) {
-    environment.Python = values.venv.trim();
-  }
-  if (values.environment === 'apptainer' && values.image.trim()) {
-    environment.Apptainer = { Path: values.image.trim() };
-  }
-  if (Object.keys(environment).length) {
-    config.Environment = environment;
-  }
+  setKey(environment, 'Variables', filled(variables));
+  const venv = values.venv.trim();
+  setKey(environment, 'Python', values.environment === 'venv' && venv ? venv : undefined);
+  const image = values.image.trim();
+  const apptainer = environment.Apptainer as Record<string, unknown> | undefined;
+  setKey(
+    environment,
+    'Apptainer',
+    values.environment === 'apptainer' && image ? { ...apptainer, Path: image } : undefined
+  );
+  setKey(config, 'Environment', filled(environment));
+
   const texts = Object.fromEntries(
-    Object.entries(values.parameters).filter(([name, text]) => text !== baseline[name])
+    Object.entries(values.parameters).filter(
+      ([name, text]) => text !== '' && text !== defaults[name]
+    )
   );
   return {
     site: values.site,
     config,
     parameter_texts: texts,
-    name: values.name.trim() || undefined
+    name: values.name.trim() || undefined,
+    ...(edited ? { replace: true } : {})
   };
 }
