@@ -11,9 +11,7 @@ where the clients receive them (httpx).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.common import figure
+from mantik_jupyter.sim.server import GatewayRequests
 
 SITES = ("sim-unicore", "sim-firecrest")
 ACTIVE_RUNS = 20
@@ -30,23 +29,6 @@ POLLER_SECONDS = 60
 POLL_CYCLES = 10
 FILES, FILE_SIZE = 100, 256 * 1024
 WAITING = {"Environment": {"PreRunCommandOnComputeNode": "echo started; sleep 600"}}
-
-
-class Requests(logging.Handler):
-    """Gateway requests seen in the simulator's access log, by path."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.paths: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = re.search(r"(?:GET|POST|PUT|DELETE) (\S+)", record.getMessage())
-        if match:
-            self.paths.append(match.group(1))
-
-    def count(self, site: str) -> int:
-        prefix = "/firecrest/" if "firecrest" in site else "/DEMO-SITE/"
-        return sum(1 for p in self.paths if p.startswith(prefix))
 
 
 @contextlib.contextmanager
@@ -88,7 +70,7 @@ def wait_started(service, runs) -> None:
             time.sleep(0.3)
 
 
-def poll_cost(service, requests: Requests, tmp: Path) -> None:
+def poll_cost(service, requests: GatewayRequests, tmp: Path) -> None:
     nb = notebook(tmp / "idle" / "idle.ipynb")
     runs = {site: [service.submit(nb, site=site, config=WAITING) for _ in range(ACTIVE_RUNS)]
             for site in SITES}
@@ -98,7 +80,7 @@ def poll_cost(service, requests: Requests, tmp: Path) -> None:
             requests.paths.clear()
             service.refresh([service.store.get(r.id) for r in site_runs])
             time.sleep(0.1)  # the access log is written just after each reply
-            per_cycle.append(requests.count(site))
+            per_cycle.append(requests.count(_prefix(site)))
             time.sleep(1.0)
         figure(f"{site}: gateway requests, first poll of {ACTIVE_RUNS} active runs",
                per_cycle[0], "requests")
@@ -111,7 +93,7 @@ def poll_cost(service, requests: Requests, tmp: Path) -> None:
     poller_rate(service, requests)
 
 
-def poller_rate(service, requests: Requests) -> None:
+def poller_rate(service, requests: GatewayRequests) -> None:
     """The server's own poller, left to its adaptive rhythm for a minute."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
@@ -129,7 +111,12 @@ def poller_rate(service, requests: Requests) -> None:
     polls = asyncio.run(run())
     for site in SITES:
         figure(f"{site}: server poller, gateway requests per minute, {POLLER_RUNS} active runs",
-               requests.count(site) * 60 / POLLER_SECONDS, "req/min", f"({polls} polls)")
+               requests.count(_prefix(site)) * 60 / POLLER_SECONDS, "req/min", f"({polls} polls)")
+
+
+def _prefix(site: str) -> str:
+    """The path prefix of the gateway API a simulator site speaks."""
+    return "/firecrest/" if "firecrest" in site else "/DEMO-SITE/"
 
 
 def log_cost(service, runs) -> None:
@@ -189,17 +176,12 @@ def main() -> None:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
         sim = Simulator(home / "sim", port=0, executor="process",
                         slots=2 * POLLER_RUNS).start()
-        access = logging.getLogger("tornado.access")
-        requests = Requests()
-        access.addHandler(requests)
-        access.setLevel(logging.INFO)
-        access.propagate = False
         try:
-            service = RunService(home)
-            upload_cost(service, tmp)
-            poll_cost(service, requests, tmp)
+            with GatewayRequests() as requests:
+                service = RunService(home)
+                upload_cost(service, tmp)
+                poll_cost(service, requests, tmp)
         finally:
-            access.removeHandler(requests)
             sim.stop()
 
 

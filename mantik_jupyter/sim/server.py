@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import tornado.ioloop
@@ -136,3 +138,42 @@ class NotFound(SimHandler):
     def prepare(self) -> None:
         """Every method answers 404."""
         self.fail(404, f"No such resource: {self.request.path}")
+
+
+class GatewayRequests(logging.Handler):
+    """The paths the simulators of this process answered, read from tornado's access log,
+    so tests and benchmarks count what a client costs the gateway where the gateway sees it.
+
+    ``with GatewayRequests() as requests:`` listens for the block; tornado writes each line
+    just after its reply, so wait a moment after a call before counting it.
+    """
+
+    _REQUEST = re.compile(r"(?:GET|POST|PUT|PATCH|DELETE|HEAD) (\S+)")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.paths: list[str] = []
+        self._log = logging.getLogger("tornado.access")
+        self._saved = (logging.NOTSET, True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the path of a request line."""
+        match = self._REQUEST.search(record.getMessage())
+        if match:
+            self.paths.append(match.group(1))
+
+    def count(self, prefix: str) -> int:
+        """Requests whose path starts with ``prefix`` (``/firecrest/``, ``/DEMO-SITE/``)."""
+        return sum(1 for path in self.paths if path.startswith(prefix))
+
+    def __enter__(self) -> GatewayRequests:
+        self._saved = (self._log.level, self._log.propagate)
+        self._log.addHandler(self)
+        self._log.setLevel(logging.INFO)
+        self._log.propagate = False  # the INFO lines are counted here, not printed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._log.removeHandler(self)
+        self._log.setLevel(self._saved[0])
+        self._log.propagate = self._saved[1]

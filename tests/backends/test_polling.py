@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections.abc import Iterator
 
@@ -11,34 +9,14 @@ import pytest
 from helpers import SITES, make_notebook
 
 from mantik_jupyter.service import RunService
+from mantik_jupyter.sim.server import GatewayRequests
 from mantik_jupyter.tracking import Tracker
-
-
-class GatewayRequests(logging.Handler):
-    """Counts the simulator's requests (tornado's access log) by API."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.paths: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = re.search(r"(GET|POST|PUT|DELETE) (\S+)", record.getMessage())
-        if match:
-            self.paths.append(match.group(2))
-
-    def count(self, prefix: str) -> int:
-        return sum(1 for p in self.paths if p.startswith(prefix))
 
 
 @pytest.fixture
 def requests() -> Iterator[GatewayRequests]:
-    logger = logging.getLogger("tornado.access")
-    handler, level = GatewayRequests(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with GatewayRequests() as seen:
+        yield seen
 
 
 def test_one_status_request_per_firecrest_poll_and_at_most_one_per_unicore_run(
