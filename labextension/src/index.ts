@@ -107,7 +107,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         api.parameters(path),
         api.config()
       ]);
-      const site = settings.defaultSite || config.defaults.site || sites[0]?.name || '';
+      // the setting or the server's default, where that site exists (a setting can outlive
+      // its site, and the dialog must show the site it sends)
+      const site =
+        [settings.defaultSite, config.defaults.site].find(name =>
+          sites.some(s => s.name === name)
+        ) ??
+        sites[0]?.name ??
+        '';
       const fresh = initialValues(site, parameters);
       const form = new SubmitForm({
         notebook: path,
