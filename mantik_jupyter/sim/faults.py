@@ -13,10 +13,13 @@ from dataclasses import asdict, dataclass, field, fields
 class FaultRule:
     """Faults for requests whose path matches ``route`` (a regex, searched) and ``methods``.
 
-    Rates are probabilities per request. ``lost_reply_rate`` lets the request do its work
-    (a job is created) and then drops the connection before the reply is sent.
-    ``latency`` waits before the request does its work, ``reply_latency`` after it: the
-    client waits for the answer to a request that already took effect (a slow gateway).
+    Rates are probabilities per request (1.0: every request; below 1 a seeded random draw).
+    ``first`` (N > 0) limits the rule to the first N matching requests, ``every`` (K > 0) to
+    every Kth (the Kth, 2Kth, ...): with rates of 1.0 a fault is exactly reproducible, which
+    is what tests assert on. ``lost_reply_rate`` lets the request do its work (a job is
+    created) and then drops the connection before the reply is sent. ``latency`` waits
+    before the request does its work, ``reply_latency`` after it: the client waits for the
+    answer to a request that already took effect (a slow gateway).
     """
 
     route: str = ""
@@ -29,6 +32,8 @@ class FaultRule:
     retry_after: int = 1
     drop_rate: float = 0.0
     lost_reply_rate: float = 0.0
+    first: int = 0
+    every: int = 0
 
     def __post_init__(self) -> None:
         re.compile(self.route)
@@ -38,6 +43,11 @@ class FaultRule:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.latency < 0 or self.reply_latency < 0:
             raise ValueError("latency and reply_latency must be 0 or more seconds")
+        for name in ("first", "every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number of requests (0: off), "
+                                 f"not {value!r}")
         if not 500 <= self.error_status <= 599:
             raise ValueError("error_status must be a 5xx code")
 
@@ -65,9 +75,14 @@ class FaultRule:
         return cls.from_dict(data)
 
     def matches(self, method: str, path: str) -> bool:
-        """True when this rule applies to a request."""
+        """True when this rule's route and methods fit a request."""
         wanted = not self.methods or method in self.methods
         return wanted and re.search(self.route, path) is not None
+
+    def selects(self, number: int) -> bool:
+        """True when the ``number``th (from 1) matching request falls under ``first``/``every``."""
+        within_first = not self.first or number <= self.first
+        return within_first and (not self.every or number % self.every == 0)
 
 
 @dataclass
@@ -87,6 +102,7 @@ class Faults:
 
     def __init__(self, rules: list[FaultRule] | None = None, seed: int | None = None) -> None:
         self._rules = list(rules or [])
+        self._matched = [0] * len(self._rules)
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.injected = {"error": 0, "throttle": 0, "drop": 0, "lost_reply": 0}
@@ -95,33 +111,42 @@ class Faults:
         """Swap the whole rule set (an empty list turns faults off)."""
         with self._lock:
             self._rules = list(rules)
+            self._matched = [0] * len(self._rules)
 
     def snapshot(self) -> dict:
-        """Rules and counters as JSON."""
+        """Rules (as PUT takes them), requests each rule matched so far, and what was injected."""
         with self._lock:
-            return {"rules": [asdict(r) for r in self._rules], "injected": dict(self.injected)}
+            return {"rules": [asdict(r) for r in self._rules], "matched": list(self._matched),
+                    "injected": dict(self.injected)}
 
     def decide(self, method: str, path: str) -> Decision:
-        """Roll the dice for one request against every matching rule."""
+        """Apply every matching rule to one request (counted per rule, rates drawn when < 1)."""
         decision = Decision()
         with self._lock:
-            for rule in self._rules:
+            for index, rule in enumerate(self._rules):
                 if not rule.matches(method, path):
+                    continue
+                self._matched[index] += 1
+                if not rule.selects(self._matched[index]):
                     continue
                 decision.latency += rule.latency
                 decision.reply_latency += rule.reply_latency
                 if decision.status or decision.drop or decision.lose_reply:
                     continue
-                if self._random.random() < rule.drop_rate:
+                if self._hit(rule.drop_rate):
                     decision.drop = True
                     self.injected["drop"] += 1
-                elif self._random.random() < rule.throttle_rate:
+                elif self._hit(rule.throttle_rate):
                     decision.status, decision.retry_after = 429, rule.retry_after
                     self.injected["throttle"] += 1
-                elif self._random.random() < rule.error_rate:
+                elif self._hit(rule.error_rate):
                     decision.status = rule.error_status
                     self.injected["error"] += 1
-                elif self._random.random() < rule.lost_reply_rate:
+                elif self._hit(rule.lost_reply_rate):
                     decision.lose_reply = True
                     self.injected["lost_reply"] += 1
         return decision
+
+    def _hit(self, rate: float) -> bool:
+        """Whether a fault of this rate strikes: 0 and 1 without a draw, so they stay exact."""
+        return rate >= 1.0 or (rate > 0.0 and self._random.random() < rate)

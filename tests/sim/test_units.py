@@ -66,6 +66,23 @@ def test_faults_only_hit_matching_routes_and_are_counted():
     assert faults.snapshot()["injected"]["error"] == 1
 
 
+def test_first_and_every_make_faults_exact():
+    faults = Faults([FaultRule.parse("route=^/t,throttle_rate=1,first=2,retry_after=0"),
+                     FaultRule.parse("route=^/e,methods=POST,error_rate=1,every=3")])
+    assert [faults.decide("GET", "/t").status for _ in range(5)] == [429, 429, None, None, None]
+    assert [faults.decide("POST", "/e").status for _ in range(7)] == [
+        None, None, 503, None, None, 503, None]
+    snapshot = faults.snapshot()
+    assert (snapshot["matched"], snapshot["injected"]["throttle"], snapshot["injected"]["error"]) \
+        == ([5, 7], 2, 2)
+    # the rules GET shows are what PUT takes; counting starts again
+    faults.replace([FaultRule.from_dict(rule) for rule in snapshot["rules"]])
+    assert faults.decide("GET", "/t").status == 429
+    for bad in ({"first": -1}, {"every": 1.5}, {"every": "2"}, {"first": True}):
+        with pytest.raises(ValueError, match="must be a whole number of requests"):
+            FaultRule.from_dict(bad)
+
+
 def test_confine_refuses_escapes_and_symlinks(tmp_path):
     base = tmp_path / "job"
     (base / "sub").mkdir(parents=True)
