@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -16,11 +17,17 @@ from jsonschema import Draft202012Validator
 SPEC_FILE = Path(__file__).parent / "spec" / "firecrest-v2-openapi-2.5.6.yaml"
 
 
+@functools.cache
+def firecrest_spec() -> dict:
+    """The vendored spec, parsed once per session (parsing took ~1 s per test; read only)."""
+    return yaml.load(SPEC_FILE.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 class SpecChecker:
     """Validates FirecREST answers against the vendored OpenAPI spec (status, body schema)."""
 
     def __init__(self, base_url: str) -> None:
-        self.spec = yaml.safe_load(SPEC_FILE.read_text())
+        self.spec = firecrest_spec()
         self.base_path = urlsplit(base_url).path.rstrip("/")
         self.paths = [
             (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"), ops)
@@ -100,7 +107,7 @@ def token(server) -> str:
     return resp.json()["access_token"]
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2):
+def wait_for(predicate: Callable[[], object], timeout: float = 300, interval: float = 0.2):
     """Poll until ``predicate()`` is truthy and return it; AssertionError after ``timeout``."""
     deadline = time.time() + timeout
     while time.time() < deadline:

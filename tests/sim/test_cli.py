@@ -11,12 +11,10 @@ import sys
 import httpx
 import pytest
 
-pytestmark = pytest.mark.timeout(120)
-
 
 def sim_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mantik_jupyter.sim", *args], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **(env or {})})
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
 def test_cli_module_does_not_import_the_server():
@@ -85,7 +83,7 @@ def test_foreground_start_runs_until_sigterm(tmp_path):
         assert token["expires_in"] == 7
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0
     assert "simulator stopped" in out
 

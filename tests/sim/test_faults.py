@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -141,9 +142,11 @@ def test_faults_can_be_changed_over_http_at_run_time(sim):
 
 
 def test_killed_job_ends_failed_with_signal_9(sim, fc, home_dir):
-    script = "#!/bin/bash\nsleep 120\n"
-    job_id = fc.submit("daint-sim", home_dir("kill"), script_str=script)["jobId"]
-    wait_for(lambda: fc.job_info("daint-sim", job_id)[0]["status"]["state"] == "RUNNING")
+    workdir = home_dir("kill")
+    script = "#!/bin/bash\ntouch started\nsleep 120\n"
+    job_id = fc.submit("daint-sim", workdir, script_str=script)["jobId"]
+    # Slurm reads RUNNING before the batch script has a process to kill: wait for the script
+    wait_for(lambda: (Path(workdir) / "started").exists())
     sim.kill_job(job_id)
     status = fc.wait_for_job("daint-sim", job_id, timeout=300)[0]["status"]
     assert (status["state"], status["interruptSignal"]) == ("FAILED", 9)

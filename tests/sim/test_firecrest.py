@@ -75,7 +75,7 @@ def test_cancel_running_job(fc, home_dir):
     job_id = fc.submit("daint-sim", home_dir("cancel"), script_str=script)["jobId"]
     wait_for(lambda: fc.job_info("daint-sim", job_id)[0]["status"]["state"] == "RUNNING")
     fc.cancel_job("daint-sim", job_id)
-    job = fc.wait_for_job("daint-sim", job_id, timeout=60)[0]
+    job = fc.wait_for_job("daint-sim", job_id, timeout=300)[0]
     assert job["status"]["state"] == "CANCELLED"
 
 
@@ -119,7 +119,7 @@ def test_job_environment_is_passed_and_clean(fc, home_dir):
 def test_job_over_its_time_limit_ends_timeout(fc, overtime_job):
     """Run last in the session (see conftest): Slurm's slow enforcement overlaps the suite."""
     job_id, submitted = overtime_job
-    job = fc.wait_for_job("daint-sim", job_id, timeout=240)[0]
+    job = fc.wait_for_job("daint-sim", job_id, timeout=540)[0]
     assert job["status"]["state"] == "TIMEOUT"
     assert job["status"]["interruptSignal"] in (0, 15)
     assert time.time() - submitted > 55

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import pytest
 from simtools import SpecChecker, firecrest_client, fresh_dir, wait_for
@@ -50,7 +50,7 @@ def test_completed_with_name_from_the_script_and_output(pfc, workdir):
 
 def test_exit_code_cancel_kill_and_node_failure(psim, pfc, workdir):
     failed = pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nexit 3\n")["jobId"]
-    sleepers = [pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nsleep 60\n")["jobId"]
+    sleepers = [pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nsleep 600\n")["jobId"]
                 for _ in range(3)]
     for job_id in sleepers:
         wait_for(lambda j=job_id: state(pfc, j)["state"] == "RUNNING")
@@ -58,7 +58,7 @@ def test_exit_code_cancel_kill_and_node_failure(psim, pfc, workdir):
     pfc.cancel_job("daint-sim", sleepers[0])
     psim.kill_job(sleepers[1])
     psim.fail_node()
-    ended = {j: pfc.wait_for_job("daint-sim", j, timeout=30)[0]["status"]
+    ended = {j: pfc.wait_for_job("daint-sim", j, timeout=300)[0]["status"]
              for j in [failed, *sleepers]}
     assert (ended[failed]["state"], ended[failed]["exitCode"]) == ("FAILED", 3)
     assert (ended[sleepers[0]]["state"], ended[sleepers[0]]["interruptSignal"]) == ("CANCELLED", 15)
@@ -67,13 +67,17 @@ def test_exit_code_cancel_kill_and_node_failure(psim, pfc, workdir):
 
 
 def test_more_jobs_than_slots_wait_pending(psim, pfc, workdir):
-    ids = [pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nsleep 1\n")["jobId"]
+    # every job holds its slot until the test says go, however slow the machine is
+    script = "#!/bin/bash\nwhile [ ! -e go ]; do sleep 0.1; done\n"
+    ids = [pfc.submit("daint-sim", workdir, script_str=script)["jobId"]
            for _ in range(psim.config.slots + 1)]
     states = [state(pfc, j)["state"] for j in ids]
+    (Path(workdir) / "go").touch()
     assert states.count("RUNNING") <= psim.config.slots
     assert "PENDING" in states
-    for job_id in ids:
-        assert pfc.wait_for_job("daint-sim", job_id)[0]["status"]["state"] == "COMPLETED"
+    # polled steadily: wait_for_job's doubling pauses would add up to 30 s here
+    wait_for(lambda: not {state(pfc, j)["state"] for j in ids} & {"PENDING", "RUNNING"})
+    assert [state(pfc, j)["state"] for j in ids] == ["COMPLETED"] * len(ids)
 
 
 def test_unicore_runtime_limit_ends_failed_with_timeout_reason(psim):
@@ -81,11 +85,10 @@ def test_unicore_runtime_limit_ends_failed_with_timeout_reason(psim):
 
     cred = credentials.UsernamePassword(psim.config.username, psim.config.password)
     site = client.Client(cred, psim.unicore_url, cache_time=0)
-    job = site.new_job({"Executable": "sleep 60", "Resources": {"Runtime": "2"}})
+    # without the limit the job would outlast wait_for's deadline
+    job = site.new_job({"Executable": "sleep 900", "Resources": {"Runtime": "2"}})
     job.cache_time = 0
-    start = time.time()
-    wait_for(lambda: job.properties["status"] == "FAILED", timeout=30)
-    assert time.time() - start < 20
+    wait_for(lambda: job.properties["status"] == "FAILED")
     assert "TIMEOUT" in job.properties["statusMessage"]
     failing = site.new_job({"Executable": "exit 3"})
     failing.cache_time = 0
