@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LABEXT_SRC := package.json yarn.lock $(wildcard labextension/src/* labextension/style/* labextension/schema/*)
 LABEXT := $(VENV)/.labextension
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean $(SUITES:%=suite-%)
 
 $(STAMP): pyproject.toml magics/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,16 +35,45 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install lint
-	$(PY) -m pytest
-	# every example notebook runs as a test, with its own mantik home and MLflow store
-	tmp=$$(mktemp -d) && MANTIK_JUPYTER_HOME=$$tmp/home MLFLOW_TRACKING_URI=sqlite:///$$tmp/mlflow.db \
-		$(PY) -m pytest -p no:cacheprovider --nbval-lax notebooks/
-	# the lab extension in a real Chromium (its own pytest rootdir: see ui-tests/pytest.ini)
-	cd ui-tests && ../$(PY) -m pytest
+# The test suites: every folder under tests/ belongs to the main pytest run (testpaths).
+# Each suite (lint too) runs even when an earlier one failed; the run then fails naming
+# the failed suites. SUITE_JOBS suites run side by side, each one's output printed whole
+# when it ends: with 2, notebooks and then ui run beside the long pytest suite (they share
+# nothing but Slurm); SUITE_JOBS=1 runs them one after another, output live.
+# PYTEST_ARGS narrows the main run (e.g. PYTEST_ARGS=tests/sim).
+SUITES := lint pytest notebooks ui
+SUITE_JOBS ?= 2
+PYTEST_ARGS ?=
+export TEST_LOGS := $(CURDIR)/.test-logs
+
+test: install
+	rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
+	# Slurm installed and up before suites run side by side (their apt-get would race for
+	# its lock); without root this fails here and each suite's tests say why themselves
+	-scripts/slurm-up > $(TEST_LOGS)/slurm-up.log 2>&1
+	$(MAKE) --no-print-directory -j$(SUITE_JOBS) $(if $(filter 1,$(SUITE_JOBS)),,--output-sync=target) \
+		$(SUITES:%=suite-%)
+	.ci/failed-suites $(SUITES)
+
+suite-lint: install
+	.ci/suite lint $(VENV)/bin/ruff check .
+
+# the main pytest run: tests/ (every folder in it), its 25 slowest tests listed at the end
+suite-pytest: install
+	.ci/suite pytest $(PY) -m pytest --durations=25 $(PYTEST_ARGS)
+
+# every example notebook runs as a test, with its own mantik home and MLflow store
+suite-notebooks: install
+	tmp=$$(mktemp -d) && .ci/suite notebooks env MANTIK_JUPYTER_HOME=$$tmp/home \
+		MLFLOW_TRACKING_URI=sqlite:///$$tmp/mlflow.db \
+		$(PY) -m pytest -p no:cacheprovider --durations=10 --nbval-lax notebooks/
+
+# the lab extension in a real Chromium (its own pytest rootdir: see ui-tests/pytest.ini)
+suite-ui: install
+	cd ui-tests && ../.ci/suite ui ../$(PY) -m pytest --durations=10
 
 bench: install
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .slurm .pytest_cache .ruff_cache
+	rm -rf $(VENV) .slurm .pytest_cache .ruff_cache .test-logs

@@ -58,7 +58,7 @@ def chromium() -> str:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in (["apt-get", "update", "-qq"],
                     ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+            proc = _apt(cmd, env)
             if proc.returncode != 0:
                 _unavailable(f"{' '.join(cmd)} failed: {proc.stderr[-1000:]}")
     try:
@@ -66,6 +66,19 @@ def chromium() -> str:
     except ImportError:
         _unavailable("the playwright package is missing (pip install -e '.[test]')")
     return CHROMIUM
+
+
+def _apt(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run apt-get, waiting while another apt (another suite's, slurm-up's) holds its lock:
+    `apt-get update` cannot wait for the lists lock by itself."""
+    deadline = time.monotonic() + 900
+    while True:
+        proc = subprocess.run([cmd[0], "-o", "DPkg::Lock::Timeout=600", *cmd[1:]],
+                              capture_output=True, text=True, env=env, timeout=900)
+        locked = "Could not get lock" in proc.stderr or "Unable to lock" in proc.stderr
+        if proc.returncode == 0 or not locked or time.monotonic() > deadline:
+            return proc
+        time.sleep(2)
 
 
 def _free_port() -> int:
@@ -152,7 +165,7 @@ def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
 
 
 def _wait_ready(lab: Lab, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"jupyter lab exited ({proc.returncode}); see {lab.log}")
@@ -161,7 +174,7 @@ def _wait_ready(lab: Lab, proc: subprocess.Popen) -> None:
             return
         except requests.RequestException:
             time.sleep(0.3)
-    raise RuntimeError(f"jupyter lab did not answer within 120 s; see {lab.log}")
+    raise RuntimeError(f"jupyter lab did not answer within 300 s; see {lab.log}")
 
 
 @pytest.fixture(scope="session")
