@@ -74,7 +74,7 @@ def accept(dialog) -> None:
 
 def newest_run_id(page: Page, other_than: set[str]) -> str:
     rows = page.locator(".jp-MantikRuns-row")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         for run_id in rows.evaluate_all("rows => rows.map(r => r.dataset.runId)"):
             if run_id not in other_than:

@@ -65,7 +65,7 @@ def test_submit_from_toolbar_runs_live_and_opens_executed_notebook(page: Page, l
     expect(row(page, run_id)).to_have_attribute("data-state", "RUNNING")
     shot(page, "log-viewer-light")
     expect(row(page, run_id)).to_have_attribute("data-state", "COMPLETED", timeout=RUN_TIMEOUT)
-    expect(log).to_contain_text("epoch 6/6", timeout=10_000)
+    expect(log).to_contain_text("epoch 6/6", timeout=60_000)
     states = page.evaluate(f"window.__mantikStates['{run_id}']")
     assert states[-3:] == ["QUEUED", "RUNNING", "COMPLETED"], states
     shot(page, "panel-light")
@@ -164,7 +164,7 @@ def test_cancel_asks_for_confirmation_and_ends_cancelled(page: Page, lab, journe
     expect(row(page, long_run)).to_have_attribute("data-state", "CANCELLED", timeout=RUN_TIMEOUT)
     assert lab.api("GET", f"runs/{long_run}")["state"] == "CANCELLED"
     notification = page.locator(".jp-toast-message", has_text="ui-long")
-    expect(notification.first).to_be_visible(timeout=15_000)
+    expect(notification.first).to_be_visible(timeout=60_000)
 
 
 def test_filters_and_search_narrow_the_list(page: Page):
@@ -240,7 +240,7 @@ FRAME_GAPS = """() => {
 
 def test_fifty_megabyte_log_loads_without_freezing_the_page(page: Page, lab, journey):
     run_id = journey["second"]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while lab.api("GET", f"runs/{run_id}")["state"] != "COMPLETED":
         assert time.monotonic() < deadline, "the re-run did not complete"
         time.sleep(0.5)
@@ -290,7 +290,7 @@ def test_kernel_save_request_saves_the_notebook_and_answers(page: Page, lab):
         f"save = create_comm(target_name='mantik:save', data={{'path': 'quickstart.ipynb'}})\n"
         f"save.on_msg(lambda msg: replies.append(msg['content']['data']))  # {marker}"))
     on_disk = lab.root / "quickstart.ipynb"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while marker not in on_disk.read_text() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert marker in on_disk.read_text(), "the notebook was not saved on the kernel's request"

@@ -76,7 +76,7 @@ def test_a_refused_upload_fails_the_submission_and_leaves_no_job(cli, sim, tmp_p
     assert {r["id"] for r in cli.json("runs")} == runs_before, "no run record may remain"
     created = new_jobs(sim, before)
     assert [j["name"] for j in created] == ["IngressFileTransfer"], created
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while new_jobs(sim, before)[0]["state"] != "CANCELLED":  # scancel takes a moment
         assert time.monotonic() < deadline, new_jobs(sim, before)
         time.sleep(0.2)

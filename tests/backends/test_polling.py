@@ -5,12 +5,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from helpers import SITES, make_notebook
 
 from mantik_jupyter.service import RunService
 from mantik_jupyter.sim.server import GatewayRequests
 from mantik_jupyter.tracking import Tracker
+
+
+def logged_so_far(requests: GatewayRequests, sim) -> None:
+    """Wait until every request answered so far is in ``requests``: tornado logs each one on
+    the simulator's one event-loop thread as its reply ends, so a marker request logged
+    after them proves they are all there (the marker is then dropped)."""
+    marker = f"/_sim/logged-{time.time_ns()}"
+    httpx.get(sim.url + marker)
+    deadline = time.monotonic() + 60
+    while marker not in requests.paths:
+        assert time.monotonic() < deadline, "the simulator's access log stopped"
+        time.sleep(0.05)
+    requests.paths.remove(marker)
 
 
 @pytest.fixture
@@ -24,30 +38,31 @@ def test_one_status_request_per_firecrest_poll_and_at_most_one_per_unicore_run(
     service = RunService(session_home, tracker=Tracker(
         session_home, f"sqlite:///{session_home / 'mlflow.db'}"))
     nb = make_notebook(tmp_path / "idle.ipynb", None, "print(1)")
-    config = {"Environment": {"PreRunCommandOnComputeNode": "echo waiting; sleep 120"}}
+    # the jobs outlive the test however slowly they start (the test cancels them)
+    config = {"Environment": {"PreRunCommandOnComputeNode": "echo waiting; sleep 900"}}
     runs = [service.submit(nb, site=site, config=config) for site in SITES for _ in range(3)]
     try:
         for run in runs:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300
             while b"waiting" not in service.logs(run.id).data:
                 assert time.monotonic() < deadline, "the job never started"
                 time.sleep(0.5)
         time.sleep(1.1)  # past the UNICORE backend's shortest poll interval
         current = [service.store.get(run.id) for run in runs]
         assert {run.state for run in current} == {"RUNNING"}
-        time.sleep(0.2)
+        logged_so_far(requests, sim)
         requests.paths.clear()
         assert service.refresh(current) == []  # all of them still running
-        time.sleep(0.2)  # the access log is written just after each reply
+        logged_so_far(requests, sim)
         assert requests.count("/firecrest/") == 1  # every run of the site in one request
         assert 1 <= requests.count("/DEMO-SITE/") <= 3  # one per active run at most
 
         for run in (runs[0], runs[3]):
             whole = service.logs(run.id).data
-            time.sleep(0.2)
+            logged_so_far(requests, sim)
             requests.paths.clear()
             assert service.backend(run.site).read_log(run, len(whole)) == b""
-            time.sleep(0.2)
+            logged_so_far(requests, sim)
             assert len(requests.paths) == 1  # one request for "nothing new"
     finally:
         for run in runs:

@@ -111,7 +111,7 @@ c.Spawner.args += {root_flag!r} + ["--MantikJupyter.poll_min_interval=0.2",
             try:
                 if ready():
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
                 pass
             assert time.monotonic() < deadline, f"{what}:\n{self.log_text()}"
             time.sleep(0.3)
@@ -151,7 +151,7 @@ c.Spawner.args += {root_flag!r} + ["--MantikJupyter.poll_min_interval=0.2",
 def hub(tmp_path: Path, proxy_command: str) -> Iterator[Hub]:
     started = Hub(tmp_path, proxy_command)
     try:
-        started.wait_until(lambda: requests.get(f"{started.url}/hub/api/", timeout=5).ok, 120,
+        started.wait_until(lambda: requests.get(f"{started.url}/hub/api/", timeout=5).ok, 300,
                            "the hub did not answer")
         yield started
     finally:

@@ -71,7 +71,7 @@ class Kernel:
         manager.start_kernel(cwd=str(cwd), env=env)
         client = manager.client()
         client.start_channels()
-        client.wait_for_ready(timeout=60)
+        client.wait_for_ready(timeout=180)
         return cls(client, manager)
 
     def run(

@@ -48,7 +48,7 @@ class Server:
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root)
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"token {TOKEN}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             assert self.proc.poll() is None, log.read_text()
             try:
@@ -72,7 +72,7 @@ class Server:
         client = BlockingKernelClient()
         client.load_connection_file(str(self.runtime / f"kernel-{session['kernel']['id']}.json"))
         client.start_channels(hb=False)  # the server watches the kernel's heartbeat
-        client.wait_for_ready(timeout=60)
+        client.wait_for_ready(timeout=180)
         self.session_id = session["id"]
         return Kernel(client)
 
@@ -87,7 +87,7 @@ class Server:
         self.api("PUT", f"api/contents/{path}", json={
             "type": "notebook", "format": "json", "content": model["content"]})
 
-    def wait_for_log(self, run_id: str, text: str, timeout: float = 60) -> None:
+    def wait_for_log(self, run_id: str, text: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.api("GET", f"mantik/api/runs/{run_id}/logs").json()["data"]:
             assert time.monotonic() < deadline, f"{text!r} never appeared in the log"

@@ -70,7 +70,7 @@ class Api:
         response = await self(method, path, body, params, expect)
         return json.loads(response.body) if response.body else None
 
-    async def wait(self, run_id: str, states: set[str], timeout: float = 120) -> dict:
+    async def wait(self, run_id: str, states: set[str], timeout: float = 300) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             run = await self.json("GET", f"runs/{run_id}")

@@ -39,7 +39,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.process.start().wait_until(self.api + "config", 60,
+        self.process.start().wait_until(self.api + "config", 180,
                                         {"Authorization": f"token {self.token}"})
         return self
 

@@ -15,7 +15,7 @@ SLOW = "import time\nfor i in range({n}):\n    print(f'line {{i}}', flush=True)\
        "    time.sleep({pause})"
 
 
-def wait_state(server: LiveServer, run_id: str, states: set[str], timeout: float = 120) -> dict:
+def wait_state(server: LiveServer, run_id: str, states: set[str], timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         run = server.request("GET", f"runs/{run_id}").json()
