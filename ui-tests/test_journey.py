@@ -30,7 +30,7 @@ from playwright.sync_api import Page, expect
 
 from mantik_jupyter.store import Run, RunStore
 
-RUN_TIMEOUT = 90_000
+RUN_TIMEOUT = 300_000  # a run on a loaded 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_submit_from_toolbar_runs_live_and_opens_executed_notebook(page: Page, l
     field(dialog, "name").fill("ui-journey")
     shot(page, "submit-dialog-light")
     accept(dialog)
-    expect(dialog).to_be_hidden(timeout=30_000)
+    expect(dialog).to_be_hidden(timeout=120_000)
 
     run_id = newest_run_id(page, set())
     journey["first"] = run_id
@@ -109,7 +109,7 @@ def test_rerun_with_changes_is_prefilled_and_fields_cleared_in_it_are_gone(
     field(dialog, "Environment.Variables").fill("KEEP=1")
     field(dialog, "name").fill("ui-journey-rerun")
     accept(dialog)
-    expect(dialog).to_be_hidden(timeout=30_000)
+    expect(dialog).to_be_hidden(timeout=120_000)
     second = newest_run_id(page, {first})
     journey["second"] = second
     expect(row(page, second)).to_contain_text("ui-journey-rerun")
@@ -146,7 +146,7 @@ def test_cancel_asks_for_confirmation_and_ends_cancelled(page: Page, lab, journe
     field(dialog, "Parameters.seconds_per_epoch").fill("1")
     field(dialog, "name").fill("ui-long")
     accept(dialog)
-    expect(dialog).to_be_hidden(timeout=30_000)
+    expect(dialog).to_be_hidden(timeout=120_000)
     long_run = newest_run_id(page, {journey["first"], journey["second"]})
     show_panel(page)
     expect(row(page, long_run)).to_have_attribute("data-state", "RUNNING", timeout=RUN_TIMEOUT)

@@ -46,7 +46,7 @@ def test_user_profile_form_secret_is_write_only_and_failure_is_reported(
     expect_refused_request(console_errors, 422)
     field(dialog, "url").fill("http://127.0.0.1:9/rest/core")
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-    expect(dialog).to_be_hidden(timeout=30_000)
+    expect(dialog).to_be_hidden(timeout=120_000)
 
     row = site_row(page, "my-unicore")
     expect(row.locator(".jp-MantikSite-credentials")).to_have_text("credentials set")
