@@ -5,7 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-LABEXT_SRC := package.json yarn.lock $(wildcard labextension/src/* labextension/style/* labextension/schema/*)
+# runStates.ts is generated from openapi.yaml's State schema, so that file is a source too
+LABEXT_SRC := package.json yarn.lock mantik_jupyter/server/openapi.yaml \
+	$(wildcard labextension/src/* labextension/style/* labextension/schema/* labextension/scripts/*)
 LABEXT := $(VENV)/.labextension
 
 .PHONY: install demo test lint bench clean
