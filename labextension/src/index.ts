@@ -1,7 +1,8 @@
 /**
  * mantik-jupyter's JupyterLab extension: the "HPC runs" side panel, run details with a
  * live log, "Submit notebook to HPC…" (notebook toolbar, palette, file browser),
- * notifications, and the `mantik:save` comm target the magics use.
+ * notifications, the `mantik:save` comm target the magics use, and the `IMantikRuns` token
+ * through which other extensions reuse the REST client and the runs model.
  */
 import {
   ILabShell,
@@ -26,6 +27,9 @@ import { RunsModel } from './runsModel';
 import { RunsPanel } from './runsPanel';
 import { watchSaveRequests } from './saveComm';
 import { addSubmitCommands } from './submitCommands';
+import { IMantikRuns } from './tokens';
+
+export { IMantikRuns } from './tokens';
 
 const PLUGIN_ID = 'mantik-jupyter:plugin';
 
@@ -35,10 +39,11 @@ interface ISettings {
   logFontSize: number;
 }
 
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
   id: PLUGIN_ID,
   description: 'Submit notebooks to HPC sites, watch runs live and read their logs.',
   autoStart: true,
+  provides: IMantikRuns,
   requires: [ILabShell],
   optional: [ICommandPalette, ISettingRegistry, ITranslator, INotebookTracker, IDefaultFileBrowser],
   activate: (
@@ -49,7 +54,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null,
     notebooks: INotebookTracker | null,
     fileBrowser: IDefaultFileBrowser | null
-  ) => {
+  ): IMantikRuns => {
     const trans = (translator ?? nullTranslator).load('mantik_jupyter');
     const api = new MantikApi(app.serviceManager.serverSettings);
     const model = new RunsModel(api, app.serviceManager.events ?? null);
@@ -130,6 +135,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     for (const command of [CommandIds.submit, CommandIds.openPanel]) {
       palette?.addItem({ command, category: trans.__('HPC runs') });
     }
+    return { api, model };
   }
 };
 
