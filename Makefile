@@ -10,7 +10,7 @@ LABEXT_SRC := package.json yarn.lock mantik_jupyter/server/openapi.yaml \
 	$(wildcard labextension/src/* labextension/style/* labextension/schema/* labextension/scripts/*)
 LABEXT := $(VENV)/.labextension
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint test-ts bench clean
 
 $(STAMP): pyproject.toml magics/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install lint
+# the lab extension's unit tests (jest, labextension/test/*.spec.ts)
+test-ts: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
+
+test: install lint test-ts
 	$(PY) -m pytest
 	# every example notebook runs as a test, with its own mantik home and MLflow store
 	tmp=$$(mktemp -d) && MANTIK_JUPYTER_HOME=$$tmp/home MLFLOW_TRACKING_URI=sqlite:///$$tmp/mlflow.db \
