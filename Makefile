@@ -5,10 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-LABEXT_SRC := package.json yarn.lock $(wildcard labextension/src/* labextension/style/* labextension/schema/*)
+# runStates.ts is generated from openapi.yaml's State schema, so that file is a source too
+LABEXT_SRC := package.json yarn.lock mantik_jupyter/server/openapi.yaml \
+	$(wildcard labextension/src/* labextension/style/* labextension/schema/* labextension/scripts/*)
 LABEXT := $(VENV)/.labextension
 
-.PHONY: install demo test lint bench clean $(SUITES:%=suite-%)
+.PHONY: install demo test lint test-ts bench clean $(SUITES:%=suite-%)
 
 $(STAMP): pyproject.toml magics/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +43,7 @@ lint: install
 # and then ui beside the long pytest suite (they share nothing but Slurm), each suite's
 # output printed whole when it ends: ~7 min less, but the browser tests once failed that way
 # on an overloaded machine, so CI keeps 1. PYTEST_ARGS narrows the main run (tests/sim).
-SUITES := lint pytest notebooks ui
+SUITES := lint ts pytest notebooks ui
 SUITE_JOBS ?= 1
 PYTEST_ARGS ?=
 export TEST_LOGS := $(CURDIR)/.test-logs
@@ -57,6 +59,13 @@ test: install
 
 suite-lint: install
 	.ci/suite lint $(VENV)/bin/ruff check .
+
+# the lab extension's unit tests (jest, labextension/test/*.spec.ts)
+test-ts: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
+
+suite-ts: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" .ci/suite ts jlpm test
 
 # the main pytest run: tests/ (every folder in it), its 25 slowest tests listed at the end
 suite-pytest: install
