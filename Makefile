@@ -46,10 +46,11 @@ lint: install
 SUITES := lint ts pytest notebooks ui
 SUITE_JOBS ?= 1
 PYTEST_ARGS ?=
-export TEST_LOGS := $(CURDIR)/.test-logs
+TEST_LOGS ?= $(CURDIR)/.test-logs
+export TEST_LOGS
 
 test: install
-	rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
+	mkdir -p $(TEST_LOGS) && rm -f $(TEST_LOGS)/*.log $(TEST_LOGS)/*.rc $(TEST_LOGS)/summary
 	# Slurm installed and up before suites run side by side (their apt-get would race for
 	# its lock); without root this fails here and each suite's tests say why themselves
 	-scripts/slurm-up > $(TEST_LOGS)/slurm-up.log 2>&1
