@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 
@@ -44,3 +46,21 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def open_regular(path: Path) -> int:
+    """An fd of ``path`` read-only, refused unless it is a regular file (a FIFO would block
+    the reader forever, a device never ends), and never through a symlink at its end."""
+    from .errors import ConflictError
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise ConflictError(f"{str(path)!r} is a symlink, which is not followed",
+                            key="path") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConflictError(f"{str(path)!r} is not a regular file", key="path")
+    return fd

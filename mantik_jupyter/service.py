@@ -24,6 +24,7 @@ from .backends import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, backe
 from .bundle import stage
 from .errors import ConflictError, MantikError, NotFoundError
 from .executed import failure_reason
+from .hashcache import HashCache
 from .locks import RunLock
 from .params import Parameter, notebook_parameters, resolve_parameters
 from .sites import Site, SiteCatalog
@@ -67,16 +68,20 @@ class RunService:
         catalog: SiteCatalog | None = None,
         tracker: Tracker | None = None,
         submit_grace: float = SUBMIT_GRACE,
+        contents_root: Path | None = None,
     ):
         if submit_grace < 0:
             raise MantikError(f"submit_grace must be 0 or more seconds, got {submit_grace}",
                               key="submit_grace")
         self.submit_grace = submit_grace
+        #: The server's contents root: notebooks and ProjectRoot must stay inside it.
+        self.contents_root = contents_root
         self.home = Path(home) if home else paths.home()
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = RunStore(self.home / "runs.db")
         self.catalog = catalog or SiteCatalog(self.home)
         self.tracker = tracker or Tracker(self.home)
+        self.hashes = HashCache(self.home / "file-hashes.db")
         self._backends: dict[str, Backend] = {}
 
     # ------------------------------------------------------------------ sites
@@ -136,7 +141,8 @@ class RunService:
             run: Run | None = None
             try:
                 bundle = stage(notebook_path, run_id=run_id, config=spec.config, parameters=given,
-                               dest=staging, skip=(self.home,))
+                               dest=staging, skip=(self.home,), within=self.contents_root,
+                               hashes=self.hashes)
                 run = self.store.insert(Run(
                     id=run_id, name=run_name, site=site_obj.name, notebook=str(notebook_path),
                     parameters=given, spec=spec.config, bundle_hash=bundle.bundle_hash,

@@ -228,6 +228,7 @@ ENVIRONMENT = {
     "PostRunCommandOnLoginNode": _string,
 }
 FIRECREST = {"ApiUrl": _url, "TokenUrl": _url, "Machine": _string}
+BUNDLE = {"IncludeHidden": _string_list, "MaxFiles": _positive_int, "MaxSize": _memory}
 TOP_LEVEL = {
     # Mantik backend-config keys, unchanged
     "UnicoreApiUrl": _url,
@@ -241,6 +242,7 @@ TOP_LEVEL = {
     "Experiment": _string,
     "Parameters": _parameters,
     "ProjectRoot": _string,
+    "Bundle": _section(BUNDLE),
 }
 
 

@@ -87,6 +87,11 @@ class LocalBackend(Backend):
     def submit(self, job: JobRequest) -> Submission:
         run_dir = self.runs_dir / job.run_id
         os.replace(job.bundle.path, run_dir)
+        try:
+            job.bundle.copy_project(run_dir)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         (run_dir / META).mkdir(mode=0o700)
         script = render(job.spec, job.bundle.command, login_shell=False)
         script_path = run_dir / SCRIPT
