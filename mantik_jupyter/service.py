@@ -28,7 +28,7 @@ from .hashcache import HashCache
 from .locks import RunLock
 from .params import Parameter, notebook_parameters, resolve_parameters
 from .sites import Site, SiteCatalog
-from .spec import RunSpec, load_config
+from .spec import RunSpec, load_config, plain_text
 from .states import RunState
 from .store import Run, RunStore, now
 from .tracking import OFFLINE_STORE, Tracker, git_commit
@@ -134,7 +134,8 @@ class RunService:
         )
         spec = spec.with_overrides({"Parameters": given, "Site": site_obj.name})
         run_id = uuid.uuid4().hex[:12]
-        run_name = name or spec.name or f"{notebook_path.stem}-{run_id[:6]}"
+        run_name = plain_text(name, "name") if name else (
+            spec.name or f"{notebook_path.stem}-{run_id[:6]}")
         staging = self.home / "staging" / run_id
         staging.parent.mkdir(exist_ok=True, mode=0o700)
         with self._submit_lock(run_id):  # held until the record has left SUBMITTING
@@ -474,7 +475,8 @@ class RunService:
         """Give a run a new display name."""
         if not name or not name.strip():
             raise MantikError("a run name must not be empty", key="name")
-        return self.store.update(self.store.get(run_id).id, name=name.strip())
+        return self.store.update(self.store.get(run_id).id,
+                                 name=plain_text(name.strip(), "name"))
 
     def files(self, run_id: str, path: str = "") -> list[FileEntry]:
         """Entries of a folder of the run's working directory."""

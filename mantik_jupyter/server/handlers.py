@@ -80,6 +80,8 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
             data = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("the request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("the request body must be a JSON object")
         return data
