@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
 from ..jobscript import render
-from ..paths import confined, write_atomic
+from ..paths import confined, copy_out, write_atomic
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run, now
@@ -202,7 +202,7 @@ class LocalBackend(Backend):
             raise NotFoundError(f"no folder {path!r} in run {run.id}", key="path")
         entries = []
         for child in sorted(folder.iterdir()):
-            if child.name == META:
+            if child.name == META or child.is_symlink():  # never followed by a download
                 continue
             info = child.stat()
             entries.append(FileEntry(
@@ -218,13 +218,7 @@ class LocalBackend(Backend):
         if not source.exists() or META in source.relative_to(root).parts:
             raise NotFoundError(f"no file {path!r} in run {run.id}", key="path")
         dest.mkdir(parents=True, exist_ok=True)
-        target = dest / (source.name or run.id)
-        if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(META))
-        else:
-            shutil.copy2(source, target)
-        return target
+        return copy_out(source, dest / (source.name or run.id), frozenset({META}))
 
     def delete(self, run: Run) -> None:
         shutil.rmtree(self.run_dir(run), ignore_errors=True)
