@@ -371,7 +371,8 @@ class RunService:
                     self._import_offline(run)
                     self.tracker.finish(run.mlflow_run_id, run.run_state, artifacts)
             except Exception as exc:  # noqa: BLE001 - tracking down must not break reads
-                log.warning("could not log run %s to MLflow (will retry): %s", run.id, exc)
+                log.warning("could not log run %s to MLflow (will retry): %s", run.id,
+                            self.tracker.redact(str(exc)))
                 self.store.update(run.id, finalized=0)
 
     def _import_offline(self, run: Run) -> None:

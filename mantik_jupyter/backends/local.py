@@ -29,11 +29,12 @@ from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission
 from .local_job import KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
-# Set by the server extension for its kernels, or by JupyterHub for the server (its API token,
-# also under its old name); a job must get neither a token of the server nor the idea that it
-# runs in a kernel of that server.
+# Set by the server extension for its kernels, by JupyterHub for the server (its API token,
+# also under its old name), by the user for the server (JUPYTER_TOKEN) or for the Mantik hub;
+# a job must get no token of the server or hub nor the idea that it runs in a kernel of it.
 SERVER_ONLY_ENV = frozenset({"MANTIK_JUPYTER_URL", "MANTIK_JUPYTER_TOKEN",
-                             "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"})
+                             "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTER_TOKEN",
+                             "MANTIK_HUB_ACCESS_TOKEN"})
 CANCEL_MARK = "cancel.json"
 
 
