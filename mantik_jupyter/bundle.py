@@ -26,7 +26,7 @@ import shlex
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -40,17 +40,22 @@ ALWAYS_EXCLUDED = (".git", ".ipynb_checkpoints", "__pycache__")
 MANIFEST = "mantik-run.json"
 PARAMETERS_FILE = "mantik-parameters.yaml"
 OUTPUT_DIR = "mantik-output"
+#: Names the bundle and the backends write at the top of a run folder (the manifest, the
+#: job's script, log, secrets, restore list, records, image and offline MLflow store): a
+#: project file of one of these names would be overwritten, so it is refused.
+RESERVED_NAMES = frozenset({"MLproject", MANIFEST, PARAMETERS_FILE, OUTPUT_DIR,
+                            "mantik-job.sh", "mantik-job.log", "mantik-image", "mantik-mlruns",
+                            ".mantik-files", ".mantik-secrets", ".mantik-job"})
 MAX_FILES = 10_000
 MAX_SIZE_MB = 2048
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class PlannedFile:
+class PlannedFile(NamedTuple):  # a tuple: thousands are made per submit, cheaply
     """One project file to send: where it is in the bundle, where its bytes are, its stat."""
 
     relative: str
-    source: Path
+    source: str  # a path (text: a Path per file would cost more than its lstat)
     key: Key
 
     @property
@@ -106,8 +111,8 @@ class Bundle:
         if planned is None:
             return self.path / relative
         if stat_key(os.lstat(planned.source)) != planned.key:
-            raise changed(planned.source)
-        return planned.source
+            raise changed(Path(planned.source))
+        return Path(planned.source)
 
     def copy_project(self, target: Path) -> None:
         """Copy the project files into ``target`` (a run folder), each checked against its
@@ -115,7 +120,7 @@ class Bundle:
         for relative, planned in self.sources.items():
             dest = target / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd = open_regular(planned.source)
+            fd = open_regular(Path(planned.source))
             digest = hashlib.sha256()
             with os.fdopen(fd, "rb") as src, open(dest, "wb") as dst:
                 while chunk := src.read(_CHUNK):
@@ -123,7 +128,7 @@ class Bundle:
                     dst.write(chunk)
                 os.chmod(dest, os.fstat(fd).st_mode & 0o777)
             if digest.hexdigest() != self.files[relative]:
-                raise changed(planned.source)
+                raise changed(Path(planned.source))
 
 
 def project_root(notebook: Path, declared: str | None, within: Path | None = None) -> Path:
@@ -168,14 +173,14 @@ def is_excluded(relative: str, patterns: list[str]) -> bool:
 
     ``data/``, ``data/**`` and ``data`` all exclude the folder ``data`` and its content.
     """
-    path = PurePosixPath(relative)
+    name = relative.rpartition("/")[2]
     for pattern in patterns:
         pat = pattern.strip().rstrip("/")
         if pat.endswith("/**"):
             pat = pat[:-3]
         if not pat:
             continue
-        if fnmatch.fnmatchcase(relative, pat) or fnmatch.fnmatchcase(path.name, pat):
+        if fnmatch.fnmatchcase(relative, pat) or fnmatch.fnmatchcase(name, pat):
             return True
     return False
 
@@ -203,6 +208,12 @@ def plan(
             f"the notebook {result.notebook!r} is excluded by Exclude; remove that pattern",
             key="Exclude",
         )
+    clash = sorted({f.relative.split("/")[0] for f in walk.files} & RESERVED_NAMES)
+    if clash:
+        raise ConfigError(
+            f"the project holds {clash[0]!r}, a name mantik-jupyter writes into the run folder "
+            "and would overwrite; rename it or leave it out with Exclude", key="Exclude",
+            details={"path": clash[0]})
     walk.check_size(result)
     return result
 
@@ -224,7 +235,9 @@ class _Walk:
 
     def left_out(self, relative: str) -> str | None:
         """Why a path is not sent by name alone (None: it is sent)."""
-        name = PurePosixPath(relative).name
+        name = relative.rpartition("/")[2]
+        if not (name[0] == "." or name in ALWAYS_EXCLUDED or self.exclude):
+            return None  # the common case, decided without a glob
         if name in ALWAYS_EXCLUDED or is_excluded(relative, self.exclude):
             return "excluded"
         if name.startswith(".") and not is_excluded(relative, self.hidden):
@@ -243,7 +256,7 @@ class _Walk:
             if Path(entry.path).resolve() not in self.skip:
                 self.folder(Path(entry.path), relative + "/")
         elif entry.is_file(follow_symlinks=False):
-            self.add(relative, Path(entry.path), entry.stat(follow_symlinks=False))
+            self.add(relative, entry.path, entry.stat(follow_symlinks=False))
         else:
             self.skipped.append((relative, "not a regular file (a FIFO, socket or device)"))
 
@@ -256,11 +269,11 @@ class _Walk:
         elif target.is_dir():
             self.skipped.append((relative, "a symlink to a folder (not followed)"))
         elif target.is_file():
-            self.add(relative, target, os.stat(target))
+            self.add(relative, str(target), os.stat(target))
         else:
             self.skipped.append((relative, "a symlink to nothing or to a non-regular file"))
 
-    def add(self, relative: str, source: Path, info: os.stat_result) -> None:
+    def add(self, relative: str, source: str, info: os.stat_result) -> None:
         if not stat.S_ISREG(info.st_mode):
             self.skipped.append((relative, "not a regular file (a FIFO, socket or device)"))
             return
@@ -357,7 +370,7 @@ def stage(
         "files": files,
         "bundle_hash": bundle_hash,
     }
-    (dest / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
+    (dest / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, default=str))
     return Bundle(dest, notebook_rel, output_rel, files, bundle_hash, command, size,
                   {f.relative: f for f in planned.files})
 
