@@ -23,8 +23,8 @@ import json
 import logging
 import os
 import shlex
-import stat
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
@@ -73,7 +73,7 @@ class Plan:
     files: list[PlannedFile]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative, why)
 
-    @property
+    @cached_property
     def size(self) -> int:
         return sum(f.size for f in self.files)
 
@@ -197,18 +197,20 @@ def plan(
     options = config.get("Bundle", {})
     walk = _Walk(root, list(config.get("Exclude", [])), list(options.get("IncludeHidden", [])),
                  {p.resolve() for p in skip}, options.get("MaxFiles", MAX_FILES),
-                 options.get("MaxSize", MAX_SIZE_MB))
+                 options.get("MaxSize", MAX_SIZE_MB), notebook.relative_to(root).as_posix())
     walk.folder(root, "")
     for relative, reason in walk.skipped:
         if reason.startswith("a symlink"):
             log.warning("not bundled: %s is %s", relative, reason)
-    result = Plan(root, notebook.relative_to(root).as_posix(), walk.files, walk.skipped)
-    if result.notebook not in {f.relative for f in walk.files}:
+    result = Plan(root, walk.notebook, walk.files, sorted(walk.skipped))
+    if not walk.notebook_seen:
         raise ConfigError(
             f"the notebook {result.notebook!r} is excluded by Exclude; remove that pattern",
             key="Exclude",
         )
-    clash = sorted({f.relative.split("/")[0] for f in walk.files} & RESERVED_NAMES)
+    clash = sorted(name for name in walk.reserved
+                   if any(f.relative == name or f.relative.startswith(name + "/")
+                          for f in walk.files))
     if clash:
         raise ConfigError(
             f"the project holds {clash[0]!r}, a name mantik-jupyter writes into the run folder "
@@ -222,15 +224,19 @@ class _Walk:
     """One walk of a project folder by ``scandir``, never following a symlink."""
 
     def __init__(self, root: Path, exclude: list[str], hidden: list[str], skip: set[Path],
-                 max_files: int, max_size: Any):
+                 max_files: int, max_size: Any, notebook: str):
         self.root, self.exclude, self.hidden, self.skip = root, exclude, hidden, skip
-        self.max_files, self.max_size = max_files, max_size
+        self.max_files, self.max_size, self.notebook = max_files, max_size, notebook
         self.files: list[PlannedFile] = []
         self.skipped: list[tuple[str, str]] = []
+        self.reserved: list[str] = []  # top-level names a run folder has of its own
+        self.notebook_seen = False
 
     def folder(self, path: Path, prefix: str) -> None:
-        with os.scandir(path) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
+        with os.scandir(path) as entries:  # unsorted: the manifest and hash sort the files
+            for entry in entries:
+                if not prefix and entry.name in RESERVED_NAMES:
+                    self.reserved.append(entry.name)
                 self.entry(entry, prefix + entry.name)
 
     def left_out(self, relative: str) -> str | None:
@@ -274,10 +280,10 @@ class _Walk:
             self.skipped.append((relative, "a symlink to nothing or to a non-regular file"))
 
     def add(self, relative: str, source: str, info: os.stat_result) -> None:
-        if not stat.S_ISREG(info.st_mode):
-            self.skipped.append((relative, "not a regular file (a FIFO, socket or device)"))
-            return
+        """A regular file to send (``is_file`` said so, without following a link)."""
         self.files.append(PlannedFile(relative, source, stat_key(info)))
+        if relative == self.notebook:
+            self.notebook_seen = True
         if len(self.files) > self.max_files:  # stop at once: the folder may be huge
             raise ConfigError(
                 f"the project folder {str(self.root)!r} holds more than {self.max_files} files "
@@ -343,7 +349,8 @@ def stage(
     """Plan the bundle, hash its files (cached), write MLproject, parameters and manifest
     into ``dest`` (created)."""
     planned = plan(notebook, config, within=within, skip=skip)
-    digests = (hashes or HashCache(None)).digests((f.source, f.key) for f in planned.files)
+    digests = (hashes or HashCache(None)).digests(((f.source, f.key) for f in planned.files),
+                                                  scope=str(planned.root))
     files = {f.relative: digests[f.source] for f in planned.files}
     size = planned.size
     dest.mkdir(parents=True, exist_ok=False, mode=0o700)

@@ -2,14 +2,16 @@
 
 An entry is keyed by the file's path, size, mtime, ctime, inode and device: while none of
 them changed, the file's content did not either, and bundling an unchanged folder costs one
-``lstat`` per file. A file changed within ``RACY_NS`` before it was hashed may change again
-without its mtime moving (coarse file-system clocks), so such an entry is hashed again next
-time, as git does with "racily clean" entries. Processes share the cache (SQLite, WAL).
+``lstat`` per file (and one row: a project's whole answer is kept under the hash of its stat
+keys). A file changed within ``RACY_NS`` before it was hashed may change again without its
+mtime moving (coarse file-system clocks), so such an entry is hashed again next time, as git
+does with "racily clean" entries. Processes share the cache (SQLite, WAL).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import time
@@ -25,7 +27,8 @@ RACY_NS = 2_000_000_000  # FAT's 2 s clock is the coarsest a project may live on
 _CHUNK = 1 << 20
 _SCHEMA = """CREATE TABLE IF NOT EXISTS hashes (
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER,
-    dev INTEGER, sha256 TEXT, checked_ns INTEGER)"""
+    dev INTEGER, sha256 TEXT, checked_ns INTEGER);
+CREATE TABLE IF NOT EXISTS trees (scope TEXT PRIMARY KEY, fingerprint TEXT, digests TEXT)"""
 
 
 def stat_key(info: os.stat_result) -> Key:
@@ -56,35 +59,48 @@ class HashCache:
 
     def __init__(self, path: Path | None):
         self.path = path
+        self._ready = False
 
-    def digests(self, files: Iterable[tuple[Path, Key]]) -> dict[Path, str]:
-        """The sha256 of each ``(path, stat key)``, reading only files the cache lacks."""
+    def digests(self, files: Iterable[tuple[str, Key]], scope: str = "") -> dict[str, str]:
+        """The sha256 of each ``(path, stat key)``, reading only files the cache lacks.
+
+        The answer for a whole ``scope`` (a project folder) is kept too: while no stat key
+        in it changed, one row is read instead of one per file.
+        """
         files = list(files)
+        fingerprint = hashlib.sha256(
+            "\n".join(f"{path}\0{key}" for path, key in files).encode()).hexdigest()
+        whole = self._tree(scope, fingerprint)
+        if whole is not None:
+            return whole
         known = self._load(files)
-        result: dict[Path, str] = {}
+        result: dict[str, str] = {}
         fresh = []
         for path, key in files:
-            hit = known.get(str(path))
+            hit = known.get(path)
             if hit and hit[0] == key and key[1] + RACY_NS < hit[2]:  # not racily clean
                 result[path] = hit[1]
                 continue
             started = time.time_ns()
-            result[path] = hash_file(path, key)
-            fresh.append((str(path), *key, result[path], started))
-        if fresh:
-            self._save(fresh)
+            result[path] = hash_file(Path(path), key)
+            fresh.append((path, *key, result[path], started))
+        newest = max((key[1] for _, key in files), default=0)
+        clean = newest + RACY_NS < time.time_ns()  # else a file may change unseen: not kept
+        self._save(fresh, (scope, fingerprint, json.dumps(result)) if clean and scope else None)
         return result
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(_SCHEMA)
+        if not self._ready:  # both persist in the file: once per process is enough
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            self._ready = True
         return conn
 
-    def _load(self, files: list[tuple[Path, Key]]) -> dict[str, tuple[Key, str, int]]:
+    def _load(self, files: list[tuple[str, Key]]) -> dict[str, tuple[Key, str, int]]:
         if self.path is None or not files:
             return {}
-        wanted = {str(path) for path, _ in files}
+        wanted = {path for path, _ in files}
         low, high = min(wanted), max(wanted)
         conn = self._connect()
         try:
@@ -95,13 +111,26 @@ class HashCache:
             conn.close()
         return {row[0]: (tuple(row[1:6]), row[6], row[7]) for row in rows if row[0] in wanted}
 
-    def _save(self, rows: list[tuple]) -> None:
-        if self.path is None:
+    def _tree(self, scope: str, fingerprint: str) -> dict[str, str] | None:
+        if self.path is None or not scope:
+            return None
+        conn = self._connect()
+        try:
+            row = conn.execute("SELECT digests FROM trees WHERE scope = ? AND fingerprint = ?",
+                               (scope, fingerprint)).fetchone()
+        finally:
+            conn.close()
+        return json.loads(row[0]) if row else None
+
+    def _save(self, rows: list[tuple], tree: tuple[str, str, str] | None) -> None:
+        if self.path is None or not (rows or tree):
             return
         conn = self._connect()
         try:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?,?,?,?,?,?,?,?)", rows)
+                if tree:
+                    conn.execute("INSERT OR REPLACE INTO trees VALUES (?,?,?)", tree)
         finally:
             conn.close()
