@@ -58,6 +58,8 @@ def _show_run(run: Any, as_json: bool) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _dry_run(args)
     service = _service()
     run = service.submit(
         args.notebook, site=args.site, config=_read_config(args.config),
@@ -72,6 +74,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
     else:
         print(run.id)
     return 0 if not (args.wait or args.follow) or run.state == "COMPLETED" else 1
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    """List what ``submit`` would upload; nothing is staged or sent."""
+    from .bundle import describe, plan
+    from .spec import load_config
+
+    found = plan(Path(args.notebook), load_config(_read_config(args.config) or ""))
+    if args.json:
+        _print_json(found.to_dict())
+    else:
+        print(describe(found))
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -177,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="wait until the run ends")
     p.add_argument("--follow", action="store_true", help="print the log until the run ends")
     p.add_argument("--json", action="store_true", help="print the run as JSON")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list what would be uploaded (files, bytes, largest, left out); "
+                        "send nothing")
 
     p = add("runs", cmd_runs, "list runs, newest first")
     p.add_argument("--state", action="append", help="only runs in this state (repeatable)")

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+#: Longest message an error carries (to a REST body, a log line, a terminal).
+MAX_MESSAGE = 2000
+# the user:password@ (or token@) of a URL; a message quoting a URL must not carry it on
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
 
 class MantikError(Exception):
     """Base of every error the engine raises on purpose (never a bare traceback for users)."""
@@ -11,6 +23,10 @@ class MantikError(Exception):
     reason = "bad_request"
 
     def __init__(self, message: str, *, key: str | None = None, details: dict | None = None):
+        message = redact(message)
+        if len(message) > MAX_MESSAGE:  # a message quotes values; a value may be huge
+            cut = len(message) - MAX_MESSAGE
+            message = f"{message[:MAX_MESSAGE]}... ({cut} more characters not shown)"
         super().__init__(message)
         self.message = message
         self.key = key
@@ -64,3 +80,10 @@ class CredentialsError(MantikError):
 
     status = 401
     reason = "credentials"
+
+
+class LimitError(MantikError):
+    """An input is over a limit (size, nesting depth): refused before it costs anything."""
+
+    status = 400
+    reason = "limit_exceeded"

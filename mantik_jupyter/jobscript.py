@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
-from .spec import RunSpec
+from .spec import RunSpec, plain_text
 
 
 def render(
@@ -93,7 +93,10 @@ def sbatch_directives(spec: RunSpec, job_name: str) -> list[str]:
         options.append(("time", _clock(spec.runtime_seconds)))
     if spec.memory_mb:
         options.append(("mem", f"{spec.memory_mb}M"))
-    return [f"#SBATCH --{option}={shlex.quote(str(value))}" for option, value in options]
+    # validated specs hold no control characters; checked again here, where a newline
+    # would end the directive and start a shell command
+    return [f"#SBATCH --{option}={shlex.quote(plain_text(str(value), f'--{option}'))}"
+            for option, value in options]
 
 
 def unicore_resources(spec: RunSpec) -> dict[str, str]:

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import yamltext
 from .errors import ConfigError, NotFoundError
 
 _KNOWN_TYPES = ("int", "float", "bool", "str", "list", "dict")
@@ -97,12 +96,12 @@ def coerce_text(param: Parameter, text: str) -> Any:
         return text
     if param.type is None:  # untyped parameter: take YAML's reading of the text
         try:
-            return yaml.safe_load(stripped) if stripped else text
-        except yaml.YAMLError:
+            return yamltext.load(stripped, f"Parameters.{param.name}") if stripped else text
+        except ConfigError:  # not YAML (or an alias): the text as it is
             return text
     try:
         return _CONVERTERS[param.type](stripped)
-    except (ValueError, TypeError, ArithmeticError, yaml.YAMLError):
+    except (ValueError, TypeError, ArithmeticError, ConfigError):
         raise _type_error(param, text) from None
 
 
@@ -115,7 +114,7 @@ def _bool(text: str) -> bool:
 
 def _yaml_of(kind: type) -> Any:
     def convert(text: str) -> Any:
-        value = yaml.safe_load(text)
+        value = yamltext.load(text, "parameter")
         if not isinstance(value, kind):
             raise ValueError(text)
         return value

@@ -24,10 +24,11 @@ from .backends import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, backe
 from .bundle import stage
 from .errors import ConflictError, MantikError, NotFoundError
 from .executed import failure_reason
+from .hashcache import HashCache
 from .locks import RunLock
 from .params import Parameter, notebook_parameters, resolve_parameters
 from .sites import Site, SiteCatalog
-from .spec import RunSpec, load_config
+from .spec import RunSpec, load_config, plain_text
 from .states import RunState
 from .store import Run, RunStore, now
 from .tracking import OFFLINE_STORE, Tracker, git_commit
@@ -67,16 +68,20 @@ class RunService:
         catalog: SiteCatalog | None = None,
         tracker: Tracker | None = None,
         submit_grace: float = SUBMIT_GRACE,
+        contents_root: Path | None = None,
     ):
         if submit_grace < 0:
             raise MantikError(f"submit_grace must be 0 or more seconds, got {submit_grace}",
                               key="submit_grace")
         self.submit_grace = submit_grace
+        #: The server's contents root: notebooks and ProjectRoot must stay inside it.
+        self.contents_root = contents_root
         self.home = Path(home) if home else paths.home()
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = RunStore(self.home / "runs.db")
         self.catalog = catalog or SiteCatalog(self.home)
         self.tracker = tracker or Tracker(self.home)
+        self.hashes = HashCache(self.home / "file-hashes.db")
         self._backends: dict[str, Backend] = {}
 
     # ------------------------------------------------------------------ sites
@@ -129,14 +134,16 @@ class RunService:
         )
         spec = spec.with_overrides({"Parameters": given, "Site": site_obj.name})
         run_id = uuid.uuid4().hex[:12]
-        run_name = name or spec.name or f"{notebook_path.stem}-{run_id[:6]}"
+        run_name = plain_text(name, "name") if name else (
+            spec.name or f"{notebook_path.stem}-{run_id[:6]}")
         staging = self.home / "staging" / run_id
         staging.parent.mkdir(exist_ok=True, mode=0o700)
         with self._submit_lock(run_id):  # held until the record has left SUBMITTING
             run: Run | None = None
             try:
                 bundle = stage(notebook_path, run_id=run_id, config=spec.config, parameters=given,
-                               dest=staging, skip=(self.home,))
+                               dest=staging, skip=(self.home,), within=self.contents_root,
+                               hashes=self.hashes)
                 run = self.store.insert(Run(
                     id=run_id, name=run_name, site=site_obj.name, notebook=str(notebook_path),
                     parameters=given, spec=spec.config, bundle_hash=bundle.bundle_hash,
@@ -364,7 +371,8 @@ class RunService:
                     self._import_offline(run)
                     self.tracker.finish(run.mlflow_run_id, run.run_state, artifacts)
             except Exception as exc:  # noqa: BLE001 - tracking down must not break reads
-                log.warning("could not log run %s to MLflow (will retry): %s", run.id, exc)
+                log.warning("could not log run %s to MLflow (will retry): %s", run.id,
+                            self.tracker.redact(str(exc)))
                 self.store.update(run.id, finalized=0)
 
     def _import_offline(self, run: Run) -> None:
@@ -468,7 +476,8 @@ class RunService:
         """Give a run a new display name."""
         if not name or not name.strip():
             raise MantikError("a run name must not be empty", key="name")
-        return self.store.update(self.store.get(run_id).id, name=name.strip())
+        return self.store.update(self.store.get(run_id).id,
+                                 name=plain_text(name.strip(), "name"))
 
     def files(self, run_id: str, path: str = "") -> list[FileEntry]:
         """Entries of a folder of the run's working directory."""

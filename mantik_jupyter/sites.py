@@ -27,7 +27,9 @@ from . import credentials
 from .errors import ConfigError, ConflictError, ForbiddenError, NotFoundError
 from .paths import write_atomic
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+# JSON-schema patterns are searched; in Python "$" also matches before a final newline, so
+# "$(?!\n)" ends the text in Python and in the lab's JavaScript alike.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$(?!\n)"
 SECRET_KEYS = re.compile(r"pass(word)?|secret|token|api[_-]?key", re.IGNORECASE)
 
 _CREDENTIALS_SCHEMA = {
@@ -36,7 +38,7 @@ _CREDENTIALS_SCHEMA = {
     "required": ["source"],
     "properties": {
         "source": {"enum": list(credentials.SOURCES)},
-        "variable": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "variable": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$(?!\n)"},
         "path": {"type": "string", "minLength": 1},
         "command": {"type": "string", "minLength": 1},
     },

@@ -15,12 +15,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, LimitError
 
-_DURATION_UNITS = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?(?:(\d+)s)?$")
-_SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# matched with fullmatch: a pattern ending in $ would also take a trailing newline
+_DURATION_UNITS = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?(?:(\d+)s)?")
+_SLURM_TIME = re.compile(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?")
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Values end up in #SBATCH lines, exports and job descriptions: a newline there starts a new
+# shell command (and Slurm stops reading directives). Commands may span lines and use tabs.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_COMMAND_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_DEPTH = 32
 _MEMORY_FACTOR_MB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024, "": 1}
 
 DURATION_HELP = "a duration such as 30m, 2h, 1h30m, 90 (minutes), 2:00:00 or 1-00:00:00"
@@ -50,11 +56,11 @@ def _parse_duration_text(text: str) -> int | None:
         return None
     if text.isdigit():
         return int(text) * 60
-    match = _DURATION_UNITS.match(text)
+    match = _DURATION_UNITS.fullmatch(text)
     if match and any(match.groups()):
         days, hours, minutes, secs = (int(g or 0) for g in match.groups())
         return ((days * 24 + hours) * 60 + minutes) * 60 + secs
-    match = _SLURM_TIME.match(text)
+    match = _SLURM_TIME.fullmatch(text)
     if not match:
         return None
     days, first, second, third = match.groups()
@@ -72,7 +78,7 @@ def parse_memory(value: Any, key: str = "Resources.MemoryPerNode") -> int:
     """Return whole megabytes (rounded up) for ``4G``, ``4000M``, ``512K`` or plain MB."""
     if isinstance(value, bool):
         raise ConfigError(f"{key}: {value!r} is not a memory size; use {MEMORY_HELP}", key=key)
-    match = _MEMORY.match(str(value).strip())
+    match = _MEMORY.fullmatch(str(value).strip())
     if not match:
         raise ConfigError(f"{key}: {value!r} is not a memory size; use {MEMORY_HELP}", key=key)
     megabytes = math.ceil(float(match.group(1)) * _MEMORY_FACTOR_MB[match.group(2).upper()])
@@ -85,12 +91,29 @@ def parse_memory(value: Any, key: str = "Resources.MemoryPerNode") -> int:
 Validator = Callable[[Any, str], Any]
 
 
-def _string(value: Any, key: str) -> str:
+def plain_text(value: Any, key: str) -> str:
+    """A one-line text value: not empty, no control characters (newline, CR, NUL, tab...)."""
+    return _text(value, key, _CONTROL)
+
+
+
+def _command(value: Any, key: str) -> str:
+    """Shell text the user wrote: lines and tabs allowed, other control characters not."""
+    return _text(value, key, _COMMAND_CONTROL)
+
+
+def _text(value: Any, key: str, control: re.Pattern[str]) -> str:
     if isinstance(value, (dict, list)) or value is None:
         raise ConfigError(f"{key}: expected a text value, got {value!r}", key=key)
     text = str(value)
     if not text.strip():
         raise ConfigError(f"{key}: must not be empty", key=key)
+    found = control.search(text)
+    if found:
+        allowed = "" if control is _CONTROL else " (line breaks and tabs are)"
+        raise ConfigError(f"{key}: {text!r} holds the control character {found.group()!r} at "
+                          f"position {found.start()}; control characters are not allowed in "
+                          f"this value{allowed}", key=key)
     return text
 
 
@@ -115,7 +138,7 @@ def _string_list(value: Any, key: str) -> list[str]:
         value = [value]
     if not isinstance(value, list):
         raise ConfigError(f"{key}: expected a list of text values, got {value!r}", key=key)
-    return [_string(item, f"{key}[{i}]") for i, item in enumerate(value)]
+    return [plain_text(item, f"{key}[{i}]") for i, item in enumerate(value)]
 
 
 def _variables(value: Any, key: str) -> dict[str, str]:
@@ -123,7 +146,7 @@ def _variables(value: Any, key: str) -> dict[str, str]:
         raise ConfigError(f"{key}: expected a mapping NAME: value, got {value!r}", key=key)
     result = {}
     for name, item in value.items():
-        if not _ENV_NAME.match(str(name)):
+        if not _ENV_NAME.fullmatch(str(name)):
             raise ConfigError(
                 f"{key}: {name!r} is not a valid environment variable name "
                 "(letters, digits and _, not starting with a digit)",
@@ -131,7 +154,8 @@ def _variables(value: Any, key: str) -> dict[str, str]:
             )
         if isinstance(item, (dict, list)) or item is None:
             raise ConfigError(f"{key}.{name}: expected a text value, got {item!r}", key=key)
-        result[str(name)] = str(item).lower() if isinstance(item, bool) else str(item)
+        text = str(item).lower() if isinstance(item, bool) else str(item)
+        result[str(name)] = text if text == "" else plain_text(text, f"{key}.{name}")
     return result
 
 
@@ -145,17 +169,21 @@ def _parameters(value: Any, key: str) -> dict[str, Any]:
 
 
 def _duration(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        plain_text(value, key)
     parse_duration(value, key)
     return value
 
 
 def _memory(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        plain_text(value, key)
     parse_memory(value, key)
     return value
 
 
 def _url(value: Any, key: str) -> str:
-    text = _string(value, key)
+    text = plain_text(value, key)
     if not re.match(r"^https?://[^\s/]+", text):
         raise ConfigError(f"{key}: {text!r} is not an http(s) URL", key=key)
     return text
@@ -175,8 +203,8 @@ def _choice(*allowed: str) -> Validator:
 def _python_env(value: Any, key: str) -> Any:
     """Mantik accepts ``Python: /path/to/venv``; ``Python: {Path: ...}`` is taken too."""
     if isinstance(value, Mapping):
-        return _check_section(value, key, {"Path": _string})
-    return _string(value, key)
+        return _check_section(value, key, {"Path": plain_text})
+    return plain_text(value, key)
 
 
 def _section(schema: Mapping[str, Validator]) -> Validator:
@@ -204,30 +232,31 @@ def _check_section(value: Any, key: str, schema: Mapping[str, Validator]) -> dic
 
 
 RESOURCES = {
-    "Queue": _string,
+    "Queue": plain_text,
     "Runtime": _duration,
     "Nodes": _positive_int,
     "TotalCPUs": _positive_int,
     "CPUsPerNode": _positive_int,
     "GPUsPerNode": _count,
     "MemoryPerNode": _memory,
-    "Reservation": _string,
-    "NodeConstraints": _string,
-    "QoS": _string,
-    "Project": _string,
+    "Reservation": plain_text,
+    "NodeConstraints": plain_text,
+    "QoS": plain_text,
+    "Project": plain_text,
 }
-APPTAINER = {"Path": _string, "Type": _choice("local", "remote"), "Options": _string_list}
+APPTAINER = {"Path": plain_text, "Type": _choice("local", "remote"), "Options": _string_list}
 ENVIRONMENT = {
     "Modules": _string_list,
     "Variables": _variables,
     "Python": _python_env,
     "Apptainer": _section(APPTAINER),
-    "PreRunCommandOnLoginNode": _string,
-    "PreRunCommandOnComputeNode": _string,
-    "PostRunCommandOnComputeNode": _string,
-    "PostRunCommandOnLoginNode": _string,
+    "PreRunCommandOnLoginNode": _command,
+    "PreRunCommandOnComputeNode": _command,
+    "PostRunCommandOnComputeNode": _command,
+    "PostRunCommandOnLoginNode": _command,
 }
-FIRECREST = {"ApiUrl": _url, "TokenUrl": _url, "Machine": _string}
+FIRECREST = {"ApiUrl": _url, "TokenUrl": _url, "Machine": plain_text}
+BUNDLE = {"IncludeHidden": _string_list, "MaxFiles": _positive_int, "MaxSize": _memory}
 TOP_LEVEL = {
     # Mantik backend-config keys, unchanged
     "UnicoreApiUrl": _url,
@@ -236,11 +265,12 @@ TOP_LEVEL = {
     "Environment": _section(ENVIRONMENT),
     "Exclude": _string_list,
     # this project's keys
-    "Site": _string,
-    "Name": _string,
-    "Experiment": _string,
+    "Site": plain_text,
+    "Name": plain_text,
+    "Experiment": plain_text,
     "Parameters": _parameters,
-    "ProjectRoot": _string,
+    "ProjectRoot": plain_text,
+    "Bundle": _section(BUNDLE),
 }
 
 
@@ -248,6 +278,7 @@ def validate_config(config: Any) -> dict:
     """Check a config mapping against the schema and return a validated deep copy."""
     if config is None:
         return {}
+    check_depth(config, "config")
     result = _check_section(copy.deepcopy(config), "", TOP_LEVEL)
     env = result.get("Environment", {})
     if "Python" in env and "Apptainer" in env:
@@ -267,22 +298,28 @@ def validate_config(config: Any) -> dict:
     return result
 
 
+def check_depth(value: Any, key: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse mappings and lists nested deeper than ``limit`` (checked without recursion, so
+    a hostile depth cannot exhaust the stack here or in the copies and dumps after it)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children = list(item.values())
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        if depth > limit:
+            raise LimitError(f"{key}: nested more than {limit} levels deep", key=key)
+        stack.extend((child, depth + 1) for child in children)
+
+
 def load_config(text: str, source: str = "config") -> dict:
     """Parse YAML text and validate it; YAML errors point at the line and column."""
-    import yaml
+    from . import yamltext
 
-    try:
-        data = yaml.safe_load(text) if text and text.strip() else {}
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(
-            f"{source}: malformed YAML{where}: {exc.problem}",
-            key=None,
-            details={"line": mark.line + 1 if mark else None},
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
+    data = yamltext.load(text, source) if text and text.strip() else {}
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -294,6 +331,7 @@ def load_config(text: str, source: str = "config") -> dict:
 
 def merge_config(base: Mapping, overrides: Mapping) -> dict:
     """Deep-merge ``overrides`` into ``base`` (sections merge, values replace) and validate."""
+    check_depth(overrides, "config")
     return validate_config(_deep_merge(base, overrides))
 
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .errors import BackendError
+from .errors import BackendError, redact
 from .states import RunState
 
 DEFAULT_EXPERIMENT = "mantik-jupyter"
@@ -114,7 +114,8 @@ class Tracker:
             if params:
                 self.client.log_batch(mlflow_run.info.run_id, params=params)
         except Exception as exc:  # MLflow raises many kinds; the user needs the message
-            raise BackendError(f"MLflow tracking at {self.uri_for_humans} failed: {exc}") from None
+            raise BackendError(f"MLflow tracking at {self.uri_for_humans} failed: "
+                               f"{self.redact(str(exc))}") from None
         return mlflow_run.info.run_id, experiment_id
 
     def finish(self, mlflow_run_id: str, state: RunState, artifacts: list[Path]) -> None:
@@ -171,6 +172,13 @@ class Tracker:
         if parts.password:
             secrets["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password)
         return secrets
+
+    def redact(self, text: str) -> str:
+        """``text`` without this tracker's credentials, in a URL or on their own."""
+        for name, secret in self.job_secrets().items():
+            if not name.endswith("_USERNAME"):  # a user name is no secret, and may be short
+                text = text.replace(secret, "***")
+        return redact(text)
 
     @property
     def uri_for_humans(self) -> str:

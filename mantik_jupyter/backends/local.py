@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
 from ..jobscript import render
-from ..paths import confined, write_atomic
+from ..paths import confined, copy_out, write_atomic
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run, now
@@ -29,11 +29,12 @@ from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission
 from .local_job import KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
-# Set by the server extension for its kernels, or by JupyterHub for the server (its API token,
-# also under its old name); a job must get neither a token of the server nor the idea that it
-# runs in a kernel of that server.
+# Set by the server extension for its kernels, by JupyterHub for the server (its API token,
+# also under its old name), by the user for the server (JUPYTER_TOKEN) or for the Mantik hub;
+# a job must get no token of the server or hub nor the idea that it runs in a kernel of it.
 SERVER_ONLY_ENV = frozenset({"MANTIK_JUPYTER_URL", "MANTIK_JUPYTER_TOKEN",
-                             "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"})
+                             "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTER_TOKEN",
+                             "MANTIK_HUB_ACCESS_TOKEN"})
 CANCEL_MARK = "cancel.json"
 
 
@@ -87,6 +88,11 @@ class LocalBackend(Backend):
     def submit(self, job: JobRequest) -> Submission:
         run_dir = self.runs_dir / job.run_id
         os.replace(job.bundle.path, run_dir)
+        try:
+            job.bundle.copy_project(run_dir)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         (run_dir / META).mkdir(mode=0o700)
         script = render(job.spec, job.bundle.command, login_shell=False)
         script_path = run_dir / SCRIPT
@@ -197,7 +203,7 @@ class LocalBackend(Backend):
             raise NotFoundError(f"no folder {path!r} in run {run.id}", key="path")
         entries = []
         for child in sorted(folder.iterdir()):
-            if child.name == META:
+            if child.name == META or child.is_symlink():  # never followed by a download
                 continue
             info = child.stat()
             entries.append(FileEntry(
@@ -213,13 +219,7 @@ class LocalBackend(Backend):
         if not source.exists() or META in source.relative_to(root).parts:
             raise NotFoundError(f"no file {path!r} in run {run.id}", key="path")
         dest.mkdir(parents=True, exist_ok=True)
-        target = dest / (source.name or run.id)
-        if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(META))
-        else:
-            shutil.copy2(source, target)
-        return target
+        return copy_out(source, dest / (source.name or run.id), frozenset({META}))
 
     def delete(self, run: Run) -> None:
         shutil.rmtree(self.run_dir(run), ignore_errors=True)

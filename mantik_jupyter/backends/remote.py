@@ -81,7 +81,7 @@ def local_image(spec: RunSpec) -> Path | None:
 def job_files(bundle: Bundle, spec: RunSpec) -> tuple[RunSpec, dict[str, tuple[str, Path]]]:
     """What the job directory gets from the upload cache (path -> sha256, local file): the
     bundle and a local Apptainer image, which the returned spec then names by its copy."""
-    files = {rel: (sha, bundle.path / rel) for rel, sha in bundle.files.items()}
+    files = {rel: (sha, bundle.source(rel)) for rel, sha in bundle.files.items()}
     image = local_image(spec)
     if image is None:
         return spec, files

@@ -58,12 +58,13 @@ class MantikJupyter(ExtensionApp):
 
     def initialize_settings(self) -> None:
         home = Path(self.home)
-        self.service = RunService(home=home, catalog=SiteCatalog(home, admin_sites=self.sites),
-                                  submit_grace=self.submit_grace)
-        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
-        self.site_health: dict[str, dict[str, Any]] = {}
         # fixed for the server's life; resolved once, not on every path check
         self.contents_root = Path(self.serverapp.root_dir).resolve()
+        self.service = RunService(home=home, catalog=SiteCatalog(home, admin_sites=self.sites),
+                                  submit_grace=self.submit_grace,
+                                  contents_root=self.contents_root)
+        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
+        self.site_health: dict[str, dict[str, Any]] = {}
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
         self.poller = RunPoller(self.service, self.executor, self.emit_state_change,
                                 self.poll_min_interval, self.poll_max_interval)

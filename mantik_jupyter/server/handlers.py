@@ -29,6 +29,7 @@ from tornado.ioloop import IOLoop
 
 from .. import __version__
 from ..errors import ForbiddenError, MantikError
+from ..executed import keep_beside
 from ..service import RunService
 from ..states import parse_state
 from ..store import Member, Run
@@ -80,6 +81,8 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
             data = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("the request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("the request body must be a JSON object")
         return data
@@ -342,6 +345,10 @@ class RunHandler(MantikHandler):
     @authorized
     async def delete(self, run_id: str) -> None:
         remote = self.get_query_argument("remote", "false").lower() in ("true", "1", "yes")
+        run = await self.call(self.service.get, run_id, refresh=False)
+        if run.id != run_id:  # a prefix is enough to look, not to destroy
+            raise BadRequest(f"deleting a run takes its full id, not the prefix {run_id!r}",
+                             key="run_id")
         await self.call(self.service.delete, run_id, remote=remote)
         self.set_status(204)
         self.finish()
@@ -411,8 +418,10 @@ class NotebookHandler(MantikHandler):
         from ..bundle import OUTPUT_DIR
 
         folder = self.root / "mantik-runs" / _safe(run.name)
-        copy = await self.call(self.service.download, run.id,
-                               f"{OUTPUT_DIR}/{Path(run.notebook).name}", folder)
+        with tempfile.TemporaryDirectory(prefix="mantik-notebook-") as tmp:
+            fetched = await self.call(self.service.download, run.id,
+                                      f"{OUTPUT_DIR}/{Path(run.notebook).name}", Path(tmp))
+            copy = await self.call(keep_beside, fetched, folder)
         self.reply({"path": copy.relative_to(self.root).as_posix()}, status=201)
 
 

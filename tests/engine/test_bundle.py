@@ -53,7 +53,7 @@ def test_manifest_hashes_every_file_and_the_bundle(project, tmp_path):
     assert manifest["run_id"] == "r1"
     assert manifest["bundle_hash"] == bundle.bundle_hash
     for rel, digest in manifest["files"].items():
-        assert hashlib.sha256((tmp_path / "b" / rel).read_bytes()).hexdigest() == digest
+        assert hashlib.sha256(bundle.source(rel).read_bytes()).hexdigest() == digest
     again = stage(project / "analysis" / "nb.ipynb", run_id="r2", config={},
                   parameters={"x": 2}, dest=tmp_path / "c")
     assert again.bundle_hash == bundle.bundle_hash  # same content, same hash
@@ -83,6 +83,7 @@ def test_a_path_with_spaces_is_quoted_and_runs(tmp_path):
     nb = make_notebook(tmp_path / "my project" / "my nb.ipynb", "x: int = 1",
                        "assert x == 5, x")
     bundle = stage(nb, run_id="r1", config={}, parameters={"x": 5}, dest=tmp_path / "b")
+    bundle.copy_project(bundle.path)  # as the local site does in the run folder
     bindir = str(__import__("pathlib").Path(sys.executable).parent)
     proc = subprocess.run(["bash", "-c", bundle.command], cwd=bundle.path, capture_output=True,
                           text=True, env={"PATH": bindir + ":/usr/bin:/bin"}, timeout=120)

@@ -1,0 +1,71 @@
+"""Secrets a request or a job could get at: the MLflow URI's password in error bodies and
+log lines, and the server's and hub's tokens in the environment of a local job."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from helpers import make_notebook
+
+from mantik_jupyter.errors import BackendError, MantikError
+from mantik_jupyter.service import RunService
+from mantik_jupyter.tracking import Tracker
+
+PASSWORD = "s3cr3t-pw"
+URI = f"http://alice:{PASSWORD}@127.0.0.1:1/"  # nothing listens on port 1
+
+
+@pytest.fixture
+def fast_failing_mlflow(monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+
+@pytest.fixture
+def jp_server_config(server_home, monkeypatch, fast_failing_mlflow):
+    """A server whose MLflow tracking URI carries a password and cannot be reached."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", URI)
+    return {"ServerApp": {"jpserver_extensions": {"mantik_jupyter": True}},
+            "MantikJupyter": {"home": str(server_home)}}
+
+
+def test_every_error_message_hides_url_credentials():
+    message = MantikError("at http://alice:p@ss@host:5000/x and https://tok@h/y").message
+    assert message == "at http://***@host:5000/x and https://***@h/y"
+
+
+def test_the_tracker_error_names_the_server_not_the_password(tmp_path, fast_failing_mlflow):
+    tracker = Tracker(tmp_path, URI)
+    with pytest.raises(BackendError) as err:
+        tracker.start(run_id="r", name="n", experiment=None, parameters={}, tags={})
+    assert err.value.message.startswith("MLflow tracking at http://127.0.0.1:1/ failed: ")
+    assert PASSWORD not in err.value.message and "alice:" not in err.value.message
+
+
+async def test_a_502_and_the_server_log_carry_no_password(api, jp_root_dir, server_home,
+                                                          caplog):
+    make_notebook(jp_root_dir / "nb.ipynb", None, "print(1)")
+    with caplog.at_level(logging.DEBUG):
+        response = await api("POST", "runs", {"notebook": "nb.ipynb"}, expect=502)
+    body = json.loads(response.body)
+    assert body["reason"] == "backend_error"
+    assert body["message"].startswith("MLflow tracking at http://127.0.0.1:1/ failed: ")
+    assert PASSWORD not in response.body.decode() and PASSWORD not in caplog.text
+    assert "mantik: POST /a%40b/mantik/api/runs -> 502 MLflow tracking at" in caplog.text
+    assert (await api.json("GET", "runs"))["total"] == 0  # and the failed submit left no run
+
+
+def test_a_local_job_never_inherits_the_server_or_hub_token(home, tmp_path, monkeypatch):
+    planted = {"JUPYTER_TOKEN": "planted-jupyter-token",
+               "MANTIK_HUB_ACCESS_TOKEN": "planted-hub-token"}
+    for name, value in planted.items():
+        monkeypatch.setenv(name, value)
+    nb = make_notebook(tmp_path / "nb.ipynb", None,
+                       f"import os\nprint('inherited:', sorted(set(os.environ) & {set(planted)}))")
+    service = RunService()
+    run = service.wait(service.submit(nb).id)
+    log = service.logs(run.id).data.decode()
+    assert run.state == "COMPLETED", log
+    assert "inherited: []" in log and "planted-" not in log
