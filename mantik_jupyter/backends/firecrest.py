@@ -4,7 +4,7 @@ A run is one Slurm job named ``mantik-<run id>`` in ``<work root>/mantik-runs/<r
 (the work root is the profile's ``work_root`` or the system's default work directory);
 the upload cache is ``<work root>/.mantik-cache``. Resources become ``#SBATCH`` lines.
 Status costs one request per site and poll for all active runs; the log is read from a
-byte offset with ``tail``. Login-node commands are refused: FirecREST has no hook for them.
+byte offset with ``tail``. FirecREST has no hook for login-node commands (no capability).
 
 Files up to the system's ``max_ops_file_size`` go through ``ops/upload``/``ops/download``;
 larger ones through ``transfer/``: pyfirecrest moves them between here and the staging
@@ -48,7 +48,6 @@ TRANSFER_DONE = ("File was successfully", "Files were successfully",
 QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
                     "SUSPENDED", "RESV_DEL_HOLD"})
 RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"})
-LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
 #: The job writes its Slurm id here when it starts: a recovery finds the job by it after the
 #: gateway's job list has forgotten the job (a list holds recent jobs only).
 JOB_ID_FILE = ".mantik-job-id"
@@ -116,7 +115,21 @@ class FirecrestBackend(RemoteBackend):
     """Runs jobs through a FirecREST v2 API on one system (``machine``)."""
 
     kind = "firecrest"
-    gateway = "FirecREST"
+    title = gateway = "FirecREST"
+    profile_properties = {
+        **RemoteBackend.profile_properties,
+        "url": {**RemoteBackend.profile_properties["url"],
+                "description": "API URL (https://HOST/.../firecrest/v2)"},
+        "token_url": {"type": "string", "pattern": r"^https?://[^\s/]+",
+                      "description": "OIDC token endpoint"},
+        "machine": {"type": "string", "minLength": 1,
+                    "description": "system name (daint, eiger, ...)"},
+        "client_id": {"type": "string", "minLength": 1, "description": "OIDC client id"},
+        "work_root": {"type": "string", "pattern": "^/", "description": (
+            "absolute folder for run directories (default: the system's work directory)")},
+    }
+    profile_required = ("url", "machine")
+    auth_methods = ("client-credentials", "token")
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)
@@ -198,14 +211,6 @@ class FirecrestBackend(RemoteBackend):
                                       key="work_root")
                 self._root = default["path"].rstrip("/")
         return self._root
-
-    def validate(self, spec: RunSpec) -> None:
-        for key in LOGIN_NODE_KEYS:
-            if key in spec.environment:
-                raise ConfigError(
-                    f"Environment.{key}: FirecREST sites run nothing on a login node; move "
-                    f"the command into PreRunCommandOnComputeNode", key=f"Environment.{key}")
-        super().validate(spec)
 
     # ------------------------------------------------------------------ upload cache
     def cache_dir(self) -> str:

@@ -41,6 +41,7 @@ class LocalBackend(Backend):
     """Runs jobs as local processes under :mod:`mantik_jupyter.backends.local_job`."""
 
     kind = "local"
+    title = "Local"
 
     @property
     def runs_dir(self) -> Path:
@@ -52,6 +53,7 @@ class LocalBackend(Backend):
         return Path(run.work_dir) if run.work_dir else self.runs_dir / run.id
 
     def validate(self, spec: RunSpec) -> None:
+        super().validate(spec)
         env = spec.environment
         if env.get("Modules") and not shutil.which("modulecmd") and not os.environ.get(
             "MODULESHOME"
@@ -65,12 +67,6 @@ class LocalBackend(Backend):
             raise ConfigError(
                 "Environment.Apptainer: apptainer is not installed on this machine",
                 key="Environment.Apptainer",
-            )
-        if env.get("PreRunCommandOnLoginNode"):
-            raise ConfigError(
-                "Environment.PreRunCommandOnLoginNode: the local site has no login node; "
-                "use PreRunCommandOnComputeNode",
-                key="Environment.PreRunCommandOnLoginNode",
             )
 
     def check(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ConfigError, CredentialsError, MantikError, NotFoundError
+from ..errors import CredentialsError, MantikError, NotFoundError
 from ..jobscript import unicore_resources
 from ..spec import RunSpec
 from ..states import RunState
@@ -43,7 +43,18 @@ class UnicoreBackend(RemoteBackend):
     """Runs jobs through a UNICORE/X server's REST API."""
 
     kind = "unicore"
-    gateway = "UNICORE"
+    title = gateway = "UNICORE"
+    profile_properties = {
+        **RemoteBackend.profile_properties,
+        "url": {**RemoteBackend.profile_properties["url"],
+                "description": "REST base of the site (https://HOST/SITE/rest/core)"},
+        "username": {"type": "string", "minLength": 1,
+                     "description": "login name for password authentication"},
+    }
+    auth_methods = ("password", "token")
+    # The pre-command runs as UNICORE's user pre-command on the login node; there is no post.
+    capabilities = replace(RemoteBackend.capabilities,
+                           login_node_commands=frozenset({"PreRunCommandOnLoginNode"}))
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)
@@ -137,13 +148,6 @@ class UnicoreBackend(RemoteBackend):
     def _storage(self, job_url: str) -> str:
         props = self._get("reading the job", job_url)
         return props["_links"]["workingDirectory"]["href"]
-
-    def validate(self, spec: RunSpec) -> None:
-        super().validate(spec)
-        if "PostRunCommandOnLoginNode" in spec.environment:
-            raise ConfigError(
-                "Environment.PostRunCommandOnLoginNode: not supported on UNICORE sites; use "
-                "PostRunCommandOnComputeNode", key="Environment.PostRunCommandOnLoginNode")
 
     # ------------------------------------------------------------------ upload cache
     def cache_dir(self) -> str:
