@@ -10,8 +10,9 @@ module and an entry point in the group ``mantik_jupyter.backends``, nothing else
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from ..sites import Site
 
 LOG_FILE = "mantik-job.log"
+#: How long a cancel waits for the site to report the job ended.
+CANCEL_WAIT = 15.0
 #: The config's commands meant for the site's login node (outside the job).
 LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
 
@@ -188,3 +191,17 @@ def backend_class(kind: str) -> type[Backend]:
 def installed() -> dict[str, type[Backend]]:
     """Every installed backend class by kind (one that fails to import is left out)."""
     return registry.load_all(registry.BACKENDS)
+
+
+def wait_terminal(status: Callable[[], JobStatus], timeout: float = CANCEL_WAIT,
+                  pause: float = 0.3) -> bool:
+    """Ask ``status`` until the job has ended or ``timeout`` seconds passed; True if ended.
+
+    A cancel returns once the site agrees, so the next look at the run finds it ended.
+    """
+    deadline = time.monotonic() + timeout
+    while not status().state.terminal:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+    return True

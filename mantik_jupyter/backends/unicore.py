@@ -25,7 +25,7 @@ from ..jobscript import unicore_resources
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
-from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission
+from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission, wait_terminal
 from .remote import CACHE_TAG, SCRIPT, Failure, RemoteBackend, job_name, relative_path
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ QUEUED_STATES = frozenset({"READY", "STAGINGIN", "QUEUED"})
 RUNNING_STATES = frozenset({"RUNNING", "STAGINGOUT"})
 FAST_POLL = 1.0
 SLOW_POLL = 15.0
-CANCEL_WAIT = 15.0
 TIMEOUT = 60
 
 
@@ -268,11 +267,7 @@ class UnicoreBackend(RemoteBackend):
     def cancel(self, run: Run) -> None:
         self._post("aborting the job", f"{run.remote_job_id}/actions/abort", {})
         self._polls.pop(run.id, None)
-        deadline = time.monotonic() + CANCEL_WAIT
-        while time.monotonic() < deadline:
-            if job_status(self._get("reading the job", run.remote_job_id)).state.terminal:
-                return
-            time.sleep(0.3)
+        wait_terminal(lambda: job_status(self._get("reading the job", run.remote_job_id)))
 
     # ------------------------------------------------------------------ files
     def _file_url(self, run: Run, path: str) -> str:
