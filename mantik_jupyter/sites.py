@@ -3,7 +3,8 @@
 Four origins, later ones overriding earlier ones by name where allowed:
 
 - ``preset``: shipped here: this machine, the JSC systems through their UNICORE endpoints,
-  the CSCS Alps systems through FirecREST v2, and the local site simulator.
+  the CSCS Alps systems through FirecREST v2; and those installed distributions add by
+  entry point (the local site simulator's).
 - ``admin``: given by a deployment through traitlets config (``MantikJupyter.sites``);
   they may replace a preset of the same name.
 - ``user``: profiles a user added (CLI, panel), one owner-only JSON file each under
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import re
 import sys
 from collections.abc import Mapping
@@ -24,10 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import backends, credentials
+from . import backends, credentials, registry
 from .errors import ConfigError, ConflictError, ForbiddenError, NotFoundError
 from .paths import write_atomic
 from .variants import Variant, tagged_schema
+
+log = logging.getLogger(__name__)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 SECRET_KEYS = re.compile(r"pass(word)?|secret|token|api[_-]?key", re.IGNORECASE)
@@ -121,7 +125,6 @@ LOCAL = Site("local", "local", "This machine (runs the notebook as a local proce
 JSC_UNICORE = "https://zam2125.zam.kfa-juelich.de:9112/{}/rest/core"
 CSCS_AUTH = "https://auth.cscs.ch/auth/realms/firecrest-clients/protocol/openid-connect"
 CSCS_PLATFORMS = {"daint": "hpc", "eiger": "hpc", "clariden": "ml", "santis": "cw"}
-SIM_DEFAULT_PORT = 8765
 
 
 def _from_profile(data: Mapping[str, Any], origin: str) -> Site:
@@ -169,7 +172,7 @@ def _schema_at(schema: dict[str, Any], path: Any) -> dict[str, Any]:
 
 
 def presets(home: Path) -> list[Site]:
-    """The shipped sites: local, JSC (UNICORE), CSCS Alps (FirecREST v2), the simulator."""
+    """The shipped sites: local, JSC (UNICORE), CSCS Alps (FirecREST v2), then the guests'."""
     jsc = [
         ("juwels", "JUWELS", "JUWELS at JSC (UNICORE)"),
         ("jureca", "JURECA", "JURECA-DC at JSC (UNICORE)"),
@@ -185,29 +188,25 @@ def presets(home: Path) -> list[Site]:
         "machine": name, "auth": "client-credentials",
         "credentials": {"source": "secrets-file"},
     }) for name, platform in CSCS_PLATFORMS.items()]
-    sim = f"http://127.0.0.1:{_simulator_port(home)}"
-    # The simulator runs jobs on this machine, so they use this environment's papermill.
-    here = {"Python": sys.prefix}
-    sim_queues = ["batch", "devel", "booster"]
-    sites += [
-        Site("sim-unicore", "unicore", "Local site simulator: UNICORE DEMO-SITE", {
-            "url": f"{sim}/DEMO-SITE/rest/core", "auth": "password", "username": "demouser",
-            "credentials": {"source": "simulator"}, "environment": here, "queues": sim_queues,
-        }),
-        Site("sim-firecrest", "firecrest", "Local site simulator: FirecREST daint-sim", {
-            "url": f"{sim}/firecrest/v2", "token_url": f"{sim}/auth/token",
-            "machine": "daint-sim", "auth": "client-credentials", "client_id": "demo-client",
-            "credentials": {"source": "simulator"}, "environment": here, "queues": sim_queues,
-        }),
-    ]
-    return sites
+    return sites + guest_presets(home, taken={s.name for s in sites})
 
 
-def _simulator_port(home: Path) -> int:
-    """The port of a simulator started on the default root (``<home>/sim``), else 8765."""
-    from .sim.simulator import read_state
-
-    return int(read_state(home / "sim").get("port") or SIM_DEFAULT_PORT)
+def guest_presets(home: Path, taken: set[str]) -> list[Site]:
+    """Presets that installed distributions add by entry point (``mantik_jupyter.site_presets``,
+    a function of the mantik home giving sites), e.g. the simulator's; one whose name is
+    taken or whose kind is not installed is left out and logged."""
+    found: list[Site] = []
+    kinds = set(registry.names(registry.BACKENDS))
+    for name, make in registry.load_all(registry.SITE_PRESETS).items():
+        for site in make(home):
+            if site.name in taken or site.kind not in kinds:
+                log.warning("preset %s from %s left out: %s", site.name, name,
+                            "its name is taken" if site.name in taken else
+                            f"no backend for kind {site.kind!r}")
+                continue
+            taken.add(site.name)
+            found.append(site)
+    return found
 
 
 class SiteCatalog:
