@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,13 @@ def load_all(group: str) -> dict[str, Any]:
 def _registered(group: str, path: tuple[str, ...]) -> dict[str, EntryPoint]:
     # The first distribution on the path wins a name, as the import system does.
     found: dict[str, EntryPoint] = {}
-    for entry in entry_points(group=group):
+    for entry in _installed(path).select(group=group):
         found.setdefault(entry.name, entry)
     return found
+
+
+@functools.lru_cache(maxsize=8)
+def _installed(path: tuple[str, ...]) -> EntryPoints:
+    # One read of every distribution's entry points serves all groups (each read costs
+    # about as much as reading them all).
+    return entry_points()

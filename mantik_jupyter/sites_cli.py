@@ -12,6 +12,7 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .errors import MantikError
@@ -24,7 +25,8 @@ PROFILE_DEST = "profile:"
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sites`` command and its sub-commands to a CLI."""
     sites = subparsers.add_parser("sites", help="list, add, remove and test sites")
-    sub = sites.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
+    sub = sites.add_subparsers(dest="sites_command", required=True, metavar="ACTION",
+                               parser_class=LateFlagsParser)
 
     p = sub.add_parser("list", help="every site: presets, admin sites and your profiles")
     p.add_argument("--json", action="store_true")
@@ -38,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--python", dest="python_env", help="default Python venv on the site")
     p.add_argument("--secret-stdin", action="store_true",
                    help="read the password, client secret or token from standard input")
-    add_profile_flags(p, profile_schema())
+    p.late_flags = lambda parser: add_profile_flags(parser, profile_schema())
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("credentials", help="store a site's secret (read from standard input "
@@ -75,6 +77,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         secret = "yes" if row["has_credentials"] else "-"
         print(f"{row['name']:16}  {row['kind']:9}  {row['origin']:6}  {secret:6}  {where}")
     return 0
+
+
+class LateFlagsParser(argparse.ArgumentParser):
+    """A sub-command parser that adds ``late_flags`` when it is used, not when the CLI is
+    built: the profile flags load every backend, which other commands need not wait for."""
+
+    late_flags: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self.late_flags is not None:
+            add, self.late_flags = self.late_flags, None
+            add(self)
+        return super().parse_known_args(args, namespace)
 
 
 def add_profile_flags(parser: argparse.ArgumentParser, schema: dict[str, Any]) -> None:
