@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import figure
-from mantik_jupyter.jobscript import render, sbatch_directives
+from mantik_jupyter.backends.slurm_jobs import directives
+from mantik_jupyter.jobscript import render
 from mantik_jupyter.processes import ManagedProcess, free_port
 from mantik_jupyter.spec import RunSpec
 from mantik_jupyter.states import RunState
@@ -51,7 +52,7 @@ def fill(home: Path) -> None:
             state=states[i % 4], native_state=states[i % 4], exit_code=i % 4,
             remote_job_id=str(100000 + i), work_dir=f"/p/scratch/climate-ml/mantik/{run_id}",
             parameters={"learning_rate": 0.001 * (1 + i % 10), "epochs": 20}, spec=config,
-            script=render(spec, PAPERMILL, directives=sbatch_directives(spec, f"mantik-{run_id}")),
+            script=render(spec, PAPERMILL, directives=directives(spec, run_id)),
             bundle_hash=f"{i:064x}", bytes_uploaded=48213, mlflow_run_id=f"{i:032x}",
             mlflow_experiment_id="1", created_at=f"{day}T{time_of_day}:00.{i:06d}",
             started_at=f"{day}T{time_of_day}:05", ended_at=f"{day}T{time_of_day}:50",

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, registry
 from .errors import MantikError
 from .params import parse_assignments
-from .sim.cli import register as register_sim
 from .sites_cli import register as register_sites
 
 Handler = Callable[[argparse.Namespace], int]
@@ -237,8 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_arg(p)
     p.add_argument("--remote", action="store_true", help="also remove its working directory")
 
-    register_sim(sub)
     register_sites(sub)
+    # commands of installed distributions (the simulator's ``sim``), by entry point
+    for register in registry.load_all(registry.COMMANDS).values():
+        register(sub)
     return parser
 
 

@@ -1,11 +1,13 @@
 """Secrets of sites, kept apart from the profiles that name them.
 
 A site profile holds only a *reference* to its secret (a password, a client secret or an
-access token): where to find it, never the value. The sources are an owner-only secrets
-file in the mantik home, an environment variable, an owner-only token file, a token command
-(e.g. ``oidc-token``), a token the JupyterHub deployment puts into the environment, the OS
-keyring when a real keyring backend is installed, and the simulator's published demo
-credentials. Every error names the site and the source, never the secret.
+access token): ``credentials: {source: NAME, ...}``, where to find it, never the value.
+Each source is one :class:`CredentialSource` class registered by entry point in the group
+``mantik_jupyter.credential_sources``; the engine's are an owner-only secrets file in the
+mantik home, an environment variable, an owner-only token file, a token command (e.g.
+``oidc-token``), a token the JupyterHub deployment puts into the environment and the OS
+keyring when a real keyring backend is installed. Every error names the site and the
+source, never the secret.
 """
 
 from __future__ import annotations
@@ -15,56 +17,115 @@ import os
 import shlex
 import stat
 import subprocess
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from . import registry
 from .errors import ConfigError, CredentialsError
 from .paths import write_atomic
+from .variants import Variant, tagged_schema
 
 SECRETS_FILE = "secrets.json"
+DEFAULT_SOURCE = "secrets-file"
 KEYRING_SERVICE = "mantik-jupyter"
 HUB_TOKEN_VARIABLE = "MANTIK_HUB_ACCESS_TOKEN"  # noqa: S105 - a variable name
-SOURCES = ("secrets-file", "env", "token-file", "token-command", "jupyterhub", "keyring",
-           "simulator")
-#: Where each source keeps its one setting (besides ``source``).
-SOURCE_FIELD = {"env": "variable", "token-file": "path", "token-command": "command",
-                "jupyterhub": "variable"}
 #: Which secret an ``auth`` method needs, in words for messages.
 SECRET_NAMES = {"password": "password", "client-credentials": "client secret",
                 "token": "access token"}
 
 
-@dataclass(frozen=True)
-class CredentialRef:
-    """Where a site's secret is found (``source`` plus that source's one setting)."""
+class Missing(Exception):
+    """The source has no secret for the site; the text says what to do about it."""
 
-    source: str
-    variable: str | None = None
-    path: str | None = None
-    command: str | None = None
 
-    @classmethod
-    def from_settings(cls, data: Mapping[str, Any] | None) -> CredentialRef:
-        """From a profile's ``credentials`` mapping (default: the secrets file)."""
-        data = dict(data or {"source": "secrets-file"})
-        return cls(data.get("source", "secrets-file"), data.get("variable"), data.get("path"),
-                   data.get("command"))
+class CredentialSource(ABC):
+    """One place a site's secret can be. A new source is one subclass plus an entry point;
+    its ``properties`` become the profile's ``credentials`` keys, the panel's fields and
+    the ``sites add`` flags."""
 
+    #: the value of ``source`` in a profile's ``credentials``
+    name: ClassVar[str]
+    #: the source's own keys in ``credentials`` (JSON schema, with a description each)
+    properties: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    required: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: Mapping[str, Any]):
+        self.settings = dict(settings)
+
+    @abstractmethod
     def describe(self) -> str:
         """The source in words for messages (no secret in it)."""
-        return {
-            "secrets-file": "the mantik secrets file",
-            "env": f"environment variable {self.variable}",
-            "token-file": f"token file {self.path}",
-            "token-command": f"token command {self.command!r}",
-            "jupyterhub": f"the JupyterHub-provided token ({self.variable or HUB_TOKEN_VARIABLE})",
-            "keyring": "the OS keyring",
-            "simulator": "the simulator's demo credentials",
-        }.get(self.source, self.source)
+
+    @abstractmethod
+    def read(self, site: str, auth: str | None, home: Path) -> str:
+        """The secret of ``site``; raises :class:`Missing` saying what is missing."""
+
+    def save(self, site: str, secret: str, home: Path) -> None:
+        """Keep a secret the user gave (by default a source only reads)."""
+        raise ConfigError(
+            f"site {site!r} reads its secret from {self.describe()}; set it there "
+            "(only sites using the secrets file or the keyring store secrets)",
+            key="credentials.source")
+
+    def configured(self, site: str, auth: str | None, home: Path) -> bool:
+        """True if the secret can be found (for listings: cheap, never prompting)."""
+        try:
+            self.read(site, auth, home)
+        except (Missing, CredentialsError):
+            return False
+        return True
 
 
+def sources() -> dict[str, type[CredentialSource]]:
+    """The installed credential sources by name."""
+    return registry.load_all(registry.CREDENTIAL_SOURCES)
+
+
+def schema() -> dict[str, Any]:
+    """JSON schema of a profile's ``credentials`` mapping, from the installed sources."""
+    return tagged_schema("source", {
+        name: Variant(name, cls.properties, cls.required)
+        for name, cls in sorted(sources().items())
+    }, tag_description=f"where the secret is (default: {DEFAULT_SOURCE})")
+
+
+def reference(data: Mapping[str, Any] | None) -> CredentialSource:
+    """The source a profile's ``credentials`` mapping names (default: the secrets file)."""
+    settings = {k: v for k, v in (data or {}).items() if k != "source"}
+    name = (data or {}).get("source", DEFAULT_SOURCE)
+    try:
+        cls = registry.load(registry.CREDENTIAL_SOURCES, name)
+    except KeyError:
+        raise ConfigError(f"unknown credential source {name!r}; use one of "
+                          f"{', '.join(sources())}", key="credentials.source") from None
+    return cls(settings)
+
+
+def resolve(site: str, auth: str | None, ref: CredentialSource, home: Path) -> str:
+    """The secret of ``site`` from its source; CredentialsError says what is missing."""
+    try:
+        return ref.read(site, auth, home)
+    except Missing as exc:
+        what = SECRET_NAMES.get(auth or "", "secret")
+        raise CredentialsError(f"site {site!r}: no {what} in {ref.describe()}: {exc}",
+                               key="credentials") from None
+
+
+def store(site: str, ref: CredentialSource, secret: str, home: Path) -> None:
+    """Save ``secret`` for ``site`` where its reference says (secrets file or keyring)."""
+    if not secret or not secret.strip():
+        raise ConfigError(f"site {site!r}: the secret must not be empty", key="secret")
+    ref.save(site, secret.strip(), home)
+
+
+def available(site: str, auth: str | None, ref: CredentialSource, home: Path) -> bool:
+    """True if the secret can be found (a token command counts as configured, not run)."""
+    return ref.configured(site, auth, home)
+
+
+# ---------------------------------------------------------------------- the secrets file
 def secrets_path(home: Path) -> Path:
     """The owner-only secrets file of a mantik home."""
     return home / SECRETS_FILE
@@ -84,73 +145,130 @@ def _read_secrets(home: Path) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def resolve(site: str, auth: str, ref: CredentialRef, home: Path) -> str:
-    """The secret of ``site`` from its source; CredentialsError says what is missing."""
-    what = SECRET_NAMES.get(auth, "secret")
-    where = ref.describe()
+def forget(site: str, home: Path) -> None:
+    """Remove a site's entry from the secrets file (when its profile is removed)."""
+    secrets = _read_secrets(home)
+    if secrets.pop(site, None) is not None:
+        write_atomic(secrets_path(home), json.dumps(secrets, indent=1), mode=0o600)
 
-    def missing(detail: str) -> CredentialsError:
-        return CredentialsError(f"site {site!r}: no {what} in {where}: {detail}",
-                                key="credentials")
 
-    if ref.source == "secrets-file":
+class SecretsFile(CredentialSource):
+    """The owner-only ``secrets.json`` in the mantik home, one entry per site."""
+
+    name = "secrets-file"
+
+    def describe(self) -> str:
+        return "the mantik secrets file"
+
+    def read(self, site: str, auth: str | None, home: Path) -> str:
         value = _read_secrets(home).get(site)
         if not value:
-            raise missing(f"set it with: mantik-jupyter sites credentials {site}")
+            raise Missing(f"set it with: mantik-jupyter sites credentials {site}")
         return value
-    if ref.source in ("env", "jupyterhub"):
-        variable = ref.variable or HUB_TOKEN_VARIABLE
-        value = os.environ.get(variable, "").strip()
+
+    def save(self, site: str, secret: str, home: Path) -> None:
+        secrets = _read_secrets(home)
+        secrets[site] = secret
+        write_atomic(secrets_path(home), json.dumps(secrets, indent=1), mode=0o600)
+        secrets_path(home).chmod(0o600)
+
+
+# ---------------------------------------------------------------------- the environment
+class EnvVariable(CredentialSource):
+    """An environment variable of the server (or CLI) process."""
+
+    name = "env"
+    properties = {"variable": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$(?!\n)",
+                               "description": "environment variable that holds the secret"}}
+    required = ("variable",)
+
+    @property
+    def variable(self) -> str:
+        return self.settings.get("variable") or ""
+
+    def describe(self) -> str:
+        return f"environment variable {self.variable}"
+
+    def read(self, site: str, auth: str | None, home: Path) -> str:
+        value = os.environ.get(self.variable, "").strip() if self.variable else ""
         if not value:
-            raise missing(f"{variable} is not set")
+            raise Missing(f"{self.variable} is not set")
         return value
-    if ref.source == "token-file":
-        return _token_file(Path(ref.path or "").expanduser(), missing)
-    if ref.source == "token-command":
-        return _token_command(ref.command or "", missing)
-    if ref.source == "keyring":
-        value = _keyring(missing).get_password(KEYRING_SERVICE, site)
-        if not value:
-            raise missing(f"no entry {KEYRING_SERVICE}/{site}")
-        return value
-    if ref.source == "simulator":
-        from .sim.config import SimConfig
-
-        demo = {"password": SimConfig.password, "client-credentials": SimConfig.client_secret}
-        if auth not in demo:
-            raise missing(f"the simulator has no demo {what}")
-        return demo[auth]
-    raise ConfigError(f"site {site!r}: unknown credential source {ref.source!r}; "
-                      f"use one of {', '.join(SOURCES)}", key="credentials.source")
 
 
-def _token_file(path: Path, missing: Any) -> str:
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise missing(exc.strerror or "cannot be read") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise missing(f"the file is readable by others; run: chmod 600 {path}")
-    if not text:
-        raise missing("the file is empty")
-    return text
+class JupyterHubToken(EnvVariable):
+    """The user's access token the JupyterHub deployment puts into the environment."""
+
+    name = "jupyterhub"
+    required = ()
+
+    @property
+    def variable(self) -> str:
+        return self.settings.get("variable") or HUB_TOKEN_VARIABLE
+
+    def describe(self) -> str:
+        return f"the JupyterHub-provided token ({self.variable})"
 
 
-def _token_command(command: str, missing: Any) -> str:
-    try:
-        proc = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=30,
-                              check=False)
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise missing(f"the command did not run ({type(exc).__name__})") from None
-    if proc.returncode != 0:
-        raise missing(f"the command exited with code {proc.returncode}")
-    token = proc.stdout.strip()
-    if not token:
-        raise missing("the command printed nothing")
-    return token
+# ---------------------------------------------------------------------- files and commands
+class TokenFile(CredentialSource):
+    """An owner-only file holding a token (e.g. written by an agent)."""
+
+    name = "token-file"
+    properties = {"path": {"type": "string", "minLength": 1,
+                           "description": "owner-only file that holds the token"}}
+    required = ("path",)
+
+    def describe(self) -> str:
+        return f"token file {self.settings.get('path')}"
+
+    def read(self, site: str, auth: str | None, home: Path) -> str:
+        path = Path(self.settings.get("path") or "").expanduser()
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise Missing(exc.strerror or "cannot be read") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise Missing(f"the file is readable by others; run: chmod 600 {path}")
+        if not text:
+            raise Missing("the file is empty")
+        return text
 
 
+class TokenCommand(CredentialSource):
+    """A command that prints a fresh token (e.g. ``oidc-token``)."""
+
+    name = "token-command"
+    properties = {"command": {"type": "string", "minLength": 1,
+                              "description": "command that prints the token"}}
+    required = ("command",)
+
+    @property
+    def command(self) -> str:
+        return self.settings.get("command") or ""
+
+    def describe(self) -> str:
+        return f"token command {self.command!r}"
+
+    def read(self, site: str, auth: str | None, home: Path) -> str:
+        try:
+            proc = subprocess.run(shlex.split(self.command), capture_output=True, text=True,
+                                  timeout=30, check=False)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            raise Missing(f"the command did not run ({type(exc).__name__})") from None
+        if proc.returncode != 0:
+            raise Missing(f"the command exited with code {proc.returncode}")
+        token = proc.stdout.strip()
+        if not token:
+            raise Missing("the command printed nothing")
+        return token
+
+    def configured(self, site: str, auth: str | None, home: Path) -> bool:
+        return bool(self.command)  # running it for a listing could prompt or take long
+
+
+# ---------------------------------------------------------------------- the OS keyring
 def keyring_available() -> bool:
     """True when the ``keyring`` package is installed with a real (not fail/null) backend."""
     try:
@@ -161,47 +279,31 @@ def keyring_available() -> bool:
     return getattr(backend, "priority", 0) > 0 and "fail" not in type(backend).__module__
 
 
-def _keyring(missing: Any) -> Any:
-    if not keyring_available():
-        raise missing("no OS keyring backend is available here; use the secrets file instead")
-    import keyring
+class Keyring(CredentialSource):
+    """The OS keyring (service ``mantik-jupyter``, one entry per site) where one exists."""
 
-    return keyring
+    name = "keyring"
 
+    def describe(self) -> str:
+        return "the OS keyring"
 
-def store(site: str, ref: CredentialRef, secret: str, home: Path) -> None:
-    """Save ``secret`` for ``site`` where its reference says (secrets file or keyring)."""
-    if not secret or not secret.strip():
-        raise ConfigError(f"site {site!r}: the secret must not be empty", key="secret")
-    if ref.source == "secrets-file":
-        secrets = _read_secrets(home)
-        secrets[site] = secret.strip()
-        write_atomic(secrets_path(home), json.dumps(secrets, indent=1), mode=0o600)
-        secrets_path(home).chmod(0o600)
-    elif ref.source == "keyring":
-        _keyring(lambda detail: CredentialsError(f"site {site!r}: {detail}")).set_password(
-            KEYRING_SERVICE, site, secret.strip())
-    else:
-        raise ConfigError(
-            f"site {site!r} reads its secret from {ref.describe()}; set it there "
-            "(only sites using the secrets file or the keyring store secrets)",
-            key="credentials.source",
-        )
+    def _keyring(self) -> Any:
+        if not keyring_available():
+            raise Missing("no OS keyring backend is available here; use the secrets file "
+                          "instead")
+        import keyring
 
+        return keyring
 
-def forget(site: str, home: Path) -> None:
-    """Remove a site's entry from the secrets file (when its profile is removed)."""
-    secrets = _read_secrets(home)
-    if secrets.pop(site, None) is not None:
-        write_atomic(secrets_path(home), json.dumps(secrets, indent=1), mode=0o600)
+    def read(self, site: str, auth: str | None, home: Path) -> str:
+        value = self._keyring().get_password(KEYRING_SERVICE, site)
+        if not value:
+            raise Missing(f"no entry {KEYRING_SERVICE}/{site}")
+        return value
 
-
-def available(site: str, auth: str, ref: CredentialRef, home: Path) -> bool:
-    """True if the secret can be found (a token command counts as configured, not run)."""
-    if ref.source == "token-command":
-        return bool(ref.command)
-    try:
-        resolve(site, auth, ref, home)
-    except (CredentialsError, ConfigError):
-        return False
-    return True
+    def save(self, site: str, secret: str, home: Path) -> None:
+        try:
+            keyring = self._keyring()
+        except Missing as exc:
+            raise CredentialsError(f"site {site!r}: {exc}") from None
+        keyring.set_password(KEYRING_SERVICE, site, secret)

@@ -2,8 +2,8 @@
 
 Values from the config are quoted for the shell; pre/post commands are shell text the
 user wrote and are kept as written. The post command runs whatever the main command did,
-and the script exits with the main command's code. Resources become ``#SBATCH`` lines
-(gateways that take a plain batch script) or a UNICORE ``Resources`` block.
+and the script exits with the main command's code. Resources become a UNICORE
+``Resources`` block here; the ``#SBATCH`` lines are in :mod:`.backends.slurm_jobs`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
-from .spec import RunSpec, plain_text
+from .spec import RunSpec
 
 
 def render(
@@ -74,29 +74,6 @@ def tasks(spec: RunSpec) -> int:
     if "TotalCPUs" in res:
         return int(res["TotalCPUs"])
     return int(res.get("Nodes", 1))
-
-
-def _clock(seconds: int) -> str:
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def sbatch_directives(spec: RunSpec, job_name: str) -> list[str]:
-    """``#SBATCH`` lines for the job name and the Mantik ``Resources``, values quoted."""
-    res = spec.resources
-    options: list[tuple[str, object]] = [("job-name", job_name)]
-    simple = {"Queue": "partition", "Nodes": "nodes", "TotalCPUs": "ntasks",
-              "CPUsPerNode": "cpus-per-task", "GPUsPerNode": "gpus-per-node",
-              "Reservation": "reservation", "NodeConstraints": "constraint", "QoS": "qos",
-              "Project": "account"}
-    options += [(option, res[key]) for key, option in simple.items() if key in res]
-    if spec.runtime_seconds:
-        options.append(("time", _clock(spec.runtime_seconds)))
-    if spec.memory_mb:
-        options.append(("mem", f"{spec.memory_mb}M"))
-    # validated specs hold no control characters; checked again here, where a newline
-    # would end the directive and start a shell command
-    return [f"#SBATCH --{option}={shlex.quote(plain_text(str(value), f'--{option}'))}"
-            for option, value in options]
 
 
 def unicore_resources(spec: RunSpec) -> dict[str, str]:

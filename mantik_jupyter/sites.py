@@ -3,11 +3,12 @@
 Four origins, later ones overriding earlier ones by name where allowed:
 
 - ``preset``: shipped here: this machine, the JSC systems through their UNICORE endpoints,
-  the CSCS Alps systems through FirecREST v2, and the local site simulator.
+  the CSCS Alps systems through FirecREST v2; and those installed distributions add by
+  entry point (the local site simulator's).
 - ``admin``: given by a deployment through traitlets config (``MantikJupyter.sites``);
   they may replace a preset of the same name.
 - ``user``: profiles a user added (CLI, panel), one owner-only JSON file each under
-  ``<home>/sites/``, validated by :data:`PROFILE_SCHEMA`; they cannot shadow other sites.
+  ``<home>/sites/``, validated by :func:`profile_schema`; they cannot shadow other sites.
 
 No profile ever holds a secret, only a reference to one (see :mod:`.credentials`).
 """
@@ -15,7 +16,9 @@ No profile ever holds a secret, only a reference to one (see :mod:`.credentials`
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import logging
 import re
 import sys
 from collections.abc import Mapping
@@ -23,67 +26,63 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import credentials
+from . import backends, credentials, registry
 from .errors import ConfigError, ConflictError, ForbiddenError, NotFoundError
 from .paths import write_atomic
+from .variants import Variant, tagged_schema
+
+log = logging.getLogger(__name__)
 
 # JSON-schema patterns are searched; in Python "$" also matches before a final newline, so
 # "$(?!\n)" ends the text in Python and in the lab's JavaScript alike.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$(?!\n)"
 SECRET_KEYS = re.compile(r"pass(word)?|secret|token|api[_-]?key", re.IGNORECASE)
+#: Keys that look like a secret's name but hold none.
+NOT_SECRETS = frozenset({"token_url"})
 
-_CREDENTIALS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["source"],
-    "properties": {
-        "source": {"enum": list(credentials.SOURCES)},
-        "variable": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$(?!\n)"},
-        "path": {"type": "string", "minLength": 1},
-        "command": {"type": "string", "minLength": 1},
-    },
-    "allOf": [
-        {"if": {"properties": {"source": {"const": "env"}}},
-         "then": {"required": ["variable"]}},
-        {"if": {"properties": {"source": {"const": "token-file"}}},
-         "then": {"required": ["path"]}},
-        {"if": {"properties": {"source": {"const": "token-command"}}},
-         "then": {"required": ["command"]}},
-    ],
+#: The profile keys of every kind: name and title first, the kind and its keys between,
+#: these last (with ``credentials`` from the installed credential sources).
+NAMING_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string", "pattern": NAME_PATTERN,
+             "description": "the site's name (letters, digits, . _ -)"},
+    "title": {"type": "string", "description": "the site in words"},
+}
+RUN_PROPERTIES: dict[str, Any] = {
+    "queues": {"type": "array", "items": {"type": "string", "minLength": 1},
+               "description": "the site's queues (submissions to others are refused)"},
+    "environment": {"type": "object", "description": (
+        "default Environment of runs on the site (keys as in the run config)")},
 }
 
-#: JSON schema of a site profile (user profiles and admin sites).
-PROFILE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "mantik-jupyter site profile",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "kind", "url"],
-    "properties": {
-        "name": {"type": "string", "pattern": NAME_PATTERN},
-        "kind": {"enum": ["unicore", "firecrest"]},
-        "title": {"type": "string"},
-        "url": {"type": "string", "pattern": r"^https?://[^\s/]+"},
-        "token_url": {"type": "string", "pattern": r"^https?://[^\s/]+"},
-        "machine": {"type": "string", "minLength": 1},
-        "auth": {"enum": ["password", "token", "client-credentials"]},
-        "username": {"type": "string", "minLength": 1},
-        "client_id": {"type": "string", "minLength": 1},
-        "credentials": _CREDENTIALS_SCHEMA,
-        "queues": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        "work_root": {"type": "string", "pattern": "^/"},
-        "environment": {"type": "object"},
-        "verify_tls": {"type": "boolean"},
-        "offline_tracking": {"type": "boolean"},
-    },
-    "allOf": [
-        {"if": {"properties": {"kind": {"const": "firecrest"}}},
-         "then": {"required": ["machine"],
-                  "properties": {"auth": {"enum": ["client-credentials", "token"]}}}},
-        {"if": {"properties": {"kind": {"const": "unicore"}}},
-         "then": {"properties": {"auth": {"enum": ["password", "token"]}}}},
-    ],
-}
+
+def profile_schema() -> dict[str, Any]:
+    """JSON schema of a site profile (user profiles and admin sites): the common keys,
+    ``credentials`` from the installed credential sources and, per ``kind``, the keys of
+    each installed backend that takes profiles."""
+    return copy.deepcopy(_profile_schema(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _profile_schema(path: tuple[str, ...]) -> dict[str, Any]:
+    # Cached per import path, as the registry is: validation runs for every profile read.
+    kinds = {}
+    for kind, cls in sorted(backends.installed().items()):  # the same order everywhere
+        if cls.profile_properties is None:
+            continue
+        own = dict(cls.profile_properties)
+        if cls.auth_methods:
+            own["auth"] = {"enum": list(cls.auth_methods), "description": (
+                f"how the site authenticates (default: {cls.auth_methods[0]})")}
+        kinds[kind] = Variant(cls.title, own, cls.profile_required)
+    secret = {**credentials.schema(), "description": "where the site's secret is (never "
+              "the secret itself)"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "mantik-jupyter site profile",
+        **tagged_schema("kind", kinds, before=NAMING_PROPERTIES,
+                        after={"credentials": secret, **RUN_PROPERTIES}, required=("name",),
+                        tag_description="the backend that serves the site"),
+    }
 
 
 @dataclass(frozen=True)
@@ -98,15 +97,15 @@ class Site:
     origin: str = "preset"
 
     @property
-    def auth(self) -> str:
-        """How the site authenticates: password, token or client-credentials."""
-        default = "client-credentials" if self.kind == "firecrest" else "password"
-        return self.settings.get("auth", default)
+    def auth(self) -> str | None:
+        """How the site authenticates (its kind's default unless set); None: no secret."""
+        methods = backends.backend_class(self.kind).auth_methods
+        return self.settings.get("auth", methods[0] if methods else None)
 
     @property
-    def credential_ref(self) -> credentials.CredentialRef:
+    def credential_ref(self) -> credentials.CredentialSource:
         """Where the site's secret is found."""
-        return credentials.CredentialRef.from_settings(self.settings.get("credentials"))
+        return credentials.reference(self.settings.get("credentials"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,7 +118,7 @@ class Site:
         }
 
     def to_profile(self) -> dict[str, Any]:
-        """The profile document (the shape :data:`PROFILE_SCHEMA` validates)."""
+        """The profile document (the shape :func:`profile_schema` validates)."""
         return {"name": self.name, "kind": self.kind, "title": self.title, **self.settings}
 
 
@@ -128,7 +127,6 @@ LOCAL = Site("local", "local", "This machine (runs the notebook as a local proce
 JSC_UNICORE = "https://zam2125.zam.kfa-juelich.de:9112/{}/rest/core"
 CSCS_AUTH = "https://auth.cscs.ch/auth/realms/firecrest-clients/protocol/openid-connect"
 CSCS_PLATFORMS = {"daint": "hpc", "eiger": "hpc", "clariden": "ml", "santis": "cw"}
-SIM_DEFAULT_PORT = 8765
 
 
 def _from_profile(data: Mapping[str, Any], origin: str) -> Site:
@@ -144,20 +142,21 @@ def validate_profile(data: Any) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise ConfigError("a site profile must be a mapping of keys", key="profile")
     for key in data:
-        if SECRET_KEYS.search(str(key)) and key != "token_url":
+        if SECRET_KEYS.search(str(key)) and key not in NOT_SECRETS:
             raise ConfigError(
                 f"profile key {key!r}: a profile never holds a secret; store it with "
                 "'mantik-jupyter sites credentials NAME' or reference it under 'credentials'",
                 key=str(key),
             )
-    errors = sorted(Draft202012Validator(PROFILE_SCHEMA).iter_errors(dict(data)),
+    schema = _profile_schema(tuple(sys.path))
+    errors = sorted(Draft202012Validator(schema).iter_errors(dict(data)),
                     key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
         where = ".".join(str(p) for p in error.absolute_path) or "profile"
         message = error.message
         if error.validator == "additionalProperties":
-            allowed = sorted(_schema_at(error.absolute_path).get("properties", {}))
+            allowed = sorted(_schema_at(schema, error.absolute_path).get("properties", {}))
             message += f"; allowed keys: {', '.join(allowed)}"
         raise ConfigError(f"site profile: {message}" if where == "profile" else
                           f"site profile key {where}: {message}", key=where)
@@ -168,15 +167,14 @@ def validate_profile(data: Any) -> dict[str, Any]:
     return copy.deepcopy(dict(data))
 
 
-def _schema_at(path: Any) -> dict[str, Any]:
-    schema = PROFILE_SCHEMA
+def _schema_at(schema: dict[str, Any], path: Any) -> dict[str, Any]:
     for part in path:
         schema = schema.get("properties", {}).get(part, {})
     return schema
 
 
 def presets(home: Path) -> list[Site]:
-    """The shipped sites: local, JSC (UNICORE), CSCS Alps (FirecREST v2), the simulator."""
+    """The shipped sites: local, JSC (UNICORE), CSCS Alps (FirecREST v2), then the guests'."""
     jsc = [
         ("juwels", "JUWELS", "JUWELS at JSC (UNICORE)"),
         ("jureca", "JURECA", "JURECA-DC at JSC (UNICORE)"),
@@ -192,29 +190,25 @@ def presets(home: Path) -> list[Site]:
         "machine": name, "auth": "client-credentials",
         "credentials": {"source": "secrets-file"},
     }) for name, platform in CSCS_PLATFORMS.items()]
-    sim = f"http://127.0.0.1:{_simulator_port(home)}"
-    # The simulator runs jobs on this machine, so they use this environment's papermill.
-    here = {"Python": sys.prefix}
-    sim_queues = ["batch", "devel", "booster"]
-    sites += [
-        Site("sim-unicore", "unicore", "Local site simulator: UNICORE DEMO-SITE", {
-            "url": f"{sim}/DEMO-SITE/rest/core", "auth": "password", "username": "demouser",
-            "credentials": {"source": "simulator"}, "environment": here, "queues": sim_queues,
-        }),
-        Site("sim-firecrest", "firecrest", "Local site simulator: FirecREST daint-sim", {
-            "url": f"{sim}/firecrest/v2", "token_url": f"{sim}/auth/token",
-            "machine": "daint-sim", "auth": "client-credentials", "client_id": "demo-client",
-            "credentials": {"source": "simulator"}, "environment": here, "queues": sim_queues,
-        }),
-    ]
-    return sites
+    return sites + guest_presets(home, taken={s.name for s in sites})
 
 
-def _simulator_port(home: Path) -> int:
-    """The port of a simulator started on the default root (``<home>/sim``), else 8765."""
-    from .sim.simulator import read_state
-
-    return int(read_state(home / "sim").get("port") or SIM_DEFAULT_PORT)
+def guest_presets(home: Path, taken: set[str]) -> list[Site]:
+    """Presets that installed distributions add by entry point (``mantik_jupyter.site_presets``,
+    a function of the mantik home giving sites), e.g. the simulator's; one whose name is
+    taken or whose kind is not installed is left out and logged."""
+    found: list[Site] = []
+    kinds = set(registry.names(registry.BACKENDS))
+    for name, make in registry.load_all(registry.SITE_PRESETS).items():
+        for site in make(home):
+            if site.name in taken or site.kind not in kinds:
+                log.warning("preset %s from %s left out: %s", site.name, name,
+                            "its name is taken" if site.name in taken else
+                            f"no backend for kind {site.kind!r}")
+                continue
+            taken.add(site.name)
+            found.append(site)
+    return found
 
 
 class SiteCatalog:
@@ -281,7 +275,14 @@ class SiteCatalog:
 
     def schema(self) -> dict[str, Any]:
         """The JSON schema user profiles are validated against."""
-        return copy.deepcopy(PROFILE_SCHEMA)
+        return profile_schema()
+
+    def kinds(self) -> dict[str, Any]:
+        """What each installed kind of site is and can do, for faces to ask (not to guess
+        from the kind's name)."""
+        return {kind: {"title": cls.title, "auth_methods": list(cls.auth_methods),
+                       "capabilities": cls.capabilities.to_dict()}
+                for kind, cls in backends.installed().items()}
 
     # ------------------------------------------------------------------ user profiles
     def add(self, profile: Mapping[str, Any], *, base: str | None = None) -> Site:
@@ -334,7 +335,7 @@ class SiteCatalog:
     def has_credentials(self, name: str) -> bool:
         """True if the site's secret can be found (the value is never returned)."""
         site = self.get(name)
-        if site.kind == "local":
+        if site.auth is None:  # the kind needs no secret
             return True
         return credentials.available(site.name, site.auth, site.credential_ref, self._home())
 

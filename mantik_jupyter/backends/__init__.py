@@ -2,27 +2,53 @@
 
 A backend submits a staged bundle as a job, reports the state of many runs in one call,
 cancels, reads the job log from a byte offset, and lists and downloads the job's files.
-A new kind of site needs one new module and an entry point in the group
-``mantik_jupyter.backends``, nothing else.
+Its class describes the kind: the keys of its site profiles, its authentication methods
+and its :class:`Capabilities`; the site catalog, the ``sites`` command line, the lab's
+site form and submit validation read them from there. A new kind of site needs one new
+module and an entry point in the group ``mantik_jupyter.backends``, nothing else.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import registry
 from ..bundle import Bundle
 from ..errors import ConfigError
-from ..sites import Site
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
 
-ENTRY_POINT_GROUP = "mantik_jupyter.backends"
+if TYPE_CHECKING:
+    from ..sites import Site
+
 LOG_FILE = "mantik-job.log"
+#: How long a cancel waits for the site to report the job ended.
+CANCEL_WAIT = 15.0
+#: The config's commands meant for the site's login node (outside the job).
+LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend kind can do; the engine and every face ask these, never the kind."""
+
+    #: which of :data:`LOGIN_NODE_KEYS` the site runs (on its login node); others are refused
+    login_node_commands: frozenset[str] = frozenset()
+    #: a job can wait on the site until a given time (``sbatch --begin``)
+    deferred_start: bool = False
+    #: many runs can go as one job array
+    job_arrays: bool = False
+    #: jobs can track to a file store in their run directory (compute nodes offline)
+    offline_tracking: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "login_node_commands": sorted(self.login_node_commands)}
 
 
 @dataclass(frozen=True)
@@ -78,14 +104,35 @@ class FileEntry:
 class Backend(ABC):
     """One gateway kind. Instances are per site and may keep connections."""
 
+    #: the ``kind`` of site profiles this backend serves (its entry point's name)
     kind: ClassVar[str]
+    #: the kind in words (help texts, messages)
+    title: ClassVar[str]
+    #: the profile keys of this kind beside the common ones (JSON schema with a
+    #: description each); None: users add no profiles of this kind
+    profile_properties: ClassVar[Mapping[str, Mapping[str, Any]] | None] = None
+    profile_required: ClassVar[tuple[str, ...]] = ()
+    #: how a site of this kind may authenticate, the default first; () needs no secret
+    auth_methods: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, site: Site, home: Path):
         self.site = site
         self.home = home
 
-    def validate(self, spec: RunSpec) -> None:  # noqa: B027 - optional hook
-        """Refuse a spec this site cannot run, before anything is staged or sent."""
+    def validate(self, spec: RunSpec) -> None:
+        """Refuse a spec this site cannot run, before anything is staged or sent.
+
+        Subclasses add their own checks after this one's (what the capabilities rule out).
+        """
+        allowed = self.capabilities.login_node_commands
+        for key in LOGIN_NODE_KEYS:
+            if key in spec.environment and key not in allowed:
+                runs = (f"run only {' and '.join(sorted(allowed))} on a login node" if allowed
+                        else "run nothing on a login node")
+                instead = key.replace("LoginNode", "ComputeNode")
+                raise ConfigError(f"Environment.{key}: {self.title} sites {runs}; move the "
+                                  f"command into {instead}", key=f"Environment.{key}")
 
     @abstractmethod
     def check(self) -> str:
@@ -133,9 +180,28 @@ class Backend(ABC):
 
 def backend_class(kind: str) -> type[Backend]:
     """The backend class registered for ``kind`` under the entry-point group."""
-    found = entry_points(group=ENTRY_POINT_GROUP)
-    for ep in found:
-        if ep.name == kind:
-            return ep.load()
-    known = ", ".join(sorted(ep.name for ep in found)) or "none"
-    raise ConfigError(f"no backend for site kind {kind!r}; installed: {known}", key="kind")
+    try:
+        return registry.load(registry.BACKENDS, kind)
+    except KeyError:
+        known = ", ".join(sorted(registry.names(registry.BACKENDS))) or "none"
+        raise ConfigError(f"no backend for site kind {kind!r}; installed: {known}",
+                          key="kind") from None
+
+
+def installed() -> dict[str, type[Backend]]:
+    """Every installed backend class by kind (one that fails to import is left out)."""
+    return registry.load_all(registry.BACKENDS)
+
+
+def wait_terminal(status: Callable[[], JobStatus], timeout: float = CANCEL_WAIT,
+                  pause: float = 0.3) -> bool:
+    """Ask ``status`` until the job has ended or ``timeout`` seconds passed; True if ended.
+
+    A cancel returns once the site agrees, so the next look at the run finds it ended.
+    """
+    deadline = time.monotonic() + timeout
+    while not status().state.terminal:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+    return True

@@ -4,7 +4,7 @@ A run is one Slurm job named ``mantik-<run id>`` in ``<work root>/mantik-runs/<r
 (the work root is the profile's ``work_root`` or the system's default work directory);
 the upload cache is ``<work root>/.mantik-cache``. Resources become ``#SBATCH`` lines.
 Status costs one request per site and poll for all active runs; the log is read from a
-byte offset with ``tail``. Login-node commands are refused: FirecREST has no hook for them.
+byte offset with ``tail``. FirecREST has no hook for login-node commands (no capability).
 
 Files up to the system's ``max_ops_file_size`` go through ``ops/upload``/``ops/download``;
 larger ones through ``transfer/``: pyfirecrest moves them between here and the staging
@@ -27,31 +27,23 @@ from typing import Any
 import httpx
 
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
-from ..jobscript import sbatch_directives
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
-from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission
-from .remote import Failure, RemoteBackend, job_name, relative_path
+from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission, slurm_jobs, wait_terminal
+from .remote import Failure, RemoteBackend, relative_path
+from .slurm_jobs import JOB_ID_FILE, SlurmJob
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 60
 RATE_LIMIT_RETRIES = 5
 TOKEN_MARGIN = 30.0
-CANCEL_WAIT = 15.0
 TRANSFER_TIMEOUT = 3600.0  # a transfer job queued or running longer is cancelled
 TRANSFER_NOT_FOUND = 20.0  # how long a new transfer job may be unknown to the scheduler
 TRANSFER_POLL = (0.2, 2.0)  # first and longest pause between looks at a transfer job
 TRANSFER_DONE = ("File was successfully", "Files were successfully",
                  "Multipart file upload successfully completed")  # what its log says on success
-QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-                    "SUSPENDED", "RESV_DEL_HOLD"})
-RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"})
-LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
-#: The job writes its Slurm id here when it starts: a recovery finds the job by it after the
-#: gateway's job list has forgotten the job (a list holds recent jobs only).
-JOB_ID_FILE = ".mantik-job-id"
 
 
 class TokenEndpointError(Exception):
@@ -116,7 +108,21 @@ class FirecrestBackend(RemoteBackend):
     """Runs jobs through a FirecREST v2 API on one system (``machine``)."""
 
     kind = "firecrest"
-    gateway = "FirecREST"
+    title = gateway = "FirecREST"
+    profile_properties = {
+        **RemoteBackend.profile_properties,
+        "url": {**RemoteBackend.profile_properties["url"],
+                "description": "API URL (https://HOST/.../firecrest/v2)"},
+        "token_url": {"type": "string", "pattern": r"^https?://[^\s/]+",
+                      "description": "OIDC token endpoint"},
+        "machine": {"type": "string", "minLength": 1,
+                    "description": "system name (daint, eiger, ...)"},
+        "client_id": {"type": "string", "minLength": 1, "description": "OIDC client id"},
+        "work_root": {"type": "string", "pattern": "^/", "description": (
+            "absolute folder for run directories (default: the system's work directory)")},
+    }
+    profile_required = ("url", "machine")
+    auth_methods = ("client-credentials", "token")
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)
@@ -198,14 +204,6 @@ class FirecrestBackend(RemoteBackend):
                                       key="work_root")
                 self._root = default["path"].rstrip("/")
         return self._root
-
-    def validate(self, spec: RunSpec) -> None:
-        for key in LOGIN_NODE_KEYS:
-            if key in spec.environment:
-                raise ConfigError(
-                    f"Environment.{key}: FirecREST sites run nothing on a login node; move "
-                    f"the command into PreRunCommandOnComputeNode", key=f"Environment.{key}")
-        super().validate(spec)
 
     # ------------------------------------------------------------------ upload cache
     def cache_dir(self) -> str:
@@ -344,7 +342,7 @@ class FirecrestBackend(RemoteBackend):
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
-        return sbatch_directives(spec, job_name(job.run_id))
+        return slurm_jobs.directives(spec, job.run_id)
 
     def workspace(self, run_id: str) -> str:
         """The run's working directory on the system (named by the run id)."""
@@ -359,27 +357,28 @@ class FirecrestBackend(RemoteBackend):
         self.upload(f"uploading {name}", lambda: io.BytesIO(data), workspace, name, len(data))
 
     def launch(self, workspace: str, job: JobRequest, spec: RunSpec, script: str) -> Submission:
+        def recover() -> dict | None:  # the job a lost reply would have named
+            found = self._job_of(job.run_id)
+            return {"jobId": found.job_id} if found else None
+
         created = self.call("submitting the job", self.client().submit, self.machine,
-                            working_dir=workspace, script_str=script,
-                            recover=lambda: self._job_of(job.run_id))
+                            working_dir=workspace, script_str=script, recover=recover)
         return Submission(str(created["jobId"]), workspace, script)
 
-    def _job_of(self, run_id: str) -> dict | None:
-        """The job named after the run that runs in the run's directory, if the site has it."""
-        name, workspace = job_name(run_id), self.workspace(run_id)
+    def _job_of(self, run_id: str) -> SlurmJob | None:
+        """The run's job, if the site's job list has it."""
         jobs = self._call("looking for the job", "job_info", self.machine)
-        return next((j for j in jobs if j.get("name") == name
-                     and j.get("workingDirectory") == workspace), None)
+        return slurm_jobs.run_job(map(slurm_job, jobs), run_id, self.workspace(run_id))
 
     def started_lines(self) -> list[str]:
-        return [f'printf %s "${{SLURM_JOB_ID:-}}" > {JOB_ID_FILE}']
+        return [slurm_jobs.NOTE_JOB_ID]
 
     def find(self, run: Run) -> Submission | None:
         """The job by its name and directory, or by the id it noted there when it started;
         without either, the run directory (the attempt's upload) is removed."""
         workspace = self.workspace(run.id)
         job = self._job_of(run.id)
-        job_id = str(job["jobId"]) if job else self._noted_job_id(workspace)
+        job_id = job.job_id if job else self._noted_job_id(workspace)
         if not job_id:
             with contextlib.suppress(NotFoundError):  # none if the attempt died before it
                 self._call("removing the run directory", "rm", self.machine, workspace)
@@ -397,7 +396,7 @@ class FirecrestBackend(RemoteBackend):
                                f"{workspace}/{JOB_ID_FILE}")
         except NotFoundError:
             return None
-        return noted.strip() or None
+        return slurm_jobs.noted_job_id(noted)
 
     def discard(self, workspace: str) -> None:
         try:
@@ -427,12 +426,8 @@ class FirecrestBackend(RemoteBackend):
 
     def cancel(self, run: Run) -> None:
         self._call("cancelling the job", "cancel_job", self.machine, run.remote_job_id)
-        deadline = time.monotonic() + CANCEL_WAIT
-        while time.monotonic() < deadline:
-            found = self._call("reading the job", "job_info", self.machine, run.remote_job_id)
-            if job_status(found[0]).state.terminal:
-                return
-            time.sleep(0.3)
+        wait_terminal(lambda: job_status(
+            self._call("reading the job", "job_info", self.machine, run.remote_job_id)[0]))
 
     # ------------------------------------------------------------------ files
     def _path(self, run: Run, path: str) -> str:
@@ -494,35 +489,19 @@ def exact_bytes(content: str, expected: int) -> bytes:
     return data[:expected]
 
 
+def slurm_job(job: dict) -> SlurmJob:
+    """A FirecREST JobModel as a Slurm job."""
+    status, times = job.get("status", {}), job.get("time", {})
+    code = status.get("exitCode")
+    return SlurmJob(str(job.get("jobId")), str(job.get("name") or ""),
+                    job.get("workingDirectory"), str(status.get("state") or "UNKNOWN"),
+                    code if isinstance(code, int) else None, status.get("interruptSignal"),
+                    _iso(times.get("start")), _iso(times.get("end")))
+
+
 def job_status(job: dict) -> JobStatus:
     """A FirecREST JobModel as a normalised status."""
-    status = job.get("status", {})
-    native = str(status.get("state") or "UNKNOWN")
-    base = native.split()[0]
-    code = status.get("exitCode")
-    signal = status.get("interruptSignal")
-    if base in QUEUED:
-        state = RunState.QUEUED
-    elif base in RUNNING:
-        state = RunState.RUNNING
-    elif base == "COMPLETED" and code in (None, 0):
-        state = RunState.COMPLETED
-    elif base == "CANCELLED":
-        state = RunState.CANCELLED
-    elif base == "TIMEOUT":
-        state = RunState.TIMEOUT
-    elif base in ("COMPLETED", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-                  "PREEMPTED", "DEADLINE"):
-        state = RunState.FAILED
-    else:
-        state = RunState.UNKNOWN
-    reason = None
-    if state in (RunState.FAILED, RunState.CANCELLED, RunState.TIMEOUT):
-        reason = f"Slurm state {native}, exit code {code}" + (f", signal {signal}"
-                                                              if signal else "")
-    times = job.get("time", {})
-    return JobStatus(state, native, reason, code if isinstance(code, int) else None,
-                     _iso(times.get("start")), _iso(times.get("end")))
+    return slurm_job(job).status
 
 
 def _iso(timestamp: Any) -> str | None:

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from ..paths import confined, copy_out, write_atomic
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run, now
-from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission
+from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission, wait_terminal
 from .local_job import KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
@@ -42,6 +41,7 @@ class LocalBackend(Backend):
     """Runs jobs as local processes under :mod:`mantik_jupyter.backends.local_job`."""
 
     kind = "local"
+    title = "Local"
 
     @property
     def runs_dir(self) -> Path:
@@ -53,6 +53,7 @@ class LocalBackend(Backend):
         return Path(run.work_dir) if run.work_dir else self.runs_dir / run.id
 
     def validate(self, spec: RunSpec) -> None:
+        super().validate(spec)
         env = spec.environment
         if env.get("Modules") and not shutil.which("modulecmd") and not os.environ.get(
             "MODULESHOME"
@@ -66,12 +67,6 @@ class LocalBackend(Backend):
             raise ConfigError(
                 "Environment.Apptainer: apptainer is not installed on this machine",
                 key="Environment.Apptainer",
-            )
-        if env.get("PreRunCommandOnLoginNode"):
-            raise ConfigError(
-                "Environment.PreRunCommandOnLoginNode: the local site has no login node; "
-                "use PreRunCommandOnComputeNode",
-                key="Environment.PreRunCommandOnLoginNode",
             )
 
     def check(self) -> str:
@@ -177,10 +172,7 @@ class LocalBackend(Backend):
         # cancelled, never as lost.
         write_atomic(meta / CANCEL_MARK, json.dumps({"requested_at": now()}))
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + KILL_GRACE + 5
-        while (time.monotonic() < deadline and not (meta / "exit.json").exists()
-               and self._alive(meta)):
-            time.sleep(0.05)
+        wait_terminal(lambda: self._status(run), timeout=KILL_GRACE + 5, pause=0.05)
         if not (meta / "exit.json").exists():  # the wrapper did not answer: end it all hard
             kill_session(pid, grace=0)
             write_atomic(meta / "exit.json", json.dumps({

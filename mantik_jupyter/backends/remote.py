@@ -19,10 +19,10 @@ import hashlib
 import shlex
 import time
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .. import credentials
 from ..bundle import MANIFEST as RUN_MANIFEST
@@ -31,7 +31,7 @@ from ..errors import BackendError, ConfigError, CredentialsError, MantikError, N
 from ..jobscript import render
 from ..spec import RunSpec, merge_config
 from ..tracking import OFFLINE_STORE
-from . import LOG_FILE, Backend, JobRequest, Submission
+from . import LOG_FILE, Backend, Capabilities, JobRequest, Submission
 
 T = TypeVar("T")
 
@@ -140,6 +140,17 @@ class RemoteBackend(Backend):
     """A gateway backend: retries, credentials, the upload cache and the submit template."""
 
     gateway: str = "gateway"
+    #: what every gateway profile has (subclasses describe their ``url``)
+    profile_properties: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "url": {"type": "string", "pattern": r"^https?://[^\s/]+"},
+        "verify_tls": {"type": "boolean",
+                       "description": "check the gateway's TLS certificate (default: yes)"},
+        "offline_tracking": {"type": "boolean", "description": (
+            "compute nodes without network: jobs track to a file store in their run "
+            "directory, imported into your MLflow when they end")},
+    }
+    profile_required = ("url",)
+    capabilities = Capabilities(offline_tracking=True)
     #: how often a transient fault is tried before it fails the operation
     attempts = ATTEMPTS
 
@@ -209,6 +220,7 @@ class RemoteBackend(Backend):
                                    self.home)
 
     def validate(self, spec: RunSpec) -> None:
+        super().validate(spec)
         queues = self.settings.get("queues")
         queue = spec.resources.get("Queue")
         if queues and queue is not None and queue not in queues:

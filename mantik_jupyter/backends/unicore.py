@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 
-from ..errors import ConfigError, CredentialsError, MantikError, NotFoundError
+from ..errors import CredentialsError, MantikError, NotFoundError
 from ..jobscript import unicore_resources
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
-from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission
+from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission, wait_terminal
 from .remote import CACHE_TAG, SCRIPT, Failure, RemoteBackend, job_name, relative_path
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ QUEUED_STATES = frozenset({"READY", "STAGINGIN", "QUEUED"})
 RUNNING_STATES = frozenset({"RUNNING", "STAGINGOUT"})
 FAST_POLL = 1.0
 SLOW_POLL = 15.0
-CANCEL_WAIT = 15.0
 TIMEOUT = 60
 
 
@@ -43,7 +42,18 @@ class UnicoreBackend(RemoteBackend):
     """Runs jobs through a UNICORE/X server's REST API."""
 
     kind = "unicore"
-    gateway = "UNICORE"
+    title = gateway = "UNICORE"
+    profile_properties = {
+        **RemoteBackend.profile_properties,
+        "url": {**RemoteBackend.profile_properties["url"],
+                "description": "REST base of the site (https://HOST/SITE/rest/core)"},
+        "username": {"type": "string", "minLength": 1,
+                     "description": "login name for password authentication"},
+    }
+    auth_methods = ("password", "token")
+    # The pre-command runs as UNICORE's user pre-command on the login node; there is no post.
+    capabilities = replace(RemoteBackend.capabilities,
+                           login_node_commands=frozenset({"PreRunCommandOnLoginNode"}))
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)
@@ -137,13 +147,6 @@ class UnicoreBackend(RemoteBackend):
     def _storage(self, job_url: str) -> str:
         props = self._get("reading the job", job_url)
         return props["_links"]["workingDirectory"]["href"]
-
-    def validate(self, spec: RunSpec) -> None:
-        super().validate(spec)
-        if "PostRunCommandOnLoginNode" in spec.environment:
-            raise ConfigError(
-                "Environment.PostRunCommandOnLoginNode: not supported on UNICORE sites; use "
-                "PostRunCommandOnComputeNode", key="Environment.PostRunCommandOnLoginNode")
 
     # ------------------------------------------------------------------ upload cache
     def cache_dir(self) -> str:
@@ -264,11 +267,7 @@ class UnicoreBackend(RemoteBackend):
     def cancel(self, run: Run) -> None:
         self._post("aborting the job", f"{run.remote_job_id}/actions/abort", {})
         self._polls.pop(run.id, None)
-        deadline = time.monotonic() + CANCEL_WAIT
-        while time.monotonic() < deadline:
-            if job_status(self._get("reading the job", run.remote_job_id)).state.terminal:
-                return
-            time.sleep(0.3)
+        wait_terminal(lambda: job_status(self._get("reading the job", run.remote_job_id)))
 
     # ------------------------------------------------------------------ files
     def _file_url(self, run: Run, path: str) -> str:

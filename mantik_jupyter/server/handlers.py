@@ -213,7 +213,8 @@ class SitesHandler(MantikHandler):
         def describe() -> list[dict[str, Any]]:
             return [self.site_json(s) for s in catalog.all()]
 
-        self.reply({"sites": await self.call(describe), "schema": catalog.schema()})
+        self.reply({"sites": await self.call(describe), "schema": catalog.schema(),
+                    "kinds": catalog.kinds()})
 
     @web.authenticated
     @authorized

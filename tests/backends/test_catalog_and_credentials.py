@@ -9,8 +9,10 @@ import sys
 import pytest
 
 from mantik_jupyter import credentials
+from mantik_jupyter.backends import LOGIN_NODE_KEYS, backend_class
 from mantik_jupyter.errors import ConfigError, ConflictError, CredentialsError, ForbiddenError
 from mantik_jupyter.sites import SiteCatalog
+from mantik_jupyter.spec import RunSpec
 
 PROFILE = {"name": "mine", "kind": "unicore", "url": "https://unicore.example.org/X/rest/core",
            "username": "alice"}
@@ -74,7 +76,7 @@ def test_secrets_live_apart_from_profiles(tmp_path, monkeypatch):
     assert json.dumps(catalog.get("mine").to_dict()).find("s3cr3t") == -1
     secrets_file.chmod(0o644)
     with pytest.raises(CredentialsError, match="readable by others"):
-        credentials.resolve("mine", "password", credentials.CredentialRef("secrets-file"),
+        credentials.resolve("mine", "password", credentials.reference({"source": "secrets-file"}),
                             tmp_path)
     secrets_file.chmod(0o600)
     catalog.remove("mine")
@@ -83,7 +85,7 @@ def test_secrets_live_apart_from_profiles(tmp_path, monkeypatch):
 
 def test_each_source_resolves_or_says_what_is_missing(tmp_path, monkeypatch):
     def resolve(**ref: str) -> str:
-        return credentials.resolve("s", "token", credentials.CredentialRef(**ref), tmp_path)
+        return credentials.resolve("s", "token", credentials.reference(ref), tmp_path)
 
     monkeypatch.setenv("MY_TOKEN", "from-env")
     assert resolve(source="env", variable="MY_TOKEN") == "from-env"
@@ -105,3 +107,43 @@ def test_each_source_resolves_or_says_what_is_missing(tmp_path, monkeypatch):
     if not credentials.keyring_available():
         with pytest.raises(CredentialsError, match="no OS keyring backend"):
             resolve(source="keyring")
+
+
+@pytest.mark.parametrize(("site", "runs"), [("local", set()),
+                                            ("juwels", {"PreRunCommandOnLoginNode"}),
+                                            ("daint", set())])
+def test_login_node_commands_are_refused_by_capability(tmp_path, site, runs):
+    site = SiteCatalog(tmp_path).get(site)
+    backend = backend_class(site.kind)(site, tmp_path)
+    assert backend.capabilities.login_node_commands == runs
+    for key in LOGIN_NODE_KEYS:
+        spec = RunSpec.from_config({"Environment": {key: "echo on the login node"}})
+        if key in runs:  # passes this check; the site's next one wants credentials
+            with pytest.raises(CredentialsError):
+                backend.validate(spec)
+            continue
+        with pytest.raises(ConfigError, match=f"Environment.{key}: {backend.title} sites run "
+                           f"(nothing|only PreRunCommandOnLoginNode) on a login node; move "
+                           f"the command into {key.replace('Login', 'Compute')}"):
+            backend.validate(spec)
+
+
+def test_the_profile_schema_is_composed_from_backends_and_credential_sources(tmp_path):
+    schema = SiteCatalog(tmp_path).schema()
+    props = schema["properties"]
+    assert props["kind"]["enum"] == ["firecrest", "unicore"]  # local takes no profiles
+    assert props["auth"]["enum"] == ["client-credentials", "token", "password"]
+    assert props["machine"]["description"] == "FirecREST: system name (daint, eiger, ...)"
+    assert props["url"]["description"] == ("FirecREST: API URL (https://HOST/.../firecrest/v2)"
+                                           "; UNICORE: REST base of the site "
+                                           "(https://HOST/SITE/rest/core)")
+    assert schema["required"] == ["name", "kind", "url"]  # url: every kind requires it
+    assert set(props["credentials"]["properties"]["source"]["enum"]) == {
+        "secrets-file", "env", "token-file", "token-command", "jupyterhub", "keyring",
+        "simulator"}
+    catalog = SiteCatalog(tmp_path)
+    with pytest.raises(ConfigError, match="site profile key auth: 'password' is not one of"):
+        catalog.add({**PROFILE, "name": "fc", "kind": "firecrest", "machine": "daint",
+                     "auth": "password"})
+    with pytest.raises(ConfigError, match="'variable' is a required property"):
+        catalog.add({**PROFILE, "credentials": {"source": "env"}})

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from helpers import make_notebook
 
+from mantik_jupyter.backends.slurm_jobs import directives
 from mantik_jupyter.errors import ConfigError, LimitError, MantikError
-from mantik_jupyter.jobscript import render, sbatch_directives
+from mantik_jupyter.jobscript import render
 from mantik_jupyter.params import Parameter, coerce_text
 from mantik_jupyter.sites import SiteCatalog
 from mantik_jupyter.spec import RunSpec, load_config, validate_config
@@ -86,7 +87,7 @@ def test_a_site_name_with_a_trailing_newline_is_refused():
 def test_the_job_script_refuses_a_directive_an_unvalidated_spec_would_break():
     spec = RunSpec({"Resources": {"QoS": "normal\nrm -rf ~"}})  # bypasses validation
     with pytest.raises(ConfigError) as err:
-        sbatch_directives(spec, "job")
+        directives(spec, "0123456789abcdef")
     assert err.value.key == "--qos"
 
 

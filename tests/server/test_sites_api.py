@@ -17,7 +17,7 @@ async def test_presets_and_the_profile_schema(api):
     assert by_name["juwels"]["origin"] == "preset" and by_name["juwels"]["preset"] is True
     assert by_name["juwels"]["credentials_set"] is False
     assert by_name["local"]["credentials_set"] is True
-    assert listing["schema"]["properties"]["kind"]["enum"] == ["unicore", "firecrest"]
+    assert listing["schema"]["properties"]["kind"]["enum"] == ["firecrest", "unicore"]
 
 
 async def test_user_profile_life_cycle_and_secrets_never_come_back(api, server_home):

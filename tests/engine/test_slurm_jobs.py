@@ -1,0 +1,55 @@
+"""What every Slurm-fronting backend shares: states, directives, finding a run's job."""
+
+from __future__ import annotations
+
+import pytest
+
+from mantik_jupyter.backends import slurm_jobs
+from mantik_jupyter.backends.slurm_jobs import SlurmJob
+from mantik_jupyter.spec import RunSpec
+from mantik_jupyter.states import RunState
+
+
+@pytest.mark.parametrize(("native", "code", "state", "reason"), [
+    ("PENDING", None, RunState.QUEUED, None),
+    ("REQUEUE_HOLD", None, RunState.QUEUED, None),
+    ("COMPLETING", None, RunState.RUNNING, None),
+    ("COMPLETED", 0, RunState.COMPLETED, None),
+    ("COMPLETED", 3, RunState.FAILED, "Slurm state COMPLETED, exit code 3"),
+    ("CANCELLED by 1000", 0, RunState.CANCELLED, "Slurm state CANCELLED by 1000, exit code 0"),
+    ("TIMEOUT", 0, RunState.TIMEOUT, "Slurm state TIMEOUT, exit code 0"),
+    ("OUT_OF_MEMORY", 137, RunState.FAILED, "Slurm state OUT_OF_MEMORY, exit code 137"),
+    ("SOMETHING_NEW", None, RunState.UNKNOWN, None),
+    ("", None, RunState.UNKNOWN, None),
+])
+def test_slurm_states_map_to_run_states(native, code, state, reason):
+    status = SlurmJob("7", "mantik-abc", "/w/abc", native, code, started_at="t0").status
+    assert (status.state, status.native_state, status.reason, status.exit_code) == (
+        state, native, reason, code)
+    assert status.started_at == "t0"
+
+
+def test_a_signal_is_named_in_the_reason():
+    status = SlurmJob("7", "x", None, "FAILED", 1, signal=9).status
+    assert status.reason == "Slurm state FAILED, exit code 1, signal 9"
+
+
+def test_a_runs_job_is_found_by_name_and_directory():
+    jobs = [SlurmJob("1", "mantik-abc", "/elsewhere", "RUNNING"),
+            SlurmJob("2", "other", "/w/abc", "RUNNING"),
+            SlurmJob("3", "mantik-abc", "/w/abc", "PENDING")]
+    assert slurm_jobs.run_job(jobs, "abc", "/w/abc").job_id == "3"
+    assert slurm_jobs.run_job(jobs[:2], "abc", "/w/abc") is None
+    assert slurm_jobs.noted_job_id("4242\n") == "4242"
+    assert slurm_jobs.noted_job_id("") is None
+    assert slurm_jobs.JOB_ID_FILE in slurm_jobs.NOTE_JOB_ID
+
+
+def test_directives_quote_values_and_name_the_job_after_the_run():
+    spec = RunSpec.from_config({"Resources": {
+        "Queue": "booster", "Nodes": 2, "Runtime": "1h30m", "MemoryPerNode": "4G",
+        "NodeConstraints": "gpu&a100", "Project": "climate ml"}})
+    assert slurm_jobs.directives(spec, "abc") == [
+        "#SBATCH --job-name=mantik-abc", "#SBATCH --partition=booster", "#SBATCH --nodes=2",
+        "#SBATCH --constraint='gpu&a100'", "#SBATCH --account='climate ml'",
+        "#SBATCH --time=1:30:00", "#SBATCH --mem=4096M"]
