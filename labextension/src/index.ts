@@ -16,7 +16,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { ToolbarButton } from '@jupyterlab/ui-components';
 import { DisposableDelegate } from '@lumino/disposable';
 
-import { IRun, ISubmission, MantikApi } from './api';
+import { IRun, ISubmission, MantikApi, submitRequest } from './api';
 import { CommandIds } from './commandIds';
 import { DetailsTab, RunDetails, createDetailsWidget } from './details';
 import { mantikIcon } from './icons';
@@ -134,7 +134,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         className: 'jp-MantikSubmitDialog',
         send: async (submission: ISubmission) => {
           await saveIfOpen(path);
-          return rerunOf ? api.rerun(rerunOf.id, submission) : api.submit(path, submission);
+          return rerunOf
+            ? api.rerun(rerunOf.id, submission)
+            : api.submit(submitRequest(path, submission));
         }
       });
       await dialog.launch();

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from helpers import SITES, make_notebook
 
+from mantik_jupyter.request import SubmitRequest
 from mantik_jupyter.service import RunService
 from mantik_jupyter.sim.server import GatewayRequests
 from mantik_jupyter.tracking import Tracker
@@ -25,7 +26,8 @@ def test_one_status_request_per_firecrest_poll_and_at_most_one_per_unicore_run(
         session_home, f"sqlite:///{session_home / 'mlflow.db'}"))
     nb = make_notebook(tmp_path / "idle.ipynb", None, "print(1)")
     config = {"Environment": {"PreRunCommandOnComputeNode": "echo waiting; sleep 120"}}
-    runs = [service.submit(nb, site=site, config=config) for site in SITES for _ in range(3)]
+    runs = [service.submit(SubmitRequest(str(nb), site=site, config=config))
+            for site in SITES for _ in range(3)]
     try:
         for run in runs:
             deadline = time.monotonic() + 120
@@ -33,11 +35,12 @@ def test_one_status_request_per_firecrest_poll_and_at_most_one_per_unicore_run(
                 assert time.monotonic() < deadline, "the job never started"
                 time.sleep(0.5)
         time.sleep(1.1)  # past the UNICORE backend's shortest poll interval
-        current = [service.store.get(run.id) for run in runs]
+        service.sync(runs)
+        current = [service.get(run.id) for run in runs]
         assert {run.state for run in current} == {"RUNNING"}
         time.sleep(0.2)
         requests.paths.clear()
-        assert service.refresh(current) == []  # all of them still running
+        assert service.sync(current) == []  # all of them still running
         time.sleep(0.2)  # the access log is written just after each reply
         assert requests.count("/firecrest/") == 1  # every run of the site in one request
         assert 1 <= requests.count("/DEMO-SITE/") <= 3  # one per active run at most
