@@ -7,15 +7,13 @@ import asyncio
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.ioloop
 import tornado.web
 
 from .faults import Decision
-
-if TYPE_CHECKING:  # the site imports the object store, whose handler derives from SimHandler
-    from .site import Site
+from .site import Site
 
 
 class SimHandler(tornado.web.RequestHandler):
