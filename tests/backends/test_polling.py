@@ -34,8 +34,8 @@ def test_one_status_request_per_firecrest_poll_and_at_most_one_per_unicore_run(
             while b"waiting" not in service.logs(run.id).data:
                 assert time.monotonic() < deadline, "the job never started"
                 time.sleep(0.5)
+        service.sync(runs)  # reads are pure: the states come home with a sync
         time.sleep(1.1)  # past the UNICORE backend's shortest poll interval
-        service.sync(runs)
         current = [service.get(run.id) for run in runs]
         assert {run.state for run in current} == {"RUNNING"}
         time.sleep(0.2)
