@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 
 from .processes import ManagedProcess, free_port
+from .states import RunState
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -84,7 +85,7 @@ def _check(api: str, token: str, mlflow: str) -> bool:
     deadline = time.monotonic() + 300
     ok = True
     for run in runs:
-        while run["state"] not in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"):
+        while not RunState(run["state"]).terminal:
             if time.monotonic() > deadline:
                 break
             time.sleep(1)
