@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.common import figure
+from mantik_jupyter.request import SubmitRequest
 from mantik_jupyter.sim.server import GatewayRequests
 
 SITES = ("sim-unicore", "sim-firecrest")
@@ -64,7 +65,7 @@ def notebook(path: Path) -> Path:
 def wait_started(service, runs) -> None:
     deadline = time.monotonic() + 300
     for run in runs:
-        while b"started" not in service.logs(run.id).data:
+        while b"started" not in service.logs(service.synced(run.id).id).data:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"run {run.id} did not start")
             time.sleep(0.3)
@@ -72,13 +73,13 @@ def wait_started(service, runs) -> None:
 
 def poll_cost(service, requests: GatewayRequests, tmp: Path) -> None:
     nb = notebook(tmp / "idle" / "idle.ipynb")
-    runs = {site: [service.submit(nb, site=site, config=WAITING) for _ in range(ACTIVE_RUNS)]
-            for site in SITES}
+    runs = {site: [service.submit(SubmitRequest(str(nb), site=site, config=WAITING))
+                   for _ in range(ACTIVE_RUNS)] for site in SITES}
     for site, site_runs in runs.items():
         per_cycle = []
         for _ in range(POLL_CYCLES):
             requests.paths.clear()
-            service.refresh([service.store.get(r.id) for r in site_runs])
+            service.sync([service.get(r.id) for r in site_runs])
             time.sleep(0.1)  # the access log is written just after each reply
             per_cycle.append(requests.count(_prefix(site)))
             time.sleep(1.0)
@@ -88,7 +89,8 @@ def poll_cost(service, requests: GatewayRequests, tmp: Path) -> None:
                sum(per_cycle) / len(per_cycle), "requests")
     log_cost(service, runs)
     for site_runs in runs.values():
-        site_runs += [service.submit(nb, site=site_runs[0].site, config=WAITING)
+        site_runs += [service.submit(SubmitRequest(str(nb), site=site_runs[0].site,
+                                                   config=WAITING))
                       for _ in range(POLLER_RUNS - ACTIVE_RUNS)]
     poller_rate(service, requests)
 
@@ -121,9 +123,9 @@ def _prefix(site: str) -> str:
 
 def log_cost(service, runs) -> None:
     for site, site_runs in runs.items():
-        running = [r for r in site_runs if service.get(r.id).state == "RUNNING"][:1]
+        running = [r for r in site_runs if service.synced(r.id).state == "RUNNING"][:1]
         wait_started(service, running)
-        run = service.store.get(running[0].id)
+        run = service.get(running[0].id)
         backend = service.backend(site)
         offset = len(backend.read_log(run, 0))
         with received_bytes() as sizes:
@@ -157,8 +159,8 @@ def upload_cost(service, tmp: Path) -> None:
     size = sum(p.stat().st_size for p in project.rglob("*") if p.is_file())
     stop = {"Environment": {"PreRunCommandOnComputeNode": "exit 0"}}
     for site in SITES:
-        first = service.submit(nb, site=site, config=stop)
-        second = service.submit(nb, site=site, config=stop)
+        first = service.submit(SubmitRequest(str(nb), site=site, config=stop))
+        second = service.submit(SubmitRequest(str(nb), site=site, config=stop))
         figure(f"{site}: upload of a new {size / 1e6:.0f} MB bundle / its size",
                first.bytes_uploaded / size, "ratio")
         figure(f"{site}: upload of the unchanged re-submission / bundle size",

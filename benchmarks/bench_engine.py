@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import figure, fresh_python_seconds, median_seconds
+from mantik_jupyter.request import SubmitRequest
 
 HEAVY = ("mlflow", "papermill", "pyunicore", "firecrest")
 TREE_FILES = 2000
@@ -103,12 +104,12 @@ def submit_to_running() -> None:
                       ' "nbformat": 4, "nbformat_minor": 5}')
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         service = RunService(home=Path(tmp) / "home")
-        service.wait(service.submit(nb).id)  # creates the MLflow database once
+        service.wait(service.submit(SubmitRequest(str(nb))).id)  # creates the MLflow database once
         times = []
         for _ in range(3):
             start = time.perf_counter()
-            run = service.submit(nb)
-            while service.get(run.id).state not in ("RUNNING", "COMPLETED", "FAILED"):
+            run = service.submit(SubmitRequest(str(nb)))
+            while service.synced(run.id).state not in ("RUNNING", "COMPLETED", "FAILED"):
                 time.sleep(0.01)
             times.append(time.perf_counter() - start)
             service.wait(run.id)

@@ -14,7 +14,8 @@ from typing import Any
 
 from . import __version__, registry
 from .errors import MantikError
-from .params import parse_assignments
+from .request import RerunChanges, SubmitRequest
+from .runfilter import RunFilter
 from .sites_cli import register as register_sites
 
 Handler = Callable[[argparse.Namespace], int]
@@ -30,19 +31,9 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def _read_config(path: str | None) -> str | None:
-    if not path:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MantikError(f"cannot read config file {path!r}: {exc.strerror}", key="config")\
-            from None
-
-
-def _show_run(run: Any, as_json: bool) -> None:
+def _show_run(service: Any, run: Any, as_json: bool) -> None:
     if as_json:
-        _print_json(run.to_dict())
+        _print_json(service.run_record(run.id))
         return
     rows = [("id", run.id), ("name", run.name), ("site", run.site), ("notebook", run.notebook),
             ("state", run.state), ("native state", run.native_state), ("reason", run.reason),
@@ -60,16 +51,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args)
     service = _service()
-    run = service.submit(
-        args.notebook, site=args.site, config=_read_config(args.config),
-        parameter_texts=parse_assignments(args.param), name=args.name,
-    )
+    run = service.submit(SubmitRequest.from_json({
+        "notebook": args.notebook, "site": args.site, "config_file": args.config,
+        "parameter_texts": args.param or [], "name": args.name}))
     if args.follow:
         _follow(service, run.id, 0)
     if args.wait or args.follow:
         run = service.wait(run.id)
     if args.json:
-        _print_json(run.to_dict())
+        _print_json(service.run_record(run.id))
     else:
         print(run.id)
     return 0 if not (args.wait or args.follow) or run.state == "COMPLETED" else 1
@@ -78,9 +68,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def _dry_run(args: argparse.Namespace) -> int:
     """List what ``submit`` would upload; nothing is staged or sent."""
     from .bundle import describe, plan
-    from .spec import load_config
+    from .spec import load_config, read_config_file
 
-    found = plan(Path(args.notebook), load_config(_read_config(args.config) or ""))
+    text = read_config_file(Path(args.config), args.config) if args.config else ""
+    found = plan(Path(args.notebook), load_config(text))
     if args.json:
         _print_json(found.to_dict())
     else:
@@ -89,13 +80,13 @@ def _dry_run(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .states import parse_state
-
-    states = [parse_state(s).value for s in args.state] if args.state else None
-    runs = _service().list(states=states, site=args.site, limit=args.limit)
+    service = _service()
+    service.sync()
+    run_filter = RunFilter.of(states=args.state, site=args.site, limit=args.limit)
     if args.json:
-        _print_json([r.to_dict() for r in runs])
+        _print_json(json.loads(service.page_json(run_filter))["runs"])
         return 0
+    runs = service.list(run_filter)
     print(f"{'ID':12}  {'STATE':10}  {'SITE':14}  {'CREATED':19}  NAME")
     for run in runs:
         print(f"{run.id:12}  {run.state:10}  {run.site:14}  {run.created_at[:19]:19}  {run.name}")
@@ -103,7 +94,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    _show_run(_service().get(args.run), args.json)
+    service = _service()
+    _show_run(service, service.synced(args.run), args.json)
     return 0
 
 
@@ -119,6 +111,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.follow:
         _follow(service, args.run, args.offset)
     else:
+        service.synced(args.run)
         sys.stdout.buffer.write(service.logs(args.run, args.offset, args.limit).data)
         sys.stdout.buffer.flush()
     return 0
@@ -132,12 +125,12 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     service = _service()
-    run = service.rerun(args.run, parameter_texts=parse_assignments(args.param), name=args.name,
-                        site=args.site)
+    run = service.rerun(args.run, RerunChanges.from_json({
+        "parameter_texts": args.param or [], "name": args.name, "site": args.site}))
     if args.wait:
         run = service.wait(run.id)
     if args.json:
-        _print_json(run.to_dict())
+        _print_json(service.run_record(run.id))
     else:
         print(run.id)
     return 0

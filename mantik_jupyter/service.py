@@ -1,47 +1,41 @@
 """RunService: the one engine behind the CLI, the REST API and the magics.
 
-submit / list / get / cancel / rerun / logs / files / download / delete, over the run
-store, the site catalog, the backends and MLflow tracking. The store is the Jupyter side's
-truth; the gateway is the truth for the job, and every read of an active run converges
-the store to it.
+A thin facade over its parts: submitting (:mod:`.submitting`), reconciling active runs
+with their sites (:mod:`.reconciling`) and finalizing ended ones (:mod:`.finalizing`), plus
+pure reads that render runs as JSON with the links of the service's :class:`LinkPolicy`.
+Reads never ask a site or write anything; :meth:`RunService.sync` is the explicit step
+that converges the store with the sites, called by the server's poller, the CLI and the
+magics.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
+import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from . import paths
-from .backends import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, backend_class
-from .bundle import stage
-from .errors import ConflictError, MantikError, NotFoundError
-from .executed import failure_reason
-from .hashcache import HashCache
-from .locks import RunLock
-from .params import Parameter, notebook_parameters, resolve_parameters
+from .backends import Backend, FileEntry
+from .context import EngineContext
+from .errors import ConflictError, MantikError
+from .executed import keep_beside
+from .finalizing import Finalizer
+from .links import LinkPolicy
+from .params import Parameter, notebook_parameters
+from .reconciling import SUBMIT_GRACE, Reconciler
+from .request import RerunChanges, SubmitRequest
+from .runfilter import RunFilter
 from .sites import Site, SiteCatalog
-from .spec import RunSpec, load_config, plain_text
+from .spec import plain_text
 from .states import RunState
-from .store import Run, RunStore, now
-from .tracking import OFFLINE_STORE, Tracker, git_commit
-
-log = logging.getLogger(__name__)
-
-DEFAULT_SITE = "local"
-#: Seconds a SUBMITTING run is left alone after its last change, whatever its lock says: a
-#: process on another machine sharing this home, or a gateway still working on a request
-#: whose sender died, is given this long before the run is reconciled with its site.
-SUBMIT_GRACE = 60.0
-INTERRUPTED = ("the submission was interrupted (the submitting process ended) before any "
-               "job reached the site")
+from .store import ALL, Run, RunStore, now
+from .submitting import Submitter
+from .tracking import Tracker
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ class LogChunk:
 
 
 class RunService:
-    """Submits notebooks to sites and keeps their runs' records in step with the sites."""
+    """Submits notebooks to sites, reads their runs, and keeps them in step with the sites."""
 
     def __init__(
         self,
@@ -68,29 +62,39 @@ class RunService:
         catalog: SiteCatalog | None = None,
         tracker: Tracker | None = None,
         submit_grace: float = SUBMIT_GRACE,
+        links: LinkPolicy | None = None,
         contents_root: Path | None = None,
     ):
-        if submit_grace < 0:
-            raise MantikError(f"submit_grace must be 0 or more seconds, got {submit_grace}",
-                              key="submit_grace")
-        self.submit_grace = submit_grace
-        #: The server's contents root: notebooks and ProjectRoot must stay inside it.
-        self.contents_root = contents_root
-        self.home = Path(home) if home else paths.home()
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.store = RunStore(self.home / "runs.db")
-        self.catalog = catalog or SiteCatalog(self.home)
-        self.tracker = tracker or Tracker(self.home)
-        self.hashes = HashCache(self.home / "file-hashes.db")
-        self._backends: dict[str, Backend] = {}
+        home = Path(home) if home else paths.home()
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tracker = tracker or Tracker(home)
+        self._context = EngineContext(home, RunStore(home / "runs.db"),
+                                      catalog or SiteCatalog(home), tracker, contents_root)
+        self._finalizer = Finalizer(self._context)
+        self._reconciler = Reconciler(self._context, self._finalizer, submit_grace)
+        self._submitter = Submitter(self._context)
+        self.links = links or LinkPolicy.of(None, "", tracker.uri_for_humans)
+
+    @property
+    def home(self) -> Path:
+        return self._context.home
+
+    @property
+    def catalog(self) -> SiteCatalog:
+        return self._context.catalog
+
+    @property
+    def tracker(self) -> Tracker:
+        return self._context.tracker
+
+    def close(self) -> None:
+        """Close the run store's connection."""
+        self._context.store.close()
 
     # ------------------------------------------------------------------ sites
     def backend(self, site: Site | str) -> Backend:
         """The backend instance serving a site (one per site, kept)."""
-        site = self.catalog.get(site) if isinstance(site, str) else site
-        if site.name not in self._backends:
-            self._backends[site.name] = backend_class(site.kind)(site, self.home)
-        return self._backends[site.name]
+        return self._context.backend(site)
 
     def check_site(self, name: str) -> dict[str, Any]:
         """Test a site's connection and credentials: ``{ok, message, time}``, never raising
@@ -106,288 +110,61 @@ class RunService:
         return notebook_parameters(Path(notebook))
 
     # ------------------------------------------------------------------ submit
-    def submit(
-        self,
-        notebook: str | Path,
-        *,
-        site: str | None = None,
-        config: Mapping | str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        parameter_texts: Mapping[str, str] | None = None,
-        name: str | None = None,
-        parent_id: str | None = None,
-    ) -> Run:
-        """Validate, bundle and submit a notebook; returns the QUEUED run.
+    def submit(self, request: SubmitRequest) -> Run:
+        """Validate, bundle and submit a notebook; returns the QUEUED run."""
+        return self._submitter.submit(request)
 
-        ``config`` is YAML text or a mapping; ``parameters`` are typed values,
-        ``parameter_texts`` command-line texts converted to the declared types. Nothing is
-        left behind when any step fails: no record, no MLflow run, no staging folder.
-        """
-        spec = _spec_of(config)
-        notebook_path = Path(notebook).expanduser().resolve()
-        declared = notebook_parameters(notebook_path)
-        site_obj = self.catalog.get(site or spec.site or DEFAULT_SITE)
-        backend = self.backend(site_obj)
-        backend.validate(spec)
-        given = resolve_parameters(
-            declared, {**spec.parameters, **(parameters or {})}, dict(parameter_texts or {})
-        )
-        spec = spec.with_overrides({"Parameters": given, "Site": site_obj.name})
-        run_id = uuid.uuid4().hex[:12]
-        run_name = plain_text(name, "name") if name else (
-            spec.name or f"{notebook_path.stem}-{run_id[:6]}")
-        staging = self.home / "staging" / run_id
-        staging.parent.mkdir(exist_ok=True, mode=0o700)
-        with self._submit_lock(run_id):  # held until the record has left SUBMITTING
-            run: Run | None = None
-            try:
-                bundle = stage(notebook_path, run_id=run_id, config=spec.config, parameters=given,
-                               dest=staging, skip=(self.home,), within=self.contents_root,
-                               hashes=self.hashes)
-                run = self.store.insert(Run(
-                    id=run_id, name=run_name, site=site_obj.name, notebook=str(notebook_path),
-                    parameters=given, spec=spec.config, bundle_hash=bundle.bundle_hash,
-                    parent_id=parent_id,
-                ))
-                effective = {n: given.get(n, p.default) for n, p in declared.items()}
-                mlflow_run_id, experiment_id = self.tracker.start(
-                    run_id=run_id, name=run_name, experiment=spec.experiment,
-                    parameters=effective, tags=self._tags(run, notebook_path, spec),
-                )
-                run = self.store.update(run_id, mlflow_run_id=mlflow_run_id,
-                                        mlflow_experiment_id=experiment_id)
-                submission = backend.submit(JobRequest(
-                    run_id=run_id, name=run_name, bundle=bundle, spec=spec,
-                    env=self._job_env(run, site_obj), secret_env=self.tracker.job_secrets(),
-                ))
-            except BaseException:
-                self._discard(run, staging)
-                raise
-            shutil.rmtree(staging, ignore_errors=True)
-            return self.store.update(
-                run_id, state=RunState.QUEUED.value, native_state="SUBMITTED",
-                remote_job_id=submission.remote_job_id, work_dir=submission.work_dir,
-                script=submission.script, bytes_uploaded=submission.bytes_uploaded,
-            )
+    def rerun(self, run_id: str, changes: RerunChanges | None = None) -> Run:
+        """Submit the request a run was made with again, with ``changes``, as a new run
+        whose parent is that run."""
+        original = self._context.store.get(run_id)
+        request = SubmitRequest.from_json(original.request, lambda path, _key: Path(path))
+        return self.submit(request.rerun(original.id, changes or RerunChanges()))
 
-    def _submit_lock(self, run_id: str) -> RunLock:
-        """The lock a live process holds while it submits the run (or recovers it)."""
-        return RunLock(self.home / "staging" / f"{run_id}.lock")
+    # ------------------------------------------------------------------ reads (pure)
+    def get(self, run_id: str) -> Run:
+        """One run by id (or unique prefix), as the store has it."""
+        return self._context.store.get(run_id)
 
-    def _tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
-        tags = {
-            "mantik.site": run.site,
-            "mantik.bundle_hash": run.bundle_hash or "",
-            "mantik.notebook": str(notebook),
-            "mlflow.source.name": str(notebook),
-            "mantik.resources": json.dumps(spec.resources, sort_keys=True, default=str),
-        }
-        commit = git_commit(notebook.parent)
-        if commit:
-            tags["mantik.git_commit"] = commit
-            tags["mlflow.source.git.commit"] = commit
-        return tags
+    def list(self, run_filter: RunFilter = ALL) -> list[Run]:
+        """The runs of a filter's page, newest first unless it asks otherwise."""
+        return self._context.store.list(run_filter)
 
-    def _job_env(self, run: Run, site: Site) -> dict[str, str]:
-        return {
-            "MLFLOW_TRACKING_URI": self.tracker.uri_for_humans,
-            "MLFLOW_RUN_ID": run.mlflow_run_id or "",
-            "MLFLOW_EXPERIMENT_ID": run.mlflow_experiment_id or "",
-            "MANTIK_RUN_ID": run.id,
-            "MANTIK_SITE": site.name,
-        }
+    def active(self) -> list[Run]:
+        """Runs whose job may still change."""
+        return self._context.store.active()
 
-    def _discard(self, run: Run | None, staging: Path) -> None:
-        """Undo a submission that failed: MLflow run, record and staging folder."""
-        shutil.rmtree(staging, ignore_errors=True)
-        if run is None:
-            return
-        current = self.store.get(run.id)
-        if current.mlflow_run_id:
-            try:
-                self.tracker.delete(current.mlflow_run_id)
-            except Exception:  # noqa: BLE001 - best effort; the submit error matters more
-                log.warning("could not delete MLflow run %s", current.mlflow_run_id)
-        self.store.delete(run.id)
+    def run_json(self, run_id: str) -> str:
+        """One run (by id or unique prefix) as the API's JSON text, links included."""
+        store = self._context.store
+        return store.get_json(store.get(run_id).id, self.links.members())
 
-    # ------------------------------------------------------------------ reads
-    def get(self, run_id: str, *, refresh: bool = True) -> Run:
-        """One run by id (or unique prefix), converged with its site first if active."""
-        run = self.store.get(run_id)
-        if refresh and not run.run_state.terminal:
-            self.refresh([run])
-            run = self.store.get(run.id)
-        self._finalize_pending([run])
-        return self.store.get(run.id)
+    def run_record(self, run_id: str) -> dict[str, Any]:
+        """One run as the API's JSON, decoded."""
+        return json.loads(self.run_json(run_id))
 
-    def list(
-        self,
-        *,
-        states: list[str] | None = None,
-        site: str | None = None,
-        notebook: str | None = None,
-        text: str | None = None,
-        limit: int | None = None,
-        refresh: bool = True,
-    ) -> list[Run]:
-        """Runs newest first, after converging the active ones with their sites."""
-        if refresh:
-            self.refresh()
-        return self.store.list(states=states, site=site, notebook=notebook, text=text,
-                               limit=limit)
+    def page_json(self, run_filter: RunFilter) -> str:
+        """A page of runs as the API's JSON text ``{runs, total, next_cursor}``."""
+        return self._context.store.page_json(run_filter, self.links.members())
 
-    def refresh(self, runs: list[Run] | None = None) -> list[Run]:
-        """Ask each site, once per site, about its active runs; returns the changed runs.
+    # ------------------------------------------------------------------ sync
+    def sync(self, runs: list[Run] | None = None) -> list[Run]:
+        """Converge these runs (default: every active run) with their sites, then finalize
+        every ended run not yet finalized; returns the runs that changed.
 
         Runs left SUBMITTING by a process that died are first reconciled with their site.
         """
-        active = [r for r in (runs if runs is not None else self.store.active())
-                  if not r.run_state.terminal]
-        submitting = [r for r in active if r.run_state == RunState.SUBMITTING]
-        recovered = self._recover(submitting) if submitting else []
-        active = [r for r in active if r.run_state != RunState.SUBMITTING] + [
-            r for r in recovered if not r.run_state.terminal]
-        by_site: dict[str, list[Run]] = {}
-        for run in active:
-            by_site.setdefault(run.site, []).append(run)
-        changed = {r.id: r for r in recovered}
-        for site_name, site_runs in by_site.items():
-            try:
-                statuses = self.backend(site_name).status(site_runs)
-            except MantikError as exc:
-                log.warning("could not refresh runs on site %s: %s", site_name, exc.message)
-                continue
-            for run in site_runs:
-                status = statuses.get(run.id)
-                if status is not None:
-                    updated = self._apply(run, status)
-                    if updated is not None:
-                        changed[run.id] = updated
-        self._finalize_pending()
-        return list(changed.values())
-
-    def _recover(self, runs: list[Run]) -> list[Run]:
-        """Settle SUBMITTING runs whose submitting process is gone; returns those changed.
-
-        A run is touched only after the grace period and while nobody holds its lock (a live
-        submitter does, in this process or another). Its job is looked up on the site by the
-        run's identity: found, the record adopts it; not found, the run FAILED. Nothing is
-        ever submitted here; a site that cannot answer leaves the run for the next refresh.
-        """
-        horizon = (datetime.now(timezone.utc) - timedelta(seconds=self.submit_grace)).isoformat(
-            timespec="microseconds")
-        changed = []
-        for run in runs:
-            if run.updated_at > horizon:
-                continue
-            lock = self._submit_lock(run.id)
-            if not lock.acquire():
-                continue
-            try:
-                settled = self._reconcile(run.id)
-            except MantikError as exc:
-                log.warning("run %s is still SUBMITTING: could not look for its job on site "
-                            "%s: %s", run.id, run.site, exc.message)
-                continue
-            finally:
-                lock.release()
-            if settled is not None:
-                changed.append(settled)
+        changed = self._reconciler.converge(self.active() if runs is None else runs)
+        self._finalizer.finalize()
         return changed
 
-    def _reconcile(self, run_id: str) -> Run | None:
-        """Adopt the job an interrupted submission started, or fail the run (lock held)."""
-        try:
-            run = self.store.get(run_id)  # read again under the lock: a submitter may have won
-        except NotFoundError:  # its submission failed and was undone meanwhile
-            return None
-        if run.run_state != RunState.SUBMITTING:
-            return None
-        found = self.backend(run.site).find(run)
-        shutil.rmtree(self.home / "staging" / run.id, ignore_errors=True)
-        if found is None:
-            log.warning("run %s: %s", run.id, INTERRUPTED)
-            return self.store.update_if(run.id, RunState.SUBMITTING.value,
-                                        state=RunState.FAILED.value, reason=INTERRUPTED,
-                                        ended_at=now())
-        log.warning("run %s: adopted job %s, which an interrupted submission left on site %s",
-                    run.id, found.remote_job_id, run.site)
-        return self.store.update_if(
-            run.id, RunState.SUBMITTING.value, state=RunState.QUEUED.value,
-            native_state="SUBMITTED", remote_job_id=found.remote_job_id,
-            work_dir=found.work_dir, script=found.script)
-
-    def _apply(self, run: Run, status: JobStatus) -> Run | None:
-        """Write a newly observed job status to the store (one transaction)."""
-        state = status.state
-        changes: dict[str, Any] = {}
-        if state.value != run.state:
-            changes["state"] = state.value
-        for field in ("native_state", "exit_code", "started_at", "ended_at"):
-            value = getattr(status, field)
-            if value is not None and value != getattr(run, field):
-                changes[field] = value
-        reason = status.reason
-        if state == RunState.FAILED and run.state != state.value:
-            reason = self._failure_reason(run) or reason
-        if reason is not None and reason != run.reason:
-            changes["reason"] = reason
-        if state.terminal and not (run.ended_at or status.ended_at):
-            changes["ended_at"] = now()
-        if not changes:
-            return None
-        return self.store.update(run.id, **changes)
-
-    def _failure_reason(self, run: Run) -> str | None:
-        notebook = self._fetch_result(run, _output_notebook(run))
-        return failure_reason(notebook) if notebook else None
-
-    def _results_dir(self, run: Run) -> Path:
-        path = self.home / "results" / run.id
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return path
-
-    def _fetch_result(self, run: Run, relative: str) -> Path | None:
-        """Copy one file of the run's working directory home, if it is there."""
-        if not run.work_dir:  # no job ever reached the site
-            return None
-        try:
-            return self.backend(run.site).download(run, relative, self._results_dir(run))
-        except MantikError:
-            return None
-
-    def _finalize_pending(self, runs: list[Run] | None = None) -> None:
-        """Log results of ended runs to MLflow, once per run, retried if tracking failed."""
-        pending = self.store.unfinalized() if runs is None else [
-            r for r in runs if r.run_state.terminal and not r.finalized
-        ]
-        for run in pending:
-            if not self.store.claim_finalize(run.id):
-                continue
-            try:
-                artifacts = [p for p in (self._fetch_result(run, _output_notebook(run)),
-                                         self._fetch_result(run, LOG_FILE)) if p]
-                if run.mlflow_run_id:
-                    self._import_offline(run)
-                    self.tracker.finish(run.mlflow_run_id, run.run_state, artifacts)
-            except Exception as exc:  # noqa: BLE001 - tracking down must not break reads
-                log.warning("could not log run %s to MLflow (will retry): %s", run.id,
-                            self.tracker.redact(str(exc)))
-                self.store.update(run.id, finalized=0)
-
-    def _import_offline(self, run: Run) -> None:
-        """For a site whose compute nodes have no network: import the job's file store."""
-        try:
-            offline = self.catalog.get(run.site).settings.get("offline_tracking")
-        except MantikError:  # the site's profile was removed since
-            return
-        store = self._fetch_result(run, OFFLINE_STORE) if offline else None
-        if store is not None:
-            self.tracker.import_offline(run.mlflow_run_id, store)
+    def synced(self, run_id: str) -> Run:
+        """One run after syncing it with its site."""
+        self.sync([self.get(run_id)])
+        return self.get(run_id)
 
     # ------------------------------------------------------------------ logs
-    def logs(self, run_id: str, offset: int = 0, limit: int | None = None,
-             *, refresh: bool = True) -> LogChunk:
+    def logs(self, run_id: str, offset: int = 0, limit: int | None = None) -> LogChunk:
         """Exactly the log bytes from ``offset``; ``eof`` once the run ended and all is read.
 
         A chunk that is not the end never ends inside a UTF-8 character: the cut bytes come
@@ -397,7 +174,7 @@ class RunService:
             raise MantikError(f"offset must be 0 or more, got {offset}", key="offset")
         if limit is not None and limit < 1:
             raise MantikError(f"limit must be 1 or more, got {limit}", key="limit")
-        run = self.get(run_id, refresh=refresh)  # state first: once terminal, log complete
+        run = self.get(run_id)  # state first: once terminal, the log is complete
         data = self.backend(run.site).read_log(run, offset, limit)
         eof = run.run_state.terminal and (limit is None or len(data) < limit)
         if not eof:
@@ -407,8 +184,10 @@ class RunService:
     def follow_logs(
         self, run_id: str, offset: int = 0, interval: float = 0.5
     ) -> Iterator[LogChunk]:
-        """Yield new log chunks as they are written, until the run ended and all was read."""
+        """Yield new log chunks as they are written, until the run ended and all was read
+        (syncing the run as it goes)."""
         while True:
+            self.synced(run_id)
             chunk = self.logs(run_id, offset)
             if chunk.data or chunk.eof:
                 yield chunk
@@ -419,10 +198,10 @@ class RunService:
                 time.sleep(interval)
 
     def wait(self, run_id: str, interval: float = 0.5, timeout: float | None = None) -> Run:
-        """Block until the run reaches a terminal state (or ``timeout`` seconds pass)."""
+        """Sync the run until it reaches a terminal state (or ``timeout`` seconds pass)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            run = self.get(run_id)
+            run = self.synced(run_id)
             if run.run_state.terminal:
                 return run
             if deadline is not None and time.monotonic() > deadline:
@@ -432,75 +211,53 @@ class RunService:
     # ------------------------------------------------------------------ actions
     def cancel(self, run_id: str) -> Run:
         """End a queued or running job; CANCELLED once the site confirms."""
-        run = self.get(run_id)
+        run = self.synced(run_id)
         if run.run_state.terminal:
             raise ConflictError(f"run {run.id} has already ended ({run.state})", key="run")
         if run.run_state == RunState.SUBMITTING:
             raise ConflictError(f"run {run.id} is still being submitted", key="run")
         self.backend(run.site).cancel(run)
-        return self.get(run.id)
-
-    def rerun(
-        self,
-        run_id: str,
-        *,
-        config: Mapping | str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        parameter_texts: Mapping[str, str] | None = None,
-        site: str | None = None,
-        name: str | None = None,
-        replace: bool = False,
-    ) -> Run:
-        """Submit the run's notebook again as a new run whose parent is this one.
-
-        ``config`` is YAML text or a mapping. By default it is deep-merged into the run's
-        configuration and ``parameters`` override the run's (``rerun ID -p x=1``). With
-        ``replace`` they are the new run's whole configuration and parameters, so what they
-        leave out is gone: that is how an edit form clears a field.
-        """
-        original = self.store.get(run_id)
-        if isinstance(config, str):
-            config = load_config(config)
-        if replace:
-            spec = RunSpec.from_config(config)
-        else:
-            spec = RunSpec(original.spec).with_overrides(config or {})
-            parameters = {**original.parameters, **(parameters or {})}
-        return self.submit(
-            original.notebook, site=site or spec.site or original.site, config=spec.config,
-            parameters=parameters, parameter_texts=parameter_texts, name=name,
-            parent_id=original.id,
-        )
+        return self.synced(run.id)
 
     def rename(self, run_id: str, name: str) -> Run:
         """Give a run a new display name."""
         if not name or not name.strip():
             raise MantikError("a run name must not be empty", key="name")
-        return self.store.update(self.store.get(run_id).id,
-                                 name=plain_text(name.strip(), "name"))
+        store = self._context.store
+        return store.update(store.get(run_id).id, name=plain_text(name.strip(), "name"))
 
     def files(self, run_id: str, path: str = "") -> list[FileEntry]:
         """Entries of a folder of the run's working directory."""
-        run = self.store.get(run_id)
+        run = self.get(run_id)
         return self.backend(run.site).list_files(run, path)
 
     def download(self, run_id: str, path: str, to: Path) -> Path:
         """Copy a file or folder of the run's working directory into ``to``."""
-        run = self.store.get(run_id)
+        run = self.get(run_id)
         return self.backend(run.site).download(run, path, Path(to))
+
+    def download_notebook(self, run_id: str, to: Path) -> Path:
+        """Copy the run's executed notebook into the folder ``to``, never over a copy there
+        that differs (the user may have edited the one fetched before)."""
+        run = self.get(run_id)
+        if not run.output_notebook:
+            raise ConflictError(f"run {run.id} has no executed notebook", key="run")
+        with tempfile.TemporaryDirectory(prefix="mantik-notebook-") as tmp:
+            fetched = self.backend(run.site).download(run, run.output_notebook, Path(tmp))
+            return keep_beside(fetched, Path(to))
 
     def delete(self, run_id: str, *, remote: bool = False) -> None:
         """Forget a run (an active one must be cancelled first); ``remote`` also removes its
         working directory on the site."""
-        run = self.get(run_id)
+        run = self.synced(run_id)
         if not run.run_state.terminal:
             raise ConflictError(
                 f"run {run.id} is still {run.state}; cancel it first", key="run"
             )
         if remote:
             self.backend(run.site).delete(run)
-        shutil.rmtree(self.home / "results" / run.id, ignore_errors=True)
-        self.store.delete(run.id)
+        shutil.rmtree(self._context.results(run.id), ignore_errors=True)
+        self._context.store.delete(run.id)
 
 
 def _whole_characters(data: bytes) -> bytes:
@@ -513,15 +270,3 @@ def _whole_characters(data: bytes) -> bytes:
             else 4 if byte >> 3 == 0b11110 else 1
         return data[:-back] if length > back and len(data) > back else data
     return data
-
-
-def _spec_of(config: Mapping | str | None) -> RunSpec:
-    if isinstance(config, str):
-        return RunSpec(load_config(config))
-    return RunSpec.from_config(config)
-
-
-def _output_notebook(run: Run) -> str:
-    from .bundle import OUTPUT_DIR
-
-    return f"{OUTPUT_DIR}/{Path(run.notebook).name}"

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, LimitError
@@ -327,6 +328,16 @@ def load_config(text: str, source: str = "config") -> dict:
             f"{source}: the run configuration must be a mapping of keys, got {type(data).__name__}"
         )
     return validate_config(data)
+
+
+def read_config_file(path: Path, shown: str | None = None) -> str:
+    """The text of a run configuration file; ``shown`` is how the user named it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"cannot read config file {shown or str(path)!r}: {why}",
+                          key="config") from None
 
 
 def merge_config(base: Mapping, overrides: Mapping) -> dict:

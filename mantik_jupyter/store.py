@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, NotFoundError
+from .runfilter import RunFilter, cursor_of
 from .states import ACTIVE_STATES, RunState
 
 MIGRATIONS: list[str] = [
@@ -52,9 +53,23 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_site ON runs (site, created_at DESC, id DESC);
     CREATE INDEX runs_notebook ON runs (notebook, created_at DESC, id DESC);
     """,
+    # 2: the request each run was submitted with (what a re-run replays), and the executed
+    # notebook's path in the run's working directory (its one home)
+    """
+    ALTER TABLE runs ADD COLUMN request TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE runs ADD COLUMN output_notebook TEXT;
+    UPDATE runs SET request = json_object(
+        'notebook', notebook, 'site', site, 'config', json(spec),
+        'parameters', json(parameters), 'parameter_texts', json('{}'), 'name', NULL,
+        'parent_id', parent_id);
+    UPDATE runs SET output_notebook =
+        'mantik-output/' || replace(notebook, rtrim(notebook, replace(notebook, '/', '')), '')
+    """,
 ]
 
-_JSON_FIELDS = ("parameters", "spec")
+_JSON_FIELDS = ("parameters", "spec", "request")
+#: Columns the engine keeps for itself, not part of a run's JSON.
+_PRIVATE = ("finalized", "request")
 
 
 def now() -> str:
@@ -89,6 +104,10 @@ class Run:
     updated_at: str = field(default_factory=now)
     parent_id: str | None = None
     finalized: int = 0
+    #: the resolved SubmitRequest's JSON, replayed by a re-run
+    request: dict[str, Any] = field(default_factory=dict)
+    #: where the executed notebook is written, relative to the working directory
+    output_notebook: str | None = None
 
     @property
     def run_state(self) -> RunState:
@@ -103,11 +122,13 @@ class Run:
 
 
 _COLUMNS = tuple(f.name for f in fields(Run))
-_PUBLIC = tuple(name for name in _COLUMNS if name != "finalized")
+_PUBLIC = tuple(name for name in _COLUMNS if name not in _PRIVATE)
 # SQL for the members of the JSON object Run.to_dict() gives (JSON columns embedded as JSON)
 _JSON_MEMBERS = ", ".join(
     f"'{name}', json(coalesce(nullif({name}, ''), '{{}}'))" if name in _JSON_FIELDS
     else f"'{name}', {name}" for name in _PUBLIC)
+
+ALL = RunFilter()
 
 # A member added to a run's JSON by SQL: (key, expression over the run's columns, arguments)
 Member = tuple[str, str, tuple[Any, ...]]
@@ -187,52 +208,38 @@ class RunStore:
             rows = cursor.fetchall()
         return [_from_values(dict(zip(names, row, strict=True))) for row in rows]
 
-    def list(
-        self,
-        *,
-        states: list[str] | None = None,
-        site: str | None = None,
-        notebook: str | None = None,
-        text: str | None = None,
-        limit: int | None = None,
-        after: tuple[str, str] | None = None,
-        oldest_first: bool = False,
-    ) -> list[Run]:
-        """Runs newest first (or oldest first), filtered.
+    def list(self, run_filter: RunFilter = ALL) -> list[Run]:
+        """The runs of a filter's page, newest first (or oldest first).
 
-        ``after`` is a keyset cursor, the (created_at, id) of the last run of the previous
+        The cursor is a keyset one, the (created_at, id) of the last run of the previous
         page: a deep page costs what the first one does.
         """
-        sql, args = self._page_query("*", dict(states=states, site=site, notebook=notebook,
-                                                text=text), limit, after, oldest_first)
+        sql, args = self._page_query("*", run_filter, run_filter.limit)
         return self._runs(sql, args)
 
-    def list_json(
-        self,
-        *,
-        members: Sequence[Member] = (),
-        extra: tuple[str, ...] = (),
-        limit: int | None = None,
-        after: tuple[str, str] | None = None,
-        oldest_first: bool = False,
-        **filters: Any,
-    ) -> list[tuple[Any, ...]]:
-        """The page :meth:`list` would return, each run as ``(json_text, *extra_columns)``.
+    def page_json(self, run_filter: RunFilter, members: Sequence[Member] = ()) -> str:
+        """A page of runs as the JSON text ``{runs, total, next_cursor}``.
 
-        SQLite writes the JSON (Run.to_dict()'s keys and values, then ``members``): a page of
-        runs for the REST API costs a fraction of decoding rows into Runs and encoding them.
+        SQLite writes each run's JSON (Run.to_dict()'s keys and values, then ``members``):
+        a page for the REST API costs a fraction of decoding rows into Runs and encoding
+        them.
         """
-        unknown = set(extra) - set(_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown run fields: {sorted(unknown)}")
         obj, obj_args = _json_object(members)
-        sql, args = self._page_query(", ".join((obj, *extra)), filters, limit, after,
-                                     oldest_first)
+        limit = run_filter.limit
+        sql, args = self._page_query(f"{obj}, created_at, id", run_filter,
+                                     None if limit is None else limit + 1)
         with self._lock:
-            return self._conn.execute(sql, obj_args + args).fetchall()
+            rows = self._conn.execute(sql, obj_args + args).fetchall()
+        cursor = None
+        if limit is not None and len(rows) > limit:
+            cursor = cursor_of(*rows[limit - 1][1:])
+            rows = rows[:limit]
+        runs = ",".join(text for text, *_ in rows)
+        return (f'{{"runs":[{runs}],"total":{self.count(run_filter)},'
+                f'"next_cursor":{json.dumps(cursor)}}}')
 
     def get_json(self, run_id: str, members: Sequence[Member] = ()) -> str:
-        """The run with exactly this id as JSON text, like one entry of :meth:`list_json`."""
+        """The run with exactly this id as JSON text, like one run of :meth:`page_json`."""
         obj, args = _json_object(members)
         with self._lock:
             row = self._conn.execute(f"SELECT {obj} FROM runs WHERE id = ?",
@@ -241,36 +248,37 @@ class RunStore:
             raise NotFoundError(f"no run with id {run_id!r}", key="run")
         return row[0]
 
-    def _page_query(self, columns: str, filters: dict[str, Any], limit: int | None,
-                    after: tuple[str, str] | None, oldest_first: bool) -> tuple[str, list[Any]]:
-        where, args = self._filters(**filters)
+    def _page_query(self, columns: str, run_filter: RunFilter,
+                    limit: int | None) -> tuple[str, list[Any]]:
+        where, args = self._filters(run_filter)
+        after = run_filter.after
         if after:
-            where.append(f"(created_at, id) {'>' if oldest_first else '<'} (?, ?)")
+            where.append(f"(created_at, id) {'>' if run_filter.oldest_first else '<'} (?, ?)")
             args.extend(after)
         sql = f"SELECT {columns} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        direction = "ASC" if oldest_first else "DESC"
+        direction = "ASC" if run_filter.oldest_first else "DESC"
         sql += f" ORDER BY created_at {direction}, id {direction}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
         return sql, args
 
-    def count(self, **filters: Any) -> int:
-        """How many runs match the same filters as :meth:`list`.
+    def count(self, run_filter: RunFilter = ALL) -> int:
+        """How many runs match the filter's conditions (its page aside).
 
         Cached per filter until the table changes (``data_version`` tells of other
         processes' commits, ``_writes`` of ours): the lab asks for the same count on every
         poll, and counting a large table is the one read an index does not make cheap.
         """
-        key = repr(sorted(filters.items()))
+        key = repr(run_filter.where)
         with self._lock:
             version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._writes)
             cached = self._counts.get(key)
             if cached and cached[0] == version:
                 return cached[1]
-            where, args = self._filters(**filters)
+            where, args = self._filters(run_filter)
             sql = "SELECT COUNT(*) FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
             total = self._conn.execute(sql, args).fetchone()[0]
             if len(self._counts) >= 64:
@@ -279,33 +287,28 @@ class RunStore:
         return total
 
     @staticmethod
-    def _filters(
-        states: list[str] | None = None,
-        site: str | None = None,
-        notebook: str | None = None,
-        text: str | None = None,
-    ) -> tuple[list[str], list[Any]]:
+    def _filters(run_filter: RunFilter) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         args: list[Any] = []
-        if states:
-            where.append(f"state IN ({','.join('?' * len(states))})")
-            args.extend(states)
-        if site:
+        if run_filter.states:
+            where.append(f"state IN ({','.join('?' * len(run_filter.states))})")
+            args.extend(run_filter.states)
+        if run_filter.site:
             where.append("site = ?")
-            args.append(site)
-        if notebook:
+            args.append(run_filter.site)
+        if run_filter.notebook:
             where.append("notebook = ?")
-            args.append(notebook)
-        if text:
+            args.append(run_filter.notebook)
+        if run_filter.text:
             where.append("(name LIKE ? ESCAPE '\\' OR notebook LIKE ? ESCAPE '\\' OR id LIKE ?"
                          " ESCAPE '\\')")
-            pattern = "%" + _like_escape(text) + "%"
+            pattern = "%" + _like_escape(run_filter.text) + "%"
             args.extend([pattern, pattern, pattern])
         return where, args
 
     def active(self) -> list[Run]:
         """Runs whose job may still change."""
-        return self.list(states=[s.value for s in ACTIVE_STATES])
+        return self.list(RunFilter(states=tuple(s.value for s in ACTIVE_STATES)))
 
     def unfinalized(self) -> list[Run]:
         """Terminal runs whose results were not yet logged to tracking."""

@@ -131,14 +131,33 @@ export interface IParameter {
   help: string;
 }
 
-/** What POST runs and POST runs/{id}/rerun take. */
-export interface ISubmission {
+/** The engine's SubmitRequest as JSON: the body of POST runs. */
+export interface ISubmitRequest {
+  /** path in the contents root */
+  notebook: string;
   site?: string;
-  config?: IRunConfig;
-  parameter_texts?: Record<string, string>;
+  /** an object, or YAML text */
+  config?: IRunConfig | string;
+  /** typed values */
+  parameters?: Record<string, unknown>;
+  /** texts the engine converts to the declared types: by name, or `NAME=VALUE` items */
+  parameter_texts?: Record<string, string> | string[];
   name?: string;
-  /** Re-run only: config and parameters replace the run's instead of merging into them. */
+}
+
+/** The engine's RerunChanges as JSON: the body of POST runs/{id}/rerun. */
+export interface IRerunChanges extends Omit<ISubmitRequest, 'notebook'> {
+  /** config and parameters replace the run's instead of merging into them */
   replace?: boolean;
+}
+
+/** What the submit form fills in: a re-run's changes, or a new submission's fields. */
+export type ISubmission = IRerunChanges;
+
+/** The SubmitRequest of a notebook with the form's fields (`replace` is re-run only). */
+export function submitRequest(notebook: string, submission: ISubmission): ISubmitRequest {
+  const { replace: _replace, ...fields } = submission;
+  return { notebook, ...fields };
 }
 
 /** An error answered by the API: `{reason, message, details: {key}}`. */
@@ -262,12 +281,12 @@ export class MantikApi {
     return this.request(`runs/${id}`);
   }
 
-  submit(notebook: string, submission: ISubmission): Promise<IRun> {
-    return this.send('POST', 'runs', { notebook, ...submission });
+  submit(request: ISubmitRequest): Promise<IRun> {
+    return this.send('POST', 'runs', request);
   }
 
-  rerun(id: string, submission: ISubmission): Promise<IRun> {
-    return this.send('POST', `runs/${id}/rerun`, submission);
+  rerun(id: string, changes: IRerunChanges): Promise<IRun> {
+    return this.send('POST', `runs/${id}/rerun`, changes);
   }
 
   rename(id: string, name: string): Promise<IRun> {

@@ -8,7 +8,7 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { IRun, ISubmission, MantikApi } from './api';
+import { IRun, ISubmission, MantikApi, submitRequest } from './api';
 import { CommandIds } from './commandIds';
 import { DetailsTab } from './details';
 import { ServerFormDialog } from './formDialog';
@@ -74,7 +74,9 @@ export function addSubmitCommands(context: ISubmitCommandsContext): (run: IRun) 
       className: 'jp-MantikSubmitDialog',
       send: async (submission: ISubmission) => {
         await saveIfOpen(path);
-        return rerunOf ? api.rerun(rerunOf.id, submission) : api.submit(path, submission);
+        return rerunOf
+          ? api.rerun(rerunOf.id, submission)
+          : api.submit(submitRequest(path, submission));
       }
     });
     await dialog.launch();

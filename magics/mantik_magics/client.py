@@ -3,7 +3,8 @@
 The magics talk to whichever :func:`connect` picks: the Jupyter server extension's REST API
 when the server that started this kernel said where it is (``MANTIK_JUPYTER_URL`` and
 ``MANTIK_JUPYTER_TOKEN``), else the engine in this process when ``mantik_jupyter`` is
-installed. Both answer with the same JSON-shaped dicts and raise :class:`ClientError`.
+installed. Both take a submission as the engine's ``SubmitRequest`` JSON, answer with the
+same run JSON (the engine renders it, links included) and raise :class:`ClientError`.
 """
 
 from __future__ import annotations
@@ -13,31 +14,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .errors import ClientError
+
 if TYPE_CHECKING:
     from .server import JupyterServer
 
 URL_ENV = "MANTIK_JUPYTER_URL"
 TOKEN_ENV = "MANTIK_JUPYTER_TOKEN"  # noqa: S105 - the variable's name, not a secret
-
-
-class ClientError(Exception):
-    """An error the engine or the server reported on purpose: one line for the user."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        key: str | None = None,
-        reason: str = "error",
-        status: int | None = None,
-        details: dict | None = None,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.key = key
-        self.reason = reason
-        self.status = status
-        self.details = details or {}
 
 
 class Client(Protocol):
@@ -58,19 +41,13 @@ class Client(Protocol):
         """Runs, newest first."""
 
     def run(self, run_id: str) -> dict[str, Any]:
-        """One run by id (or unique prefix)."""
+        """One run by id (or unique prefix), synced with its site."""
 
-    def submit(
-        self, notebook: str, *, site: str | None, config: str | None,
-        parameter_texts: dict[str, str], name: str | None,
-    ) -> dict[str, Any]:
-        """Package and submit a notebook; ``config`` is YAML text."""
+    def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Package and submit a notebook: ``request`` is a ``SubmitRequest``'s JSON."""
 
-    def rerun(
-        self, run_id: str, *, parameter_texts: dict[str, str], site: str | None,
-        name: str | None,
-    ) -> dict[str, Any]:
-        """Submit a run's notebook again with overrides."""
+    def rerun(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Submit a run's request again with ``changes`` (a ``RerunChanges``' JSON)."""
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         """Cancel a queued or running run."""

@@ -1,18 +1,20 @@
 """The client that runs the mantik-jupyter engine in this process (no Jupyter server needed).
 
 Used by plain IPython, papermill and editors' kernels. ``mantik_jupyter`` is imported on
-the first call, never when the extension is loaded.
+the first call, never when the extension is loaded. With no server polling the sites, every
+read of runs syncs them first.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .client import ClientError
+from .errors import ClientError
 
 T = TypeVar("T")
 
@@ -35,6 +37,10 @@ class LocalClient:
     server = None
     where = "the mantik-jupyter engine in this kernel"
 
+    def __init__(self, service: Any = None):
+        if service is not None:
+            self.service = service
+
     @cached_property
     def service(self) -> Any:
         """The engine, created on first use (its home is ``$MANTIK_JUPYTER_HOME``)."""
@@ -55,45 +61,45 @@ class LocalClient:
         self, *, states: list[str] | None = None, site: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Runs, newest first, converged with their sites; states checked as the server does."""
-        from mantik_jupyter.states import parse_state
+        """The first page of runs, newest first, after syncing the active ones."""
+        from mantik_jupyter.runfilter import RunFilter
 
         def listed() -> list[dict[str, Any]]:
-            checked = [parse_state(s).value for s in states] if states else None
-            return [r.to_dict() for r in self.service.list(states=checked, site=site,
-                                                            limit=limit)]
+            run_filter = RunFilter.of(states=states, site=site, limit=limit)
+            self.service.sync()
+            return json.loads(self.service.page_json(run_filter))["runs"]
 
         return self._call(listed)
 
     def run(self, run_id: str) -> dict[str, Any]:
-        """One run by id (or unique prefix)."""
-        return self._call(lambda: self.service.get(run_id).to_dict())
+        """One run by id (or unique prefix), synced with its site."""
+        return self._call(lambda: self.service.run_record(self.service.synced(run_id).id))
 
-    def submit(
-        self, notebook: str, *, site: str | None, config: str | None,
-        parameter_texts: dict[str, str], name: str | None,
-    ) -> dict[str, Any]:
+    def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         """Package and submit a notebook file."""
-        return self._call(lambda: self.service.submit(
-            notebook, site=site, config=config, parameter_texts=parameter_texts, name=name,
-        ).to_dict())
+        from mantik_jupyter.request import SubmitRequest
 
-    def rerun(
-        self, run_id: str, *, parameter_texts: dict[str, str], site: str | None,
-        name: str | None,
-    ) -> dict[str, Any]:
-        """Submit a run's notebook again with overrides."""
-        return self._call(lambda: self.service.rerun(
-            run_id, parameter_texts=parameter_texts, site=site, name=name,
-        ).to_dict())
+        return self._call(lambda: self.service.run_record(
+            self.service.submit(SubmitRequest.from_json(request)).id))
+
+    def rerun(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Submit a run's request again with changes."""
+        from mantik_jupyter.request import RerunChanges
+
+        return self._call(lambda: self.service.run_record(
+            self.service.rerun(run_id, RerunChanges.from_json(changes)).id))
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         """Cancel a queued or running run."""
-        return self._call(lambda: self.service.cancel(run_id).to_dict())
+        return self._call(lambda: self.service.run_record(self.service.cancel(run_id).id))
 
     def logs(self, run_id: str, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
-        """Log text from ``offset``."""
-        return self._call(lambda: self.service.logs(run_id, offset, limit).to_dict())
+        """Log text from ``offset`` (the run synced first, so the end of the log is known)."""
+        def read() -> dict[str, Any]:
+            self.service.synced(run_id)
+            return self.service.logs(run_id, offset, limit).to_dict()
+
+        return self._call(read)
 
     def download(self, run_id: str, path: str, to: Path) -> Path:
         """Copy a file or folder of the run's directory into ``to``."""

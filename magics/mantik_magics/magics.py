@@ -17,8 +17,10 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .client import Client, ClientError, connect
-from .records import RunList, RunRecord, SiteList, in_kernel, summary
+from .client import Client, connect
+from .errors import ClientError
+from .lists import RunList, SiteList
+from .records import RunRecord, in_kernel, summary
 
 RUN_ID_ENV = "MANTIK_RUN_ID"
 SITE_ENV = "MANTIK_SITE"
@@ -54,25 +56,6 @@ def _magic(func: Callable[..., Any]) -> Callable[..., Any]:
             raise UsageError(f"mantik: {exc.message}") from None
 
     return run
-
-
-def _assignments(items: list[str] | None) -> dict[str, str]:
-    """``NAME=VALUE`` items as texts by name (the engine converts them to the declared types)."""
-    result = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ClientError(f"parameter {item!r} must look like NAME=VALUE", key="Parameters")
-        result[name.strip()] = value
-    return result
-
-
-def _read_config(path: str) -> str:
-    try:
-        return Path(path).expanduser().read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ClientError(f"cannot read config file {path!r}: {exc.strerror}",
-                          key="config") from None
 
 
 run_argument = argument("run", help="run id (a unique prefix is enough)")
@@ -145,16 +128,19 @@ class MantikMagics(Magics):
         if cell and cell.strip() and args.config:
             raise ClientError("give the run configuration either as the cell body or with "
                               "--config, not both", key="config")
-        # A leading newline for the magic's own line: YAML errors then name the cell's line.
-        config = "\n" + cell if cell and cell.strip() else (
-            _read_config(args.config) if args.config else None)
-        texts = _assignments(args.param)
         from .notebook import locate
 
         located = locate(self.client.server, args.notebook, self._current_cell())
         print(located.how, flush=True)
-        run = self.client.submit(located.path, site=args.site, config=config,
-                                 parameter_texts=texts, name=args.name)
+        # the engine's SubmitRequest JSON: it reads the config file and the NAME=VALUE items
+        request: dict[str, Any] = {"notebook": located.path, "site": args.site,
+                                   "parameter_texts": args.param or [], "name": args.name}
+        if cell and cell.strip():
+            # A leading newline for the magic's own line: YAML errors then name its line.
+            request["config"] = "\n" + cell
+        elif args.config:
+            request["config_file"] = str(Path(args.config).expanduser().absolute())
+        run = self.client.submit(request)
         print(f"submitted run {run['id']} ({run['name']}) to site {run['site']} through "
               f"{self.client.where}", flush=True)
         return self._finish(run, args)
@@ -229,8 +215,8 @@ class MantikMagics(Magics):
     @_magic
     def mantik_rerun(self, args: argparse.Namespace, _cell: str | None) -> RunRecord:
         """Submit a run's notebook again with its config and any overrides; returns the new run."""
-        run = self.client.rerun(args.run, parameter_texts=_assignments(args.param),
-                                site=args.site, name=args.name)
+        run = self.client.rerun(args.run, {"parameter_texts": args.param or [],
+                                           "site": args.site, "name": args.name})
         print(f"submitted run {run['id']} ({run['name']}) again from run {args.run}",
               flush=True)
         return self._finish(run, args)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .client import ClientError
+from .errors import ClientError
 from .server import JupyterServer
 
 SAVE_COMM_TARGET = "mantik:save"

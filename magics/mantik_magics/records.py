@@ -1,8 +1,7 @@
-"""What the magics return: runs as plain dicts that print as one line, and text helpers."""
+"""A run as the magics return it: a plain dict that prints as one line, and text helpers."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,51 +21,6 @@ class RunRecord(dict):
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(summary(self))
-
-
-class RunList(list):
-    """Runs as a list of :class:`RunRecord`; displayed as the interactive runs table."""
-
-    def __init__(self, runs: list[dict[str, Any]], client: Any):
-        super().__init__(RunRecord(r) for r in runs)
-        self.client = client
-
-    def __repr__(self) -> str:
-        return "\n".join([f"{len(self)} run(s), newest first", *(summary(r) for r in self)])
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(repr(self))
-
-    def _ipython_display_(self) -> None:
-        if not in_kernel():
-            print(repr(self))
-            return
-        from IPython.display import display
-
-        from .widgets import RunTable
-
-        display(RunTable(self.client, self))
-
-
-class SiteList(list):
-    """Sites as a list of dicts, shown as a table."""
-
-    COLUMNS = ("name", "kind", "title", "preset")
-
-    def __repr__(self) -> str:
-        return "\n".join(f"{s.get('name'):<16} {s.get('kind'):<10} {s.get('title') or ''}"
-                         for s in self)
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(repr(self))
-
-    def _repr_html_(self) -> str:
-        import html
-
-        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self.COLUMNS)
-        rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(s.get(c, '')))}</td>"
-                                         for c in self.COLUMNS) + "</tr>" for s in self)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def in_kernel() -> bool:
@@ -102,15 +56,3 @@ def elapsed(run: dict[str, Any], now: datetime | None = None) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m{secs:02d}s"
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
-def mlflow_link(run: dict[str, Any]) -> str | None:
-    """The run's page in the MLflow UI: the server's ``mlflow_url``, else one on the MLflow
-    server tracking goes to, else None."""
-    if run.get("mlflow_url"):
-        return run["mlflow_url"]
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not (run.get("mlflow_run_id") and uri.startswith(("http://", "https://"))):
-        return None
-    return (f"{uri.rstrip('/')}/#/experiments/{run.get('mlflow_experiment_id')}"
-            f"/runs/{run['mlflow_run_id']}")

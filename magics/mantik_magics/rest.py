@@ -37,25 +37,16 @@ class RestClient:
         return self.server.json("GET", f"{API}runs", params=params)["runs"]
 
     def run(self, run_id: str) -> dict[str, Any]:
-        """One run by id."""
+        """One run by id (the server's poller keeps it synced)."""
         return self.server.json("GET", self._run_path(run_id))
 
-    def submit(
-        self, notebook: str, *, site: str | None, config: str | None,
-        parameter_texts: dict[str, str], name: str | None,
-    ) -> dict[str, Any]:
-        """POST runs: the notebook path is relative to the server's root or absolute inside it."""
-        body = {"notebook": notebook, "site": site, "config": config,
-                "parameter_texts": parameter_texts or None, "name": name}
-        return self.server.json("POST", f"{API}runs", body=body, timeout=SUBMIT_TIMEOUT)
+    def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """POST runs: paths are relative to the server's root or absolute inside it."""
+        return self.server.json("POST", f"{API}runs", body=request, timeout=SUBMIT_TIMEOUT)
 
-    def rerun(
-        self, run_id: str, *, parameter_texts: dict[str, str], site: str | None,
-        name: str | None,
-    ) -> dict[str, Any]:
-        """POST runs/{id}/rerun with overrides."""
-        body = {"parameter_texts": parameter_texts or None, "site": site, "name": name}
-        return self.server.json("POST", self._run_path(run_id, "/rerun"), body=body,
+    def rerun(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """POST runs/{id}/rerun with changes."""
+        return self.server.json("POST", self._run_path(run_id, "/rerun"), body=changes,
                                 timeout=SUBMIT_TIMEOUT)
 
     def cancel(self, run_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from .client import ClientError
+from .errors import ClientError
 
 TIMEOUT = 60
 #: a submission answers once the bundle is uploaded and the job started: minutes on HPC

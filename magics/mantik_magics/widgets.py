@@ -15,8 +15,9 @@ from typing import Any
 import ipywidgets as w
 from IPython.display import display
 
-from .client import Client, ClientError
-from .records import RunRecord, elapsed, mlflow_link, summary
+from .client import Client
+from .errors import ClientError
+from .records import RunRecord, elapsed, summary
 from .watch import LOG_CHUNK
 
 POLL_MIN = 0.5
@@ -74,7 +75,7 @@ class RunCard(w.VBox):
             f"<b>{html.escape(str(run.get('site')))}</b> &nbsp;{elapsed(run)}")
         reason = run.get("reason")
         self._message.value = f"<i>{html.escape(reason)}</i>" if reason else ""
-        link = mlflow_link(run)
+        link = run.get("mlflow_url")
         if link:
             self._link.value = f'<a href="{html.escape(link)}" target="_blank">MLflow run</a>'
         elif run.get("mlflow_run_id"):

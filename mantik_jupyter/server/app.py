@@ -15,8 +15,11 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int, List, Unicode, default
 
 from .. import paths
-from ..service import SUBMIT_GRACE, RunService
+from ..links import LinkPolicy
+from ..reconciling import SUBMIT_GRACE
+from ..service import RunService
 from ..sites import SiteCatalog
+from ..tracking import Tracker
 from .handlers import ROUTES
 from .poller import RunPoller
 
@@ -36,7 +39,8 @@ class MantikJupyter(ExtensionApp):
         config=True)
     default_site = Unicode("local", help="Site preselected for new runs.").tag(config=True)
     mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI showing this server's tracking "
-                                     "store, used for run links.").tag(config=True)
+                                     "store, used for run links (default: the tracking URI "
+                                     "when it is an http(s) MLflow server).").tag(config=True)
     poll_min_interval = Float(1.0, help="Seconds between polls after a change.").tag(config=True)
     poll_max_interval = Float(10.0, help="Longest wait between polls while runs are active and "
                                          "nothing changes.").tag(config=True)
@@ -60,9 +64,11 @@ class MantikJupyter(ExtensionApp):
         home = Path(self.home)
         # fixed for the server's life; resolved once, not on every path check
         self.contents_root = Path(self.serverapp.root_dir).resolve()
-        self.service = RunService(home=home, catalog=SiteCatalog(home, admin_sites=self.sites),
-                                  submit_grace=self.submit_grace,
-                                  contents_root=self.contents_root)
+        tracker = Tracker(home)
+        self.service = RunService(
+            home=home, catalog=SiteCatalog(home, admin_sites=self.sites), tracker=tracker,
+            submit_grace=self.submit_grace, contents_root=self.contents_root,
+            links=LinkPolicy.of(self.contents_root, self.mlflow_ui_url, tracker.uri_for_humans))
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
         self.site_health: dict[str, dict[str, Any]] = {}
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
@@ -87,4 +93,4 @@ class MantikJupyter(ExtensionApp):
     async def stop_extension(self) -> None:
         await self.poller.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self.service.store.close()
+        self.service.close()

@@ -8,8 +8,6 @@ accurate 4xx status; nothing the user sent can produce a traceback in a response
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import os
@@ -29,23 +27,16 @@ from tornado.ioloop import IOLoop
 
 from .. import __version__
 from ..errors import ForbiddenError, MantikError
-from ..executed import keep_beside
+from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
+from ..runfilter import RunFilter
 from ..service import RunService
-from ..states import parse_state
-from ..store import Member, Run
+from ..store import Run
 
 T = TypeVar("T")
 MAX_PAGE = 500
 DEFAULT_LOG_LIMIT = 1 << 20
 MAX_LOG_LIMIT = 8 << 20
 _CHUNK = 1 << 16
-
-
-class BadRequest(MantikError):
-    """The request itself is malformed (not the config in it)."""
-
-    status = 400
-    reason = "bad_request"
 
 
 class MantikHandler(ExtensionHandlerMixin, APIHandler):
@@ -112,23 +103,9 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
                                  key=key)
         return target
 
-    def run_members(self) -> list[Member]:
-        """The links each run carries in the API, as SQL for the store's JSON: the notebook's
-        path in the contents root (stored notebooks are resolved absolute paths) and the
-        run's page in the MLflow UI."""
-        prefix = str(self.root).rstrip("/") + "/"
-        ui = self.extensionapp.mlflow_ui_url.rstrip("/")
-        return [
-            ("notebook_path", "CASE WHEN substr(notebook, 1, ?) = ? THEN substr(notebook, ?) END",
-             (len(prefix), prefix, len(prefix) + 1)),
-            ("mlflow_url", "CASE WHEN ? != '' THEN ? || '/#/experiments/' || "
-                           "mlflow_experiment_id || '/runs/' || mlflow_run_id END", (ui, ui)),
-        ]
-
     async def reply_run(self, run: Run, status: int = 200) -> None:
         """Reply with a run as the API shows it: the engine's fields plus its links."""
-        store = self.service.store
-        self.reply_json(await self.call(store.get_json, run.id, self.run_members()), status)
+        self.reply_json(await self.call(self.service.run_json, run.id), status)
 
     def site_json(self, site: Any) -> dict[str, Any]:
         """A site as the API returns it: profile, last health, whether a secret is set."""
@@ -173,22 +150,6 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
         super().log_exception(typ, value, tb)
 
 
-def _cursor(created_at: str, run_id: str) -> str:
-    raw = json.dumps([created_at, run_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _parse_cursor(text: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        created_at, run_id = json.loads(raw)
-        if not (isinstance(created_at, str) and isinstance(run_id, str)):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest(f"cursor {text!r} is not one this API returned", key="cursor") from None
-    return created_at, run_id
-
-
 class ConfigHandler(MantikHandler):
     @web.authenticated
     @authorized
@@ -220,7 +181,7 @@ class SitesHandler(MantikHandler):
     @authorized
     async def post(self) -> None:
         body = self.body()
-        base = _opt_str(body, "base")
+        base = text_field(body, "base")
         profile = {k: v for k, v in body.items() if k != "base"}
         catalog = self.service.catalog
         # site_json looks for the secret (a keyring or a command may answer): in the worker
@@ -261,7 +222,7 @@ class CredentialsHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        secret = _opt_str(self.body(), "secret")
+        secret = text_field(self.body(), "secret")
         if not secret:
             raise BadRequest("send {\"secret\": \"...\"} with the password, token or client "
                              "secret", key="secret")
@@ -275,43 +236,24 @@ class RunsHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        states = [parse_state(s).value for s in self.get_query_arguments("state") if s]
         notebook = self.get_query_argument("notebook", None)
-        filters = {
-            "states": states or None,
-            "site": self.get_query_argument("site", None) or None,
-            "notebook": str(self.contents_path(notebook, "notebook")) if notebook else None,
-            "text": self.get_query_argument("text", None) or None,
-        }
-        limit = self.int_arg("limit", 50, 1, MAX_PAGE)
-        sort = self.get_query_argument("sort", "-created_at")
-        if sort not in ("-created_at", "created_at"):
-            raise BadRequest(f"sort must be created_at or -created_at, got {sort!r}", key="sort")
-        cursor = self.get_query_argument("cursor", None)
-        after = _parse_cursor(cursor) if cursor else None
-        store, members = self.service.store, self.run_members()
-
-        def page() -> str:
-            """The whole page as JSON, built in the worker: the event loop only sends it."""
-            rows = store.list_json(**filters, members=members, extra=("created_at", "id"),
-                                   limit=limit + 1, after=after, oldest_first=sort == "created_at")
-            cursor = _cursor(*rows[limit - 1][1:]) if len(rows) > limit else None
-            runs = ",".join(text for text, *_ in rows[:limit])
-            return (f'{{"runs":[{runs}],"total":{store.count(**filters)},'
-                    f'"next_cursor":{json.dumps(cursor)}}}')
-
-        self.reply_json(await self.call(page))
+        run_filter = RunFilter.of(
+            states=self.get_query_arguments("state"),
+            site=self.get_query_argument("site", None),
+            notebook=str(self.contents_path(notebook, "notebook")) if notebook else None,
+            text=self.get_query_argument("text", None),
+            limit=self.int_arg("limit", 50, 1, MAX_PAGE),
+            cursor=self.get_query_argument("cursor", None),
+            sort=self.get_query_argument("sort", "-created_at"),
+        )
+        # the whole page as JSON, built in the worker: the event loop only sends it
+        self.reply_json(await self.call(self.service.page_json, run_filter))
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.body()
-        notebook = self.contents_path(_opt_str(body, "notebook"), "notebook")
-        run = await self.call(
-            self.service.submit, notebook, site=_opt_str(body, "site"),
-            config=_config(body), parameters=_mapping(body, "parameters"),
-            parameter_texts=_mapping(body, "parameter_texts"), name=_opt_str(body, "name"),
-        )
+        request = SubmitRequest.from_json(self.body(), self.contents_path)
+        run = await self.call(self.service.submit, request)
         self.extensionapp.poller.wake()
         await self.reply_run(run, status=201)
 
@@ -320,8 +262,7 @@ class RunHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        run = await self.call(self.service.get, run_id, refresh=False)
-        await self.reply_run(run)
+        self.reply_json(await self.call(self.service.run_json, run_id))
 
     @web.authenticated
     @authorized
@@ -331,9 +272,9 @@ class RunHandler(MantikHandler):
         if unknown or not body:
             raise BadRequest("PATCH takes {\"name\": ...} and/or {\"action\": \"cancel\"}",
                              key=", ".join(sorted(unknown)) or None)
-        run = await self.call(self.service.get, run_id, refresh=False)
+        run = await self.call(self.service.get, run_id)
         if "name" in body:
-            run = await self.call(self.service.rename, run.id, _opt_str(body, "name") or "")
+            run = await self.call(self.service.rename, run.id, text_field(body, "name") or "")
         if "action" in body:
             if body["action"] != "cancel":
                 raise BadRequest(f"unknown action {body['action']!r}; allowed: cancel",
@@ -346,7 +287,7 @@ class RunHandler(MantikHandler):
     @authorized
     async def delete(self, run_id: str) -> None:
         remote = self.get_query_argument("remote", "false").lower() in ("true", "1", "yes")
-        run = await self.call(self.service.get, run_id, refresh=False)
+        run = await self.call(self.service.get, run_id)
         if run.id != run_id:  # a prefix is enough to look, not to destroy
             raise BadRequest(f"deleting a run takes its full id, not the prefix {run_id!r}",
                              key="run_id")
@@ -359,14 +300,8 @@ class RerunHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def post(self, run_id: str) -> None:
-        body = self.body()
-        run = await self.call(
-            self.service.rerun, run_id, config=_config(body),
-            parameters=_mapping(body, "parameters"),
-            parameter_texts=_mapping(body, "parameter_texts"),
-            site=_opt_str(body, "site"), name=_opt_str(body, "name"),
-            replace=_flag(body, "replace"),
-        )
+        changes = RerunChanges.from_json(self.body(), self.contents_path)
+        run = await self.call(self.service.rerun, run_id, changes)
         self.extensionapp.poller.wake()
         await self.reply_run(run, status=201)
 
@@ -378,7 +313,7 @@ class LogsHandler(MantikHandler):
         offset = self.int_arg("offset", 0, 0)
         limit = self.int_arg("limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)
         # the poller keeps the state current: a log poll costs the site one log read only
-        chunk = await self.call(self.service.logs, run_id, offset, limit, refresh=False)
+        chunk = await self.call(self.service.logs, run_id, offset, limit)
         self.reply(chunk.to_dict())
 
 
@@ -415,14 +350,9 @@ class NotebookHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def post(self, run_id: str) -> None:
-        run = await self.call(self.service.get, run_id, refresh=False)
-        from ..bundle import OUTPUT_DIR
-
+        run = await self.call(self.service.get, run_id)
         folder = self.root / "mantik-runs" / _safe(run.name)
-        with tempfile.TemporaryDirectory(prefix="mantik-notebook-") as tmp:
-            fetched = await self.call(self.service.download, run.id,
-                                      f"{OUTPUT_DIR}/{Path(run.notebook).name}", Path(tmp))
-            copy = await self.call(keep_beside, fetched, folder)
+        copy = await self.call(self.service.download_notebook, run.id, folder)
         self.reply({"path": copy.relative_to(self.root).as_posix()}, status=201)
 
 
@@ -448,39 +378,6 @@ def _zip_folder(folder: Path, target: Path) -> Path:
 def _safe(name: str) -> str:
     """A file-name-safe form of a run name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"
-
-
-def _opt_str(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{key} must be a string, got {type(value).__name__}", key=key)
-    return value
-
-
-def _flag(body: dict, key: str) -> bool:
-    """An optional JSON boolean of the body (absent: false)."""
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise BadRequest(f"{key} must be true or false, got {json.dumps(value)}", key=key)
-    return value
-
-
-def _mapping(body: dict, key: str) -> dict | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise BadRequest(f"{key} must be a JSON object", key=key)
-    return value
-
-
-def _config(body: dict) -> dict | str | None:
-    value = body.get("config")
-    if value is None or isinstance(value, (dict, str)):
-        return value
-    raise BadRequest("config must be YAML text or a JSON object", key="config")
 
 
 RUN = r"(?P<run_id>[^/]+)"  # any segment: an unknown id gets a JSON 404 from the store

@@ -79,16 +79,16 @@ class RunPoller:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     def poll_once(self) -> tuple[list[dict[str, Any]], bool]:
-        """One cycle (in a worker thread): refresh active runs, diff against what was seen."""
+        """One cycle (in a worker thread): sync active runs, diff against what was seen."""
         self.polls += 1
-        active = self.service.store.active()
+        active = self.service.active()
         if active:
-            self.service.refresh(active)
+            self.service.sync(active)
         watched = {r.id for r in active} | set(self._seen)
         changes = []
         for run_id in watched:
             try:
-                run = self.service.store.get(run_id)
+                run = self.service.get(run_id)
             except NotFoundError:  # deleted meanwhile
                 self._seen.pop(run_id, None)
                 continue

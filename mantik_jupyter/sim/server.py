@@ -1,4 +1,5 @@
-"""The one HTTP server: shared handler behaviour (faults, auth, JSON errors) and the app."""
+"""Shared handler behaviour of every simulator route (faults, auth, JSON errors), and the
+count of the requests the gateways answered."""
 
 from __future__ import annotations
 
@@ -6,15 +7,13 @@ import asyncio
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.ioloop
 import tornado.web
 
 from .faults import Decision
-
-if TYPE_CHECKING:  # the site imports the object store, whose handler derives from SimHandler
-    from .site import Site
+from .site import Site
 
 
 class SimHandler(tornado.web.RequestHandler):
@@ -114,30 +113,6 @@ class SimHandler(tornado.web.RequestHandler):
         """Unexpected exceptions still answer the API's error format (never a traceback)."""
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(self.error_body(status_code, self._reason)))
-
-
-def make_app(site: Site) -> tornado.web.Application:
-    """All routes of both gateways, the object store, the token endpoint, the fault controls."""
-    from . import admin, firecrest, oidc, s3, unicore
-
-    routes = [*unicore.routes(site.config.site), *firecrest.routes(), *s3.routes(),
-              *oidc.routes(), *admin.routes()]
-    return tornado.web.Application(
-        [(pattern, handler, {"site": site}) for pattern, handler in routes],
-        default_handler_class=NotFound,
-        default_handler_args={"site": site},
-        app_version=site.config.app_version,
-    )
-
-
-class NotFound(SimHandler):
-    """Unknown paths: 404 without asking for credentials."""
-
-    public = True
-
-    def prepare(self) -> None:
-        """Every method answers 404."""
-        self.fail(404, f"No such resource: {self.request.path}")
 
 
 class GatewayRequests(logging.Handler):

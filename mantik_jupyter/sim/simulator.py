@@ -39,7 +39,7 @@ class Simulator:
         from tornado.httpserver import HTTPServer
         from tornado.netutil import bind_sockets
 
-        from .server import make_app
+        from .app import make_app
         from .site import Site
 
         self.site = Site(self.config, self._faults)

@@ -22,7 +22,7 @@ from .executors import (
 )
 from .faults import Faults
 from .jobs import Job, JobStore, expand_pattern
-from .s3 import ObjectStore
+from .s3store import ObjectStore
 
 #: How stale the batch system's view may be before a request asks it again.
 REFRESH_INTERVAL = 0.2

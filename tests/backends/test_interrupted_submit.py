@@ -16,8 +16,10 @@ from helpers import SITES, make_notebook
 from mlflow.tracking import MlflowClient
 
 from mantik_jupyter.errors import NotFoundError
+from mantik_jupyter.reconciling import INTERRUPTED
+from mantik_jupyter.runfilter import RunFilter
 from mantik_jupyter.server.poller import RunPoller
-from mantik_jupyter.service import INTERRUPTED, RunService
+from mantik_jupyter.service import RunService
 from mantik_jupyter.states import RunState
 from mantik_jupyter.store import Run
 
@@ -38,7 +40,7 @@ def wait_until(condition, what: str, timeout: float = 120):
 def submitting_run(service: RunService, nb: Path) -> Run:
     """The run the killed-to-be process is submitting (its record exists once MLflow has it)."""
     def found() -> Run | None:
-        runs = service.store.list(notebook=str(nb))
+        runs = service.list(RunFilter(notebook=str(nb)))
         return runs[0] if runs and runs[0].mlflow_run_id else None
 
     run = wait_until(found, "the run's record")
@@ -66,13 +68,13 @@ def test_a_job_accepted_before_the_submitter_died_is_adopted_and_tracked(
     run = submitting_run(service, nb)
     wait_until(lambda: any(j["nativeId"] for j in site_jobs(sim, run.id)), "the job on Slurm")
 
-    service.refresh()  # a live submitter's run is left alone, grace period or not
-    assert service.store.get(run.id).state == "SUBMITTING"
+    service.sync()  # a live submitter's run is left alone, grace period or not
+    assert service.get(run.id).state == "SUBMITTING"
 
     submitter.kill()
     submitter.communicate()
     sim.set_faults([])
-    assert service.store.get(run.id).state == "SUBMITTING"  # died before it learnt the id
+    assert service.get(run.id).state == "SUBMITTING"  # died before it learnt the id
 
     if follower == "service":  # what the CLI and the magics do
         final = service.wait(run.id, interval=0.3, timeout=240)
@@ -94,7 +96,7 @@ def test_a_job_accepted_before_the_submitter_died_is_adopted_and_tracked(
         asyncio.run(poll_to_the_end())
         states = [e["new_state"] for e in events if e["run_id"] == run.id]
         assert states[0] != "SUBMITTING" and states[-1] == "COMPLETED", states
-        final = service.store.get(run.id)
+        final = service.get(run.id)
 
     assert final.state == "COMPLETED", final
     assert final.remote_job_id and final.work_dir and "papermill" in final.script
@@ -122,11 +124,11 @@ def test_a_submitter_dead_before_any_job_reached_the_site_leaves_a_failed_run(
     submitter.communicate()
     sim.set_faults([])
 
-    RunService(home=session_home, submit_grace=3600).refresh()  # within the grace period
-    assert service.store.get(run.id).state == "SUBMITTING"
+    RunService(home=session_home, submit_grace=3600).sync()  # within the grace period
+    assert service.get(run.id).state == "SUBMITTING"
 
-    service.refresh()
-    failed = service.store.get(run.id)
+    service.sync()
+    failed = service.get(run.id)
     assert failed.state == "FAILED" and failed.reason == INTERRUPTED, failed
     assert failed.ended_at and not failed.remote_job_id
     assert site_jobs(sim, run.id) == []  # UNICORE's created, never started job is gone too

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from helpers import SITES, make_notebook
 
+from mantik_jupyter.request import SubmitRequest
 from mantik_jupyter.service import RunService
 from mantik_jupyter.sim.server import GatewayRequests
 from mantik_jupyter.tracking import Tracker
@@ -40,19 +41,21 @@ def test_one_status_request_per_firecrest_poll_and_at_most_one_per_unicore_run(
     nb = make_notebook(tmp_path / "idle.ipynb", None, "print(1)")
     # the jobs outlive the test however slowly they start (the test cancels them)
     config = {"Environment": {"PreRunCommandOnComputeNode": "echo waiting; sleep 900"}}
-    runs = [service.submit(nb, site=site, config=config) for site in SITES for _ in range(3)]
+    runs = [service.submit(SubmitRequest(str(nb), site=site, config=config))
+            for site in SITES for _ in range(3)]
     try:
         for run in runs:
             deadline = time.monotonic() + 300
             while b"waiting" not in service.logs(run.id).data:
                 assert time.monotonic() < deadline, "the job never started"
                 time.sleep(0.5)
+        service.sync(runs)  # reads are pure: the states come home with a sync
         time.sleep(1.1)  # past the UNICORE backend's shortest poll interval
-        current = [service.store.get(run.id) for run in runs]
+        current = [service.get(run.id) for run in runs]
         assert {run.state for run in current} == {"RUNNING"}
         logged_so_far(requests, sim)
         requests.paths.clear()
-        assert service.refresh(current) == []  # all of them still running
+        assert service.sync(current) == []  # all of them still running
         logged_so_far(requests, sim)
         assert requests.count("/firecrest/") == 1  # every run of the site in one request
         assert 1 <= requests.count("/DEMO-SITE/") <= 3  # one per active run at most

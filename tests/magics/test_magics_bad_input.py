@@ -28,7 +28,7 @@ CASES = {
                      "unknown site 'juwels-typo'; known sites: "),
     "missing notebook": ("%mantik_submit --notebook nope.ipynb", "does not exist"),
     "missing config file": ("%mantik_submit --notebook ok.ipynb --config nope.yaml",
-                            "cannot read config file 'nope.yaml'"),
+                            "cannot read config file '{cwd}/nope.yaml'"),
     "config twice": ("%%mantik_submit --notebook ok.ipynb --config run.yaml\nResources: {}\n",
                      "either as the cell body or with --config, not both"),
     "no notebook holds the cell": ("%%mantik_submit\nName: lonely\n",
@@ -67,7 +67,7 @@ def test_bad_input_is_one_line_without_traceback_and_no_run(workspace, case):
     assert result.stderr.startswith("UsageError: ")
     assert expected.format(cwd=cwd) in result.stderr
     assert result.tracebacks == [] and "Traceback" not in result.stdout + result.stderr
-    assert service.list(refresh=False) == []
+    assert service.list() == []
 
 
 @pytest.mark.parametrize("code", ["%mantik_submit -h --notebook ok.ipynb",
@@ -82,7 +82,7 @@ def test_every_magic_explains_itself_with_h_and_does_nothing_else(workspace, cod
     name = code.lstrip("%").split()[0]
     assert result.stdout.startswith(f"::\n\n  %{name} [-h]"), result.stdout
     assert "show this help and do nothing" in result.stdout
-    assert service.list(refresh=False) == []
+    assert service.list() == []
 
 
 def test_without_any_engine_the_error_says_what_to_install(tmp_path: Path, tracking_uri: str):

@@ -62,7 +62,7 @@ def test_papermill_submits_the_notebook_which_does_not_resubmit_itself(home, tmp
                                    kernel_name="python3", progress_bar=False)
     finally:  # on failure too: the submit cell's output and the runs say what went wrong
         text = outputs_text(nbformat.read(str(executed), as_version=4).cells[2])
-        print(text, [r.to_dict() for r in RunService(home).list(refresh=False)])
+        print(text, [r.to_dict() for r in RunService(home).list()])
     assert f"packaging {nb} (the notebook in {work} that holds this cell)" in text
 
     service = RunService(home)

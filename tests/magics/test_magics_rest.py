@@ -162,9 +162,14 @@ def test_kernel_of_a_server_submits_through_the_rest_api(server, tmp_path):
         sites = kernel.run("%mantik_sites").value.splitlines()
         assert "local" in [line.split()[0] for line in sites]
 
-        slow = kernel.run("slow = %mantik_submit --notebook slow.ipynb\nprint(slow['id'])")
+        (root / "project" / "slow.yaml").write_text("Name: slow from a file\n")
+        slow = kernel.run("slow = %mantik_submit --notebook slow.ipynb --config slow.yaml\n"
+                          "print(slow['id'])")
         assert "no frontend saved it" not in slow.stdout  # given with --notebook
         slow_id = slow.stdout.split()[-1]
+        # the server read the file the kernel named (relative to the kernel's folder)
+        assert server.api("GET", f"mantik/api/runs/{slow_id}").json()["name"] == \
+            "slow from a file"
         # cancel once the job is up: a cancel while its wrapper starts can end FAILED (an
         # engine race, reported), which is not what this test is about
         server.wait_for_log(slow_id, "line 0")

@@ -10,6 +10,7 @@ import pytest
 from helpers import make_notebook
 
 from mantik_jupyter.errors import BackendError, MantikError
+from mantik_jupyter.request import SubmitRequest
 from mantik_jupyter.service import RunService
 from mantik_jupyter.tracking import Tracker
 
@@ -65,7 +66,7 @@ def test_a_local_job_never_inherits_the_server_or_hub_token(home, tmp_path, monk
     nb = make_notebook(tmp_path / "nb.ipynb", None,
                        f"import os\nprint('inherited:', sorted(set(os.environ) & {set(planted)}))")
     service = RunService()
-    run = service.wait(service.submit(nb).id)
+    run = service.wait(service.submit(SubmitRequest(str(nb))).id)
     log = service.logs(run.id).data.decode()
     assert run.state == "COMPLETED", log
     assert "inherited: []" in log and "planted-" not in log

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 from helpers import make_notebook
+from mantik_magics.local import LocalClient
 from tornado.httpclient import HTTPClientError
 
+from mantik_jupyter.links import LinkPolicy
 from mantik_jupyter.server.app import EVENT_SCHEMA_ID
 from mantik_jupyter.server.handlers import MantikHandler
-from mantik_jupyter.store import Run
+from mantik_jupyter.service import RunService
+from mantik_jupyter.store import Run, RunStore
 
 SLOW = "import time\nfor i in range({n}):\n    print(f'line {{i}}', flush=True)\n" \
        "    time.sleep({pause})"
@@ -263,6 +266,16 @@ async def test_bad_reruns_get_accurate_errors_and_leave_no_run(
      "expects int"),
     ({"notebook": "ok.ipynb", "parameters": [1]}, 400, "parameters", "JSON object"),
     ({"notebook": "ok.ipynb", "parameters": {"x": float("nan")}}, 422, "parameters", "NaN"),
+    ({"notebook": "ok.ipynb", "parameter_texts": ["n"]}, 422, "Parameters",
+     "parameter 'n' must look like NAME=VALUE"),
+    ({"notebook": "ok.ipynb", "parameter_texts": {"n": 3}}, 400, "parameter_texts.n",
+     "must be a string"),
+    ({"notebook": "ok.ipynb", "sight": "local"}, 400, "sight", "unknown field(s) sight"),
+    ({"notebook": "ok.ipynb", "config_file": "/etc/hostname"}, 403, "config_file", "outside"),
+    ({"notebook": "ok.ipynb", "config_file": "none.yaml"}, 422, "config",
+     "cannot read config file 'none.yaml'"),
+    ({"notebook": "ok.ipynb", "config_file": "x.yaml", "config": "{}"}, 400, "config",
+     "either as config or as config_file"),
 ])
 async def test_bad_submissions_get_accurate_errors_and_leave_no_run(
         api, jp_root_dir, body, status, key, text):
@@ -291,8 +304,8 @@ async def test_bad_requests(api, method, path, params, status):
     assert error["message"] and error["reason"]
 
 
-async def test_pages_filters_and_total(api, jp_serverapp):
-    store = jp_serverapp.extension_manager.extension_points["mantik_jupyter"].app.service.store
+async def test_pages_filters_and_total(api, server_home):
+    store = RunStore(server_home / "runs.db")  # the server's store, as another process sees it
     for i in range(120):
         store.insert(Run(id=f"r{i:03d}", name=f"run {i}", site="local", notebook="/nb.ipynb",
                          state="COMPLETED" if i % 3 else "FAILED",
@@ -317,10 +330,15 @@ async def test_pages_filters_and_total(api, jp_serverapp):
                                                "r115", "r116", "r117", "r118", "r119"}
 
 
-async def test_page_entries_are_the_runs_with_their_links(api, jp_serverapp, jp_root_dir):
+async def test_page_entries_are_the_runs_with_their_links(api, jp_serverapp, jp_root_dir,
+                                                          server_home):
+    """One link policy renders every run's JSON, for the REST API and the in-process magics
+    alike: GET runs/{id} is exactly the record %mantik_status returns in a plain kernel."""
     app = jp_serverapp.extension_manager.extension_points["mantik_jupyter"].app
-    app.mlflow_ui_url = "http://mlflow.test/"
     root = Path(jp_root_dir).resolve()
+    assert app.service.links.contents_root == root
+    app.service.links = LinkPolicy.of(root, "http://mlflow.test/", "sqlite:///x.db")
+    store = RunStore(server_home / "runs.db")
     done = {"state": "COMPLETED", "finalized": 1}  # terminal and tracked: the poller keeps off
     for run in (Run(id="inside", name="in", site="local", notebook=str(root / "wörk/a b.ipynb"),
                     mlflow_run_id="m1", mlflow_experiment_id="7", parameters={"x": [1.5]},
@@ -329,13 +347,16 @@ async def test_page_entries_are_the_runs_with_their_links(api, jp_serverapp, jp_
                     created_at="2026-01-02", **done),
                 Run(id="sibling", name="sib", site="local", notebook=f"{root}-other/x.ipynb",
                     created_at="2026-01-01", **done)):
-        app.service.store.insert(run)
+        store.insert(run)
     page = await api.json("GET", "runs")
     assert [entry["id"] for entry in page["runs"]] == ["inside", "outside", "sibling"]
     for entry in page["runs"]:
         assert entry == await api.json("GET", f"runs/{entry['id']}")
+    in_process = LocalClient(RunService(home=server_home, links=app.service.links))
+    for entry in page["runs"]:
+        assert entry == in_process.run(entry["id"])
     inside, outside, sibling = page["runs"]
-    assert inside == {**app.service.store.get("inside").to_dict(),
+    assert inside == {**store.get("inside").to_dict(),
                       "notebook_path": "wörk/a b.ipynb",
                       "mlflow_url": "http://mlflow.test/#/experiments/7/runs/m1"}
     assert outside["notebook_path"] is None and outside["mlflow_url"] is None

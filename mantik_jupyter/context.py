@@ -1,0 +1,60 @@
+"""What the parts of the run service share: home, store, sites, tracking and backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .backends import Backend, backend_class
+from .errors import MantikError
+from .hashcache import HashCache
+from .locks import RunLock
+from .sites import Site, SiteCatalog
+from .store import Run, RunStore
+from .tracking import Tracker
+
+
+class EngineContext:
+    """The engine's state for one home folder; the submitting, reconciling and finalizing
+    parts each hold it."""
+
+    def __init__(self, home: Path, store: RunStore, catalog: SiteCatalog, tracker: Tracker,
+                 contents_root: Path | None = None):
+        self.home = home
+        self.store = store
+        self.catalog = catalog
+        self.tracker = tracker
+        #: The server's contents root: notebooks and ProjectRoot must stay inside it.
+        self.contents_root = contents_root
+        #: File hashes keyed by stat, so an unchanged project is not read again.
+        self.hashes = HashCache(home / "file-hashes.db")
+        self._backends: dict[str, Backend] = {}
+
+    def backend(self, site: Site | str) -> Backend:
+        """The backend instance serving a site (one per site, kept)."""
+        site = self.catalog.get(site) if isinstance(site, str) else site
+        if site.name not in self._backends:
+            self._backends[site.name] = backend_class(site.kind)(site, self.home)
+        return self._backends[site.name]
+
+    def submit_lock(self, run_id: str) -> RunLock:
+        """The lock a live process holds while it submits the run (or recovers it)."""
+        return RunLock(self.home / "staging" / f"{run_id}.lock")
+
+    def staging(self, run_id: str) -> Path:
+        """Where a run's bundle is staged while it is submitted."""
+        return self.home / "staging" / run_id
+
+    def results(self, run_id: str) -> Path:
+        """Where files fetched from a run's working directory are kept."""
+        return self.home / "results" / run_id
+
+    def fetch_result(self, run: Run, relative: str | None) -> Path | None:
+        """Copy one file of the run's working directory home, if it is there."""
+        if not (run.work_dir and relative):  # no job ever reached the site
+            return None
+        folder = self.results(run.id)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            return self.backend(run.site).download(run, relative, folder)
+        except MantikError:
+            return None

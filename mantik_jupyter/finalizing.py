@@ -1,0 +1,62 @@
+"""Finalizing: an ended run's results go home and to MLflow, once per run.
+
+The executed notebook and the job log are fetched from the working directory, a site's
+offline MLflow store is imported, and the MLflow run gets its final status; if tracking
+fails the run is retried on the next sync.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .backends import LOG_FILE
+from .context import EngineContext
+from .errors import MantikError
+from .executed import failure_reason
+from .store import Run
+from .tracking import OFFLINE_STORE
+
+log = logging.getLogger(__name__)
+
+
+class Finalizer:
+    """Logs the results of ended runs to tracking."""
+
+    def __init__(self, context: EngineContext):
+        self.context = context
+
+    def failure_reason(self, run: Run) -> str | None:
+        """Why the executed notebook failed (its failing cell), if it is there to read."""
+        notebook = self.context.fetch_result(run, run.output_notebook)
+        return failure_reason(notebook) if notebook else None
+
+    def finalize(self, runs: list[Run] | None = None) -> None:
+        """Finalize the given runs that ended, or every ended run not yet finalized."""
+        store = self.context.store
+        pending = store.unfinalized() if runs is None else [
+            r for r in runs if r.run_state.terminal and not r.finalized
+        ]
+        for run in pending:
+            if not store.claim_finalize(run.id):
+                continue
+            try:
+                fetched = (self.context.fetch_result(run, run.output_notebook),
+                           self.context.fetch_result(run, LOG_FILE))
+                if run.mlflow_run_id:
+                    self._import_offline(run)
+                    self.context.tracker.finish(run.mlflow_run_id, run.run_state,
+                                                [p for p in fetched if p])
+            except Exception as exc:  # noqa: BLE001 - tracking down must not break a sync
+                log.warning("could not log run %s to MLflow (will retry): %s", run.id,
+                            self.context.tracker.redact(str(exc)))
+                store.update(run.id, finalized=0)
+
+    def _import_offline(self, run: Run) -> None:
+        """For a site whose compute nodes have no network: import the job's file store."""
+        try:
+            offline = self.context.catalog.get(run.site).settings.get("offline_tracking")
+        except MantikError:  # the site's profile was removed since
+            return
+        store = self.context.fetch_result(run, OFFLINE_STORE) if offline else None
+        if store is not None:
+            self.context.tracker.import_offline(run.mlflow_run_id, store)

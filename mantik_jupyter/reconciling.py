@@ -1,0 +1,139 @@
+"""Reconciling: active runs converge with what their sites say about their jobs.
+
+Each site is asked once for all its active runs. A run left SUBMITTING by a process that
+died is settled by looking its job up on the site: adopted if found, FAILED if not; nothing
+is ever submitted here.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .backends import JobStatus
+from .context import EngineContext
+from .errors import MantikError, NotFoundError
+from .finalizing import Finalizer
+from .states import RunState
+from .store import Run, now
+
+log = logging.getLogger(__name__)
+
+#: Seconds a SUBMITTING run is left alone after its last change, whatever its lock says: a
+#: process on another machine sharing this home, or a gateway still working on a request
+#: whose sender died, is given this long before the run is reconciled with its site.
+SUBMIT_GRACE = 60.0
+INTERRUPTED = ("the submission was interrupted (the submitting process ended) before any "
+               "job reached the site")
+
+
+class Reconciler:
+    """Writes what the sites report about active runs into the store."""
+
+    def __init__(self, context: EngineContext, finalizer: Finalizer,
+                 submit_grace: float = SUBMIT_GRACE):
+        if submit_grace < 0:
+            raise MantikError(f"submit_grace must be 0 or more seconds, got {submit_grace}",
+                              key="submit_grace")
+        self.context = context
+        self.finalizer = finalizer
+        self.submit_grace = submit_grace
+
+    def converge(self, runs: list[Run]) -> list[Run]:
+        """Ask each site, once per site, about these runs' jobs; returns the changed runs."""
+        active = [r for r in runs if not r.run_state.terminal]
+        submitting = [r for r in active if r.run_state == RunState.SUBMITTING]
+        recovered = self._recover(submitting) if submitting else []
+        active = [r for r in active if r.run_state != RunState.SUBMITTING] + [
+            r for r in recovered if not r.run_state.terminal]
+        by_site: dict[str, list[Run]] = {}
+        for run in active:
+            by_site.setdefault(run.site, []).append(run)
+        changed = {r.id: r for r in recovered}
+        for site_name, site_runs in by_site.items():
+            try:
+                statuses = self.context.backend(site_name).status(site_runs)
+            except MantikError as exc:
+                log.warning("could not refresh runs on site %s: %s", site_name, exc.message)
+                continue
+            for run in site_runs:
+                status = statuses.get(run.id)
+                if status is not None:
+                    updated = self._apply(run, status)
+                    if updated is not None:
+                        changed[run.id] = updated
+        return list(changed.values())
+
+    def _recover(self, runs: list[Run]) -> list[Run]:
+        """Settle SUBMITTING runs whose submitting process is gone; returns those changed.
+
+        A run is touched only after the grace period and while nobody holds its lock (a live
+        submitter does, in this process or another). A site that cannot answer leaves the
+        run for the next sync.
+        """
+        horizon = (datetime.now(timezone.utc) - timedelta(seconds=self.submit_grace)).isoformat(
+            timespec="microseconds")
+        changed = []
+        for run in runs:
+            if run.updated_at > horizon:
+                continue
+            lock = self.context.submit_lock(run.id)
+            if not lock.acquire():
+                continue
+            try:
+                settled = self._reconcile(run.id)
+            except MantikError as exc:
+                log.warning("run %s is still SUBMITTING: could not look for its job on site "
+                            "%s: %s", run.id, run.site, exc.message)
+                continue
+            finally:
+                lock.release()
+            if settled is not None:
+                changed.append(settled)
+        return changed
+
+    def _reconcile(self, run_id: str) -> Run | None:
+        """Adopt the job an interrupted submission started, or fail the run (lock held)."""
+        store = self.context.store
+        try:
+            run = store.get(run_id)  # read again under the lock: a submitter may have won
+        except NotFoundError:  # its submission failed and was undone meanwhile
+            return None
+        if run.run_state != RunState.SUBMITTING:
+            return None
+        found = self.context.backend(run.site).find(run)
+        shutil.rmtree(self.context.staging(run.id), ignore_errors=True)
+        if found is None:
+            log.warning("run %s: %s", run.id, INTERRUPTED)
+            return store.update_if(run.id, RunState.SUBMITTING.value,
+                                   state=RunState.FAILED.value, reason=INTERRUPTED,
+                                   ended_at=now())
+        log.warning("run %s: adopted job %s, which an interrupted submission left on site %s",
+                    run.id, found.remote_job_id, run.site)
+        return store.update_if(
+            run.id, RunState.SUBMITTING.value, state=RunState.QUEUED.value,
+            native_state="SUBMITTED", remote_job_id=found.remote_job_id,
+            work_dir=found.work_dir, script=found.script)
+
+    def _apply(self, run: Run, status: JobStatus) -> Run | None:
+        """Write a newly observed job status to the store (one transaction)."""
+        state = status.state
+        changes: dict[str, Any] = {}
+        if state.value != run.state:
+            changes["state"] = state.value
+        for field in ("native_state", "exit_code", "started_at", "ended_at"):
+            value = getattr(status, field)
+            if value is not None and value != getattr(run, field):
+                changes[field] = value
+        reason = status.reason
+        if state == RunState.FAILED and run.state != state.value:
+            reason = self.finalizer.failure_reason(run) or reason
+        if reason is not None and reason != run.reason:
+            changes["reason"] = reason
+        if state.terminal and not (run.ended_at or status.ended_at):
+            changes["ended_at"] = now()
+        if not changes:
+            return None
+        return self.context.store.update(run.id, **changes)
