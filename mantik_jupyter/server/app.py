@@ -36,7 +36,9 @@ class MantikJupyter(ExtensionApp):
         config=True)
     default_site = Unicode("local", help="Site preselected for new runs.").tag(config=True)
     mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI showing this server's tracking "
-                                     "store, used for run links.").tag(config=True)
+                                     "store, used for run links; a relative one (mlflow/ "
+                                     "behind jupyter-server-proxy) is relative to the "
+                                     "server's base URL.").tag(config=True)
     poll_min_interval = Float(1.0, help="Seconds between polls after a change.").tag(config=True)
     poll_max_interval = Float(10.0, help="Longest wait between polls while runs are active and "
                                          "nothing changes.").tag(config=True)

@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -109,12 +110,18 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
                                  key=key)
         return target
 
+    def mlflow_ui_url(self) -> str:
+        """The configured MLflow UI URL; a relative one (``mlflow/`` behind
+        jupyter-server-proxy) is resolved against this server's base URL."""
+        configured = self.extensionapp.mlflow_ui_url
+        return urljoin(self.base_url, configured) if configured else ""
+
     def run_members(self) -> list[Member]:
         """The links each run carries in the API, as SQL for the store's JSON: the notebook's
         path in the contents root (stored notebooks are resolved absolute paths) and the
         run's page in the MLflow UI."""
         prefix = str(self.root).rstrip("/") + "/"
-        ui = self.extensionapp.mlflow_ui_url.rstrip("/")
+        ui = self.mlflow_ui_url().rstrip("/")
         return [
             ("notebook_path", "CASE WHEN substr(notebook, 1, ?) = ? THEN substr(notebook, ?) END",
              (len(prefix), prefix, len(prefix) + 1)),
@@ -196,7 +203,7 @@ class ConfigHandler(MantikHandler):
             "features": ["runs", "logs", "files", "events", "sites"],
             "defaults": {"site": app.default_site},
             "tracking_uri": self.service.tracker.uri_for_humans,
-            "mlflow_ui_url": app.mlflow_ui_url or None,
+            "mlflow_ui_url": self.mlflow_ui_url() or None,
             "event_schema": app.event_schema_id,
         })
 
