@@ -4,8 +4,9 @@ Brings up Slurm when it can (root), else the simulator runs jobs as local proces
 the site simulator, an MLflow server with its UI, and JupyterLab opened on the quickstart
 notebook; prints the URLs; Ctrl-C stops everything it started. ``--check`` submits the
 quickstart through the REST API instead of waiting, and exits with its outcome.
-``--services-for PID`` starts only the simulator and MLflow, in the background for as long as
-process PID runs, and prints the shell exports for the Jupyter server (``binder/start``).
+``--services-for PID`` starts only the simulator (jobs as local processes: no root, no Slurm)
+and MLflow, in the background for as long as process PID runs, and prints the shell exports
+for the Jupyter server (``binder/start``).
 """
 
 from __future__ import annotations
@@ -42,19 +43,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sim-port", type=int, default=8765)
     parser.add_argument("--check", action="store_true",
                         help="submit the quickstart through the API, wait, stop, and exit")
-    parser.add_argument("--no-slurm", action="store_true",
-                        help="run jobs as local processes even as root (no Slurm)")
     parser.add_argument("--services-for", type=int, metavar="PID",
-                        help="start only the simulator and MLflow, in the background until "
-                             "process PID exits; print shell exports for a Jupyter server "
-                             "(state in $MANTIK_JUPYTER_HOME or Jupyter's data dir)")
+                        help="start only the simulator (jobs as local processes) and MLflow, "
+                             "in the background until process PID exits; print shell exports "
+                             "for a Jupyter server (state in $MANTIK_JUPYTER_HOME or "
+                             "Jupyter's data dir)")
     return parser.parse_args(argv)
 
 
-def _slurm(log_dir: Path, wanted: bool = True) -> tuple[str, str]:
+def _slurm(log_dir: Path) -> tuple[str, str]:
     """Bring Slurm up if possible: returns (executor, note)."""
-    if not wanted:
-        return "process", "--no-slurm: the simulator runs jobs as local processes"
     if os.geteuid() != 0:
         return "process", "not root: the simulator runs jobs as local processes, not on Slurm"
     with open(log_dir / "slurm-up.log", "ab") as log:
@@ -203,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     workspace = _workspace(base / "workspace")
     bindir = Path(sys.executable).parent
-    executor, note = _slurm(logs, not args.no_slurm)
+    executor, note = _slurm(logs)
     token = secrets.token_hex(16)
     sim_port = free_port(args.sim_port)
     mlflow_port = free_port(args.mlflow_port)
