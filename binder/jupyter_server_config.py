@@ -6,13 +6,21 @@ import os
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 
 # binder/start exports the port of the MLflow server it started; the proxy serves it at
-# {base_url}mlflow/ (already running, so no command) with a launcher tile.
+# {base_url}mlflow/ with a launcher tile. start, not the proxy, runs MLflow because jobs track
+# to it from the first submission, before anyone opens the UI; with no command the proxy only
+# forwards (its 5 s start timeout, too short for MLflow, does not apply).
+mlflow_port = int(os.environ["MANTIK_DEMO_MLFLOW_PORT"])
 c.ServerProxy.servers = {
     "mlflow": {
         "command": [],
-        "port": int(os.environ["MANTIK_DEMO_MLFLOW_PORT"]),
+        "port": mlflow_port,
         "absolute_url": False,
         "launcher_entry": {"title": "MLflow"},
+        # MLflow refuses a Host that is not its own (DNS rebinding) and state-changing
+        # requests from another origin (its UI searches runs with POST); the proxy forwards the
+        # hub's public name in both, so it presents them as local: the notebook server has
+        # authenticated the request already.
+        "request_headers_override": {"Host": f"127.0.0.1:{mlflow_port}", "Origin": ""},
     },
 }
 # run links in the panel point there too (relative: resolved against the base URL)

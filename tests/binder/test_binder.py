@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 BINDER = REPO / "binder"
 USER = "mantik-binder"  # the notebook user when the tests run as root (jovyan on binder)
 BASE_URL = "/user/binder/"
+# what a browser on a hub sends through its proxy: the hub's public name
+HUB = {"Host": "hub.binder.test", "Origin": "https://hub.binder.test"}
 SIM_SITES = {"sim-unicore", "sim-firecrest"}
 # generous: a build on this machine shares two cores with other work
 BUILD_TIMEOUT = 1200  # per step
@@ -196,14 +198,18 @@ class Lab:
         port = self.url.split(":")[2].split("/")[0]
         self.log = image.logs / "start.log"
         self.proc = image.account.spawn(
+            # loopback only here, but taking a public Host as binder's server on 0.0.0.0 does
             ["./binder/start", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             "--ServerApp.allow_remote_access=True",
              f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
              f"--ServerApp.base_url={BASE_URL}", f"--IdentityProvider.token={self.token}"],
             image.env, image.home, self.log)
         self.headers = {"Authorization": f"token {self.token}"}
 
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.url + path, headers=self.headers, timeout=60, **kwargs)
+    def get(self, path: str, headers: dict[str, str] | None = None, **kwargs
+            ) -> requests.Response:
+        return requests.get(self.url + path, headers={**self.headers, **(headers or {})},
+                            timeout=60, **kwargs)
 
     def wait_for(self, path: str, what: str) -> None:
         """Poll ``path`` until it answers 200; fail with the logs if the server died."""
@@ -305,16 +311,24 @@ def test_the_quickstart_completes_on_every_demo_site_tracked_in_mlflow(lab: Lab,
 
 def test_the_mlflow_ui_is_served_through_the_proxy(lab: Lab):
     lab.wait_for("mlflow/health", "MLflow behind the proxy")
-    page = lab.get("mlflow/")
+    page = lab.get("mlflow/", headers=HUB)
     assert page.status_code == 200 and "<title>MLflow</title>" in page.text, page.text[:500]
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', page.text)
     assert scripts and not any(s.startswith(("/", "http")) for s in scripts), scripts
     for script in scripts:  # relative, so they load under the proxy path
-        assert lab.get(f"mlflow/{script}").status_code == 200, script
-    # the UI's own API calls (ajax-api, relative too) see the demo's runs
-    found = lab.get("mlflow/ajax-api/2.0/mlflow/experiments/search",
-                    params={"max_results": 100}).json()
-    assert found.get("experiments"), found
+        assert lab.get(f"mlflow/{script}", headers=HUB).status_code == 200
+    # the UI's own API calls (ajax-api, relative too; runs are searched with POST) see the
+    # demo's runs
+    experiments = lab.get("mlflow/ajax-api/2.0/mlflow/experiments/search",
+                          params={"max_results": 100}, headers=HUB)
+    assert experiments.status_code == 200, experiments.text
+    ids = [e["experiment_id"] for e in experiments.json()["experiments"]]
+    runs = requests.post(f"{lab.url}mlflow/ajax-api/2.0/mlflow/runs/search",
+                         json={"experiment_ids": ids}, headers={**lab.headers, **HUB},
+                         timeout=60)
+    assert runs.status_code == 200, runs.text
+    names = {r["info"]["run_name"] for r in runs.json()["runs"]}
+    assert {f"demo-{site}" for site in SIM_SITES} <= names, names
 
 
 def test_stopping_the_server_stops_every_service(image: Image, lab: Lab):
