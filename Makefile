@@ -5,10 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-LABEXT_SRC := package.json yarn.lock $(wildcard labextension/src/* labextension/style/* labextension/schema/*)
+# runStates.ts is generated from openapi.yaml's State schema, so that file is a source too
+LABEXT_SRC := package.json yarn.lock mantik_jupyter/server/openapi.yaml \
+	$(wildcard labextension/src/* labextension/style/* labextension/schema/* labextension/scripts/*)
 LABEXT := $(VENV)/.labextension
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint test-ts bench clean
 
 $(STAMP): pyproject.toml magics/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +37,11 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install lint
+# the lab extension's unit tests (jest, labextension/test/*.spec.ts)
+test-ts: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test
+
+test: install lint test-ts
 	$(PY) -m pytest
 	# every example notebook runs as a test, with its own mantik home and MLflow store
 	tmp=$$(mktemp -d) && MANTIK_JUPYTER_HOME=$$tmp/home MLFLOW_TRACKING_URI=sqlite:///$$tmp/mlflow.db \

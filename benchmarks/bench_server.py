@@ -19,6 +19,7 @@ from benchmarks.common import figure
 from mantik_jupyter.jobscript import render, sbatch_directives
 from mantik_jupyter.processes import ManagedProcess, free_port
 from mantik_jupyter.spec import RunSpec
+from mantik_jupyter.states import RunState
 from mantik_jupyter.store import Run, RunStore
 
 RUNS = 10_000
@@ -41,7 +42,7 @@ def fill(home: Path) -> None:
         "Parameters": {"learning_rate": 0.001, "epochs": 20},
     }
     spec = RunSpec.from_config(config)
-    states = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]
+    states = [s.value for s in RunState if s.terminal]
     for i in range(RUNS):
         run_id = f"{i:012x}"
         day, time_of_day = f"2026-01-{1 + i // 1000:02d}", f"{(i // 60) % 24:02d}:{i % 60:02d}"

@@ -27,6 +27,7 @@ import requests
 
 from . import paths
 from .processes import ManagedProcess, alive, free_port
+from .states import RunState
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -96,7 +97,7 @@ def check(api: str, token: str, mlflow: str, notebook: str = "quickstart.ipynb")
     deadline = time.monotonic() + 300
     ok = True
     for run in runs:
-        while run["state"] not in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"):
+        while not RunState(run["state"]).terminal:
             if time.monotonic() > deadline:
                 break
             time.sleep(1)

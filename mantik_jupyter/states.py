@@ -1,4 +1,8 @@
-"""Normalised run states shared by every backend and face."""
+"""Normalised run states shared by every backend and face.
+
+The list and its active/terminal split are defined by the State schema of
+server/openapi.yaml; tests/test_states.py checks this copy against it.
+"""
 
 from __future__ import annotations
 

@@ -5,28 +5,11 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-export type RunState =
-  | 'SUBMITTING'
-  | 'QUEUED'
-  | 'RUNNING'
-  | 'COMPLETED'
-  | 'FAILED'
-  | 'CANCELLED'
-  | 'TIMEOUT'
-  | 'UNKNOWN';
+import { ACTIVE_STATES, RunState } from './runStates';
 
-export const RUN_STATES: RunState[] = [
-  'SUBMITTING',
-  'QUEUED',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-  'UNKNOWN'
-];
-
-export const ACTIVE_STATES: RunState[] = ['SUBMITTING', 'QUEUED', 'RUNNING', 'UNKNOWN'];
+// the state constants are generated from openapi.yaml (see runStates.ts)
+export { ACTIVE_STATES, RUN_STATES, TERMINAL_STATES } from './runStates';
+export type { RunState } from './runStates';
 
 export function isTerminal(state: RunState): boolean {
   return !ACTIVE_STATES.includes(state);

@@ -1,14 +1,15 @@
 /**
  * mantik-jupyter's JupyterLab extension: the "HPC runs" side panel, run details with a
  * live log, "Submit notebook to HPC…" (notebook toolbar, palette, file browser),
- * notifications, and the `mantik:save` comm target the magics use.
+ * notifications, the `mantik:save` comm target the magics use, and the `IMantikRuns` token
+ * through which other extensions reuse the REST client and the runs model.
  */
 import {
   ILabShell,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -16,7 +17,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { ToolbarButton } from '@jupyterlab/ui-components';
 import { DisposableDelegate } from '@lumino/disposable';
 
-import { IRun, ISubmission, MantikApi } from './api';
+import { IRun, MantikApi } from './api';
 import { CommandIds } from './commandIds';
 import { DetailsTab, RunDetails, createDetailsWidget } from './details';
 import { mantikIcon } from './icons';
@@ -25,9 +26,10 @@ import { addRunCommands } from './runCommands';
 import { RunsModel } from './runsModel';
 import { RunsPanel } from './runsPanel';
 import { watchSaveRequests } from './saveComm';
-import { ServerFormDialog } from './formDialog';
-import { SubmitForm } from './submitDialog';
-import { initialValues, valuesOfRun } from './submitForm';
+import { addSubmitCommands } from './submitCommands';
+import { IMantikRuns } from './tokens';
+
+export { IMantikRuns } from './tokens';
 
 const PLUGIN_ID = 'mantik-jupyter:plugin';
 
@@ -37,10 +39,11 @@ interface ISettings {
   logFontSize: number;
 }
 
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
   id: PLUGIN_ID,
   description: 'Submit notebooks to HPC sites, watch runs live and read their logs.',
   autoStart: true,
+  provides: IMantikRuns,
   requires: [ILabShell],
   optional: [ICommandPalette, ISettingRegistry, ITranslator, INotebookTracker, IDefaultFileBrowser],
   activate: (
@@ -51,7 +54,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null,
     notebooks: INotebookTracker | null,
     fileBrowser: IDefaultFileBrowser | null
-  ) => {
+  ): IMantikRuns => {
     const trans = (translator ?? nullTranslator).load('mantik_jupyter');
     const api = new MantikApi(app.serviceManager.serverSettings);
     const model = new RunsModel(api, app.serviceManager.events ?? null);
@@ -93,103 +96,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell.activateById(widget.id);
     }
 
-    /** Save the notebook first if it is open with unsaved changes. */
-    async function saveIfOpen(path: string): Promise<void> {
-      const open = notebooks?.find(panel => panel.context.path === path);
-      if (open && open.context.model.dirty) {
-        await open.context.save();
-      }
-    }
-
-    async function showSubmitDialog(path: string, rerunOf: IRun | null): Promise<void> {
-      const [sites, parameters, config] = await Promise.all([
-        api.sites(),
-        api.parameters(path),
-        api.config()
-      ]);
-      // the setting or the server's default, where that site exists (a setting can outlive
-      // its site, and the dialog must show the site it sends)
-      const site =
-        [settings.defaultSite, config.defaults.site].find(name =>
-          sites.some(s => s.name === name)
-        ) ??
-        sites[0]?.name ??
-        '';
-      const fresh = initialValues(site, parameters);
-      const form = new SubmitForm({
-        notebook: path,
-        sites,
-        parameters,
-        values: rerunOf ? valuesOfRun(rerunOf, parameters) : fresh,
-        defaults: { ...fresh.parameters },
-        edited: rerunOf?.spec,
-        trans
-      });
-      const dialog = new ServerFormDialog({
-        title: rerunOf
-          ? trans.__('Re-run %1 with changes', rerunOf.name)
-          : trans.__('Submit notebook to HPC'),
-        form,
-        acceptLabel: trans.__('Submit'),
-        className: 'jp-MantikSubmitDialog',
-        send: async (submission: ISubmission) => {
-          await saveIfOpen(path);
-          return rerunOf ? api.rerun(rerunOf.id, submission) : api.submit(path, submission);
-        }
-      });
-      await dialog.launch();
-      if (dialog.result) {
-        model.update(dialog.result);
-        openDetails(dialog.result, 'log');
-      }
-    }
-
-    function submitPath(path: string | undefined, rerunOf: IRun | null = null): void {
-      if (!path) {
-        return;
-      }
-      showSubmitDialog(path, rerunOf).catch(error =>
-        showErrorMessage(trans.__('Cannot submit %1', path), error as Error)
-      );
-    }
-
-    app.commands.addCommand(CommandIds.submit, {
-      label: trans.__('Submit Notebook to HPC…'),
-      caption: trans.__('Run this notebook as a tracked job on an HPC site'),
-      icon: mantikIcon,
-      isEnabled: args => typeof args.path === 'string' || Boolean(notebooks?.currentWidget),
-      execute: args =>
-        submitPath(
-          typeof args.path === 'string' ? args.path : notebooks?.currentWidget?.context.path
-        )
-    });
-
-    app.commands.addCommand(CommandIds.submitSelected, {
-      label: trans.__('Submit Notebook to HPC…'),
-      icon: mantikIcon,
-      execute: () => {
-        const item = fileBrowser?.selectedItems().next();
-        if (item && !item.done && item.value.type === 'notebook') {
-          submitPath(item.value.path);
-        }
-      }
-    });
-
-    addRunCommands({
+    const rerun = addSubmitCommands({
       app,
       api,
       model,
       trans,
-      openDetails,
-      rerun: async run => {
-        if (!run.notebook_path) {
-          throw new Error(
-            trans.__('%1 is outside the Jupyter contents root; re-run it from the command line.', run.notebook)
-          );
-        }
-        submitPath(run.notebook_path, run);
-      }
+      notebooks,
+      fileBrowser,
+      defaultSite: () => settings.defaultSite,
+      openDetails
     });
+    addRunCommands({ app, api, model, trans, openDetails, rerun });
 
     const panel = new RunsPanel({ api, model, commands: app.commands, trans });
     shell.add(panel, 'left', { rank: 600 });
@@ -218,6 +135,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     for (const command of [CommandIds.submit, CommandIds.openPanel]) {
       palette?.addItem({ command, category: trans.__('HPC runs') });
     }
+    return { api, model };
   }
 };
 

@@ -54,16 +54,6 @@ export class LogBuffer implements IDisposable {
     Signal.clearData(this);
   }
 
-  /** Add a chunk of text: its first piece continues the last line. */
-  append(data: string): void {
-    const pieces = data.split('\n');
-    const last = this._lines.length - 1;
-    this._lines[last] = overwrite(this._lines[last] + pieces[0]);
-    for (let i = 1; i < pieces.length; i++) {
-      this._lines.push(overwrite(pieces[i]));
-    }
-  }
-
   private async _read(): Promise<void> {
     if (this._disposed) {
       return;
@@ -75,7 +65,7 @@ export class LogBuffer implements IDisposable {
         return;
       }
       if (chunk.data) {
-        this.append(chunk.data);
+        appendText(this._lines, chunk.data);
       }
       this._offset = chunk.next_offset;
       this._eof = chunk.eof;
@@ -102,6 +92,22 @@ export class LogBuffer implements IDisposable {
   private _timer = 0;
   private _disposed = false;
   private _changed = new Signal<this, void>(this);
+}
+
+/**
+ * Add a chunk of log text to the lines read so far (at least one, maybe ''): its first piece
+ * continues the last line, which the previous chunk may have cut anywhere.
+ */
+export function appendText(lines: string[], data: string): void {
+  const pieces = data.split('\n');
+  pieces[0] = lines.pop() + pieces[0];
+  const open = pieces.length - 1;
+  pieces.forEach((piece, i) => {
+    // a carriage return that ends the open line stays, for the text that the next chunk
+    // may write over it (or a newline that makes it a CRLF)
+    const cr = i === open && piece.endsWith('\r') ? '\r' : '';
+    lines.push(overwrite(piece) + cr);
+  });
 }
 
 /** A terminal's reading of a line with carriage returns: what the last one wrote. */

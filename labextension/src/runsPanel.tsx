@@ -9,7 +9,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Menu } from '@lumino/widgets';
 import React from 'react';
 
-import { IRun, MantikApi, RUN_STATES, RunState, isTerminal } from './api';
+import { ACTIVE_STATES, IRun, MantikApi, RUN_STATES, RunState, isTerminal } from './api';
 import { CommandIds, RUN_COMMANDS } from './commandIds';
 import { formatDuration, formatTime } from './format';
 import { mantikIcon } from './icons';
@@ -84,7 +84,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
               model.setFilter({
                 states:
                   value === ACTIVE_FILTER
-                    ? ['SUBMITTING', 'QUEUED', 'RUNNING']
+                    ? ACTIVE_STATES
                     : value
                       ? [value as RunState]
                       : []

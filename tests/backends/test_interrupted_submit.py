@@ -18,12 +18,12 @@ from mlflow.tracking import MlflowClient
 from mantik_jupyter.errors import NotFoundError
 from mantik_jupyter.server.poller import RunPoller
 from mantik_jupyter.service import INTERRUPTED, RunService
+from mantik_jupyter.states import RunState
 from mantik_jupyter.store import Run
 
 #: the request that hands the job to the batch system, per site
 START_ROUTE = {"sim-unicore": r"/rest/core/jobs/[^/]+/actions/start$",
                "sim-firecrest": r"/compute/[^/]+/jobs/?$"}
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
 
 
 def wait_until(condition, what: str, timeout: float = 120):
@@ -85,7 +85,7 @@ def test_a_job_accepted_before_the_submitter_died_is_adopted_and_tracked(
                                    events.append, min_interval=0.2, max_interval=1.0)
                 poller.start()
                 deadline = time.monotonic() + 240
-                while not any(e["run_id"] == run.id and e["new_state"] in TERMINAL
+                while not any(e["run_id"] == run.id and RunState(e["new_state"]).terminal
                               for e in events):  # until the server announced its end
                     assert time.monotonic() < deadline, "the adopted run never ended"
                     await asyncio.sleep(0.2)
