@@ -7,6 +7,7 @@ stopping the server must stop every service.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pwd
@@ -246,17 +247,20 @@ class Lab:
 @pytest.fixture(scope="module")
 def image() -> Iterator[Image]:
     account = Account()
-    folder = Path(tempfile.mkdtemp(prefix="mantik-binder-"))
-    image = Image(account, folder)
-    started = time.monotonic()
-    image.build()
-    print(f"binder build: {time.monotonic() - started:.0f} s in all")
-    yield image
-    for proc in image.processes():  # cleanup only: test_stopping_... checks there are none
-        proc.kill()
-    started = time.monotonic()
-    shutil.rmtree(folder, ignore_errors=True)
-    print(f"binder cleanup: {time.monotonic() - started:.0f} s")
+    # one run at a time per account: its processes are checked (and cleaned up) by its uid
+    with open(account.home / ".mantik-binder-test.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        folder = Path(tempfile.mkdtemp(prefix="mantik-binder-"))
+        image = Image(account, folder)
+        started = time.monotonic()
+        image.build()
+        print(f"binder build: {time.monotonic() - started:.0f} s in all")
+        yield image
+        for proc in image.processes():  # cleanup only: test_stopping_... checks there are none
+            proc.kill()
+        started = time.monotonic()
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"binder cleanup: {time.monotonic() - started:.0f} s")
 
 
 @pytest.fixture(scope="module")
