@@ -23,6 +23,17 @@ def free_port(preferred: int = 0) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
+def alive(pid: int) -> bool:
+    """True while process ``pid`` runs; one that exited but is not reaped yet (a zombie) is
+    gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # the state follows the command name, which is in parentheses and may hold spaces
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def answers(url: str, headers: dict[str, str] | None = None) -> bool:
     """True once ``url`` answers with a 2xx."""
     import requests

@@ -10,6 +10,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int, List, Unicode, default
@@ -40,7 +41,9 @@ class MantikJupyter(ExtensionApp):
     default_site = Unicode("local", help="Site preselected for new runs.").tag(config=True)
     mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI showing this server's tracking "
                                      "store, used for run links (default: the tracking URI "
-                                     "when it is an http(s) MLflow server).").tag(config=True)
+                                     "when it is an http(s) MLflow server); a relative one "
+                                     "(mlflow/ behind jupyter-server-proxy) is relative to the "
+                                     "server's base URL.").tag(config=True)
     poll_min_interval = Float(1.0, help="Seconds between polls after a change.").tag(config=True)
     poll_max_interval = Float(10.0, help="Longest wait between polls while runs are active and "
                                          "nothing changes.").tag(config=True)
@@ -60,6 +63,14 @@ class MantikJupyter(ExtensionApp):
     def _default_home(self) -> str:
         return str(paths.home())
 
+    def link_policy(self, tracker: Tracker) -> LinkPolicy:
+        """Links in this server's run JSON; a relative MLflow UI URL (``mlflow/`` behind
+        jupyter-server-proxy, as on binder) is resolved against the server's base URL."""
+        ui = self.mlflow_ui_url
+        if ui:
+            ui = urljoin(self.serverapp.base_url, ui)
+        return LinkPolicy.of(self.contents_root, ui, tracker.uri_for_humans)
+
     def initialize_settings(self) -> None:
         home = Path(self.home)
         # fixed for the server's life; resolved once, not on every path check
@@ -68,7 +79,7 @@ class MantikJupyter(ExtensionApp):
         self.service = RunService(
             home=home, catalog=SiteCatalog(home, admin_sites=self.sites), tracker=tracker,
             submit_grace=self.submit_grace, contents_root=self.contents_root,
-            links=LinkPolicy.of(self.contents_root, self.mlflow_ui_url, tracker.uri_for_humans))
+            links=self.link_policy(tracker))
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
         self.site_health: dict[str, dict[str, Any]] = {}
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)

@@ -160,7 +160,9 @@ class ConfigHandler(MantikHandler):
             "features": ["runs", "logs", "files", "events", "sites"],
             "defaults": {"site": app.default_site},
             "tracking_uri": self.service.tracker.uri_for_humans,
-            "mlflow_ui_url": app.mlflow_ui_url or None,
+            # the UI's root page, the base of every run link
+            "mlflow_ui_url": (self.service.links.mlflow_ui_url + "/"
+                              if self.service.links.mlflow_ui_url else None),
             "event_schema": app.event_schema_id,
         })
 

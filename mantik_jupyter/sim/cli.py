@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..processes import alive
+
 if TYPE_CHECKING:
     from .config import SimConfig
 
@@ -188,7 +190,6 @@ def _is_simulator(pid: int) -> bool:
     """True when ``pid`` is alive and runs mantik_jupyter (not a recycled pid)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
-    return b"mantik" in cmdline and "\nState:\tZ" not in status
+    return b"mantik" in cmdline and alive(pid)

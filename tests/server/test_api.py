@@ -363,6 +363,21 @@ async def test_page_entries_are_the_runs_with_their_links(api, jp_serverapp, jp_
     assert sibling["notebook_path"] is None  # shares the root's text, not its folder
 
 
+async def test_a_relative_mlflow_ui_url_is_under_the_server_base_url(
+        api, jp_serverapp, jp_root_dir, jp_base_url, server_home):
+    # binder: the MLflow UI is behind jupyter-server-proxy at {base_url}mlflow/
+    app = jp_serverapp.extension_manager.extension_points["mantik_jupyter"].app
+    app.mlflow_ui_url = "mlflow/"
+    app.service.links = app.link_policy(app.service.tracker)
+    RunStore(server_home / "runs.db").insert(Run(id="r", name="r", site="local",
+                                 notebook=str(Path(jp_root_dir) / "a.ipynb"), mlflow_run_id="m1",
+                                 mlflow_experiment_id="7", created_at="2026-01-01",
+                                 state="COMPLETED", finalized=1))
+    assert (await api.json("GET", "config"))["mlflow_ui_url"] == f"{jp_base_url}mlflow/"
+    assert (await api.json("GET", "runs/r"))["mlflow_url"] == \
+        f"{jp_base_url}mlflow/#/experiments/7/runs/m1"
+
+
 async def test_parameters_config_and_sites(api, jp_root_dir, jp_serverapp):
     make_notebook(jp_root_dir / "p.ipynb", "lr: float = 0.1  # learning rate\nepochs: int = 3",
                   "print(lr)")
