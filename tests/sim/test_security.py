@@ -45,12 +45,17 @@ def test_token_endpoint_refuses_wrong_client(sim):
 
 
 def test_expired_token_is_refused_and_a_fresh_one_accepted(sim):
+    """As FirecREST's own server (``min_token_ttl``), a token under 30 s from its end is
+    refused as if expired already."""
     systems = sim.firecrest_url + "/status/systems"
-    sim.site.auth.lifetime = 1
+    sim.site.auth.lifetime = 36  # ~5 s to use it before it falls under 30 s
     short = token(sim)
     assert httpx.get(systems, headers={"Authorization": f"Bearer {short}"}).status_code == 200
-    time.sleep(1.2)
-    assert httpx.get(systems, headers={"Authorization": f"Bearer {short}"}).status_code == 401
+    time.sleep(6.2)
+    refused = httpx.get(systems, headers={"Authorization": f"Bearer {short}"})
+    assert refused.status_code == 401
+    assert refused.json()["message"] == ("Access token expires too soon (less than 30s "
+                                         "remaining).")
     sim.site.auth.lifetime = sim.config.token_lifetime
     fresh = token(sim)
     assert httpx.get(systems, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
