@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = 60
 RATE_LIMIT_RETRIES = 5
-TOKEN_MARGIN = 30.0
+#: FirecREST refuses a token with less than 30 s left (its ``min_token_ttl``): a token is
+#: replaced earlier, with 15 s more for the request's way there and the clocks' difference.
+TOKEN_MARGIN = 45.0
 CANCEL_WAIT = 15.0
 TRANSFER_TIMEOUT = 3600.0  # a transfer job queued or running longer is cancelled
 TRANSFER_NOT_FOUND = 20.0  # how long a new transfer job may be unknown to the scheduler
@@ -49,6 +51,8 @@ QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUE
                     "SUSPENDED", "RESV_DEL_HOLD"})
 RUNNING = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"})
 LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
+#: How much of the end of a transfer job's log is read (its last lines say how it ended).
+LOG_TAIL = 64 * 1024
 #: The job writes its Slurm id here when it starts: a recovery finds the job by it after the
 #: gateway's job list has forgotten the job (a list holds recent jobs only).
 JOB_ID_FILE = ".mantik-job-id"
@@ -86,6 +90,7 @@ class SiteToken:
                 f"site {site.name!r} uses client credentials but names no client_id; add your "
                 f"profile: mantik-jupyter sites add NAME --base {site.name} --client-id ID",
                 key="credentials")
+        asked = time.time()  # the token's lifetime counts from its issue, not our receipt
         resp = httpx.post(site.settings["token_url"], timeout=TIMEOUT,
                           verify=site.settings.get("verify_tls", True), data={
                               "grant_type": "client_credentials", "client_id": client_id,
@@ -104,7 +109,7 @@ class SiteToken:
             raise TokenEndpointError(resp.status_code, f"token endpoint: {detail}")
         body = resp.json()
         self._token = body["access_token"]
-        self._expires = time.time() + float(body.get("expires_in", 300))
+        self._expires = asked + float(body.get("expires_in", 300))
         return self._token
 
     def reset(self) -> None:
@@ -338,9 +343,15 @@ class FirecrestBackend(RemoteBackend):
     def transfer_log(self, path: str) -> str:
         """A transfer job's log ('' when it never started)."""
         try:
-            return self._call("reading the transfer job's log", "view", self.machine, path)
+            return self.text_tail("reading the transfer job's log", path, LOG_TAIL)
         except NotFoundError:
             return ""
+
+    def text_tail(self, what: str, path: str, size: int) -> str:
+        """The last ``size`` bytes of a file as text. Not ``ops/view``: CSCS's server reads
+        5 MiB by default there and refuses that above its ``max_ops_file_size`` (1 MiB on
+        Alps), and pyfirecrest's ``view`` cannot ask for less."""
+        return self._call(what, "tail", self.machine, path, num_bytes=size)["content"]
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
@@ -393,8 +404,7 @@ class FirecrestBackend(RemoteBackend):
 
     def _noted_job_id(self, workspace: str) -> str | None:
         try:
-            noted = self._call("reading the job id", "view", self.machine,
-                               f"{workspace}/{JOB_ID_FILE}")
+            noted = self.text_tail("reading the job id", f"{workspace}/{JOB_ID_FILE}", 64)
         except NotFoundError:
             return None
         return noted.strip() or None

@@ -22,6 +22,7 @@ from .server import SimHandler
 
 PREFIX = "/firecrest/v2"
 TRANSFER_METHODS = ("s3", "wormhole", "streamer")
+VIEW_SIZE = 5 * 1024 * 1024  # what ops/view reads when not told
 
 
 class FirecrestHandler(SimHandler):
@@ -353,13 +354,18 @@ class Ops(FirecrestHandler):
         }})
 
     def view(self, system: str, _op: str) -> None:
-        """``size`` bytes from ``offset`` as text."""
+        """``size`` bytes from ``offset`` as text; as CSCS's server, ``size`` is 5 MiB unless
+        given, and refused above ``max_ops_file_size`` (so a bare view fails on Alps)."""
         target = self.readable(system)
         offset = self.int_arg("offset") or 0
         size = self.int_arg("size")
-        size = self.max_ops if size is None else size
-        if offset < 0 or size < 0:
-            self.fail(400, "Parameters 'offset' and 'size' must not be negative")
+        size = VIEW_SIZE if size is None else size
+        if offset < 0:
+            self.fail(400, "`offset` value must be an integer value equal or greater than 0")
+        if size <= 0:
+            self.fail(400, "`size` value must be an integer value greater than 0")
+        if size > self.max_ops:
+            self.fail(400, f"`size` value must be less than {self.max_ops} bytes")
         with open(target, "rb") as fh:
             fh.seek(offset)
             self.send_json(200, {"output": fh.read(size).decode(errors="replace")})
