@@ -456,7 +456,7 @@ class FirecrestBackend(RemoteBackend):
                              exclude_beginning=True)
         except NotFoundError:
             return b""
-        data = exact_bytes(out["content"], int(out["endPosition"]) - int(out["startPosition"]))
+        data = exact_bytes(out["content"])
         return data if limit is None else data[:limit]
 
     def list_files(self, run: Run, path: str = "") -> list[FileEntry]:
@@ -496,12 +496,10 @@ def s3_detail(text: str) -> str:
     return " ".join(re.sub(r"https?://\S+", "<url>", text).split())
 
 
-def exact_bytes(content: str, expected: int) -> bytes:
-    """The bytes a text answer stands for; a character cut at the end is left for later."""
-    data = content.encode()
-    if len(data) != expected and content.endswith("\ufffd"):
-        data = content.rstrip("\ufffd").encode()
-    return data[:expected]
+def exact_bytes(content: str) -> bytes:
+    """The bytes a text answer stands for; a character cut at the end is left for later.
+    (The answer's start and end positions echo the request, they do not count bytes.)"""
+    return content.removesuffix("\ufffd").encode()
 
 
 def job_status(job: dict) -> JobStatus:

@@ -348,9 +348,13 @@ class Ops(FirecrestHandler):
         else:
             start, end = 0, max(0, total - n) if skip else min(total, n)
         chunk = data[start:end] if unit == "bytes" else b"".join(lines[start:end])
+        # as CSCS's server: the positions echo the request (head -c N / -c -N, tail -c -N /
+        # -c +N), they are not offsets of what was read
+        signed = -n if skip else n
         self.send_json(200, {"output": {
             "content": chunk.decode(errors="replace"), "contentType": unit,
-            "startPosition": start, "endPosition": end,
+            "startPosition": -signed if op == "tail" else 0,
+            "endPosition": -1 if op == "tail" else signed,
         }})
 
     def view(self, system: str, _op: str) -> None:
