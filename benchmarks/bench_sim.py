@@ -1,5 +1,6 @@
-"""Site simulator figures: submit-to-RUNNING through each gateway as a ratio to plain sbatch
-(same Slurm, same run), and the simulator's idle CPU and memory."""
+"""Site simulator figures: submit-to-RUNNING through each gateway, and through CSCS's own
+FirecREST server (scripts/firecrest-up, where its source is found), as a ratio to plain
+sbatch (same Slurm, same run), and the simulator's idle CPU and memory."""
 
 from __future__ import annotations
 
@@ -71,19 +72,34 @@ def unicore_to_running(urls: dict) -> tuple[float, str]:
     return elapsed, job.properties["batchSystemID"]
 
 
-def firecrest_to_running(urls: dict, workdir: str) -> tuple[float, str]:
+def firecrest_to_running(url: str, token_url: str, system: str,
+                         workdir: str) -> tuple[float, str]:
     """pyfirecrest ``submit`` then ``job_info`` until RUNNING."""
     from firecrest import ClientCredentialsAuth
     from firecrest.v2 import Firecrest
 
-    fc = Firecrest(urls["firecrest"],
-                   ClientCredentialsAuth("demo-client", "demo-secret", urls["token"]))
+    fc = Firecrest(url, ClientCredentialsAuth("demo-client", "demo-secret", token_url))
+    fc.systems()  # the token, fetched before the clock starts
     start = time.perf_counter()
-    job_id = fc.submit("daint-sim", workdir, script_str="#!/bin/bash\nsleep 30\n")["jobId"]
+    job_id = fc.submit(system, workdir, script_str="#!/bin/bash\nsleep 30\n")["jobId"]
     elapsed = time.perf_counter() - start + until_running(
-        lambda: fc.job_info("daint-sim", job_id)[0]["status"]["state"])
-    fc.cancel_job("daint-sim", job_id)
+        lambda: fc.job_info(system, job_id)[0]["status"]["state"])
+    fc.cancel_job(system, job_id)
     return elapsed, job_id
+
+
+def real_firecrest(env: dict[str, str], root: str, urls: dict) -> dict[str, str] | None:
+    """CSCS's own FirecREST server trusting this simulator's tokens, or None (and why)."""
+    up = subprocess.run([str(REPO / "scripts" / "firecrest-up")], capture_output=True,
+                        text=True, env={**env, "FIRECREST_TOKEN_URL": urls["token"],
+                                        "FIRECREST_JWKS": f"{root}/auth/jwks.json"})
+    if up.returncode != 0:
+        print(f"bench_sim: no real FirecREST figure, scripts/firecrest-up failed: "
+              f"{up.stderr.strip().splitlines()[-1:]}")
+        return None
+    url = up.stdout.split("export FIRECREST_URL=", 1)[1].split()[0]
+    base = Path(os.environ.get("FIRECREST_BASE") or REPO / ".firecrest")
+    return {"url": url, "workdir": str(base / "home" / "root")}
 
 
 def idle_usage(pid: int, seconds: float = 5.0) -> tuple[float, float]:
@@ -116,9 +132,15 @@ def main() -> None:
         try:
             cpu, rss = idle_usage(state["pid"])
             workdir = str(Path(root) / "firecrest" / "daint-sim" / "home" / "demouser")
+            urls = state["urls"]
             paths = {"sbatch": lambda: sbatch_to_running(env, workdir),
-                     "unicore": lambda: unicore_to_running(state["urls"]),
-                     "firecrest": lambda: firecrest_to_running(state["urls"], workdir)}
+                     "unicore": lambda: unicore_to_running(urls),
+                     "firecrest": lambda: firecrest_to_running(urls["firecrest"], urls["token"],
+                                                               "daint-sim", workdir)}
+            real = real_firecrest(env, root, urls)
+            if real:
+                paths["real"] = lambda: firecrest_to_running(real["url"], urls["token"],
+                                                             "daint-real", real["workdir"])
             settle(env, paths["sbatch"]()[1])  # the first job after slurmctld starts is slower
             times: dict[str, list[float]] = {name: [] for name in paths}
             for _ in range(REPEAT):
@@ -127,6 +149,7 @@ def main() -> None:
                     times[name].append(elapsed)
                     settle(env, job_id)
         finally:
+            subprocess.run([str(REPO / "scripts" / "firecrest-down")], capture_output=True)
             subprocess.run([sys.executable, "-m", "mantik_jupyter.sim", "stop", "--root", root],
                            capture_output=True)
     median = {name: statistics.median(values) for name, values in times.items()}
@@ -135,6 +158,9 @@ def main() -> None:
            "x", f"{median['unicore']:.3f} s")
     figure("FirecREST submit -> RUNNING, ratio to sbatch", median["firecrest"] / median["sbatch"],
            "x", f"{median['firecrest']:.3f} s")
+    if "real" in median:
+        figure("real FirecREST 2.5.6 submit -> RUNNING, ratio to sbatch",
+               median["real"] / median["sbatch"], "x", f"{median['real']:.3f} s")
     figure("simulator idle CPU (5 s, no requests)", cpu, "%")
     figure("simulator resident memory", rss, "MiB")
 

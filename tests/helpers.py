@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 from pathlib import Path
 
 import nbformat
 
 SITES = ("sim-unicore", "sim-firecrest")  # the simulator's presets, one per gateway
+REAL_FIRECREST = "firecrest-real"  # CSCS's own FirecREST server (tests/firecrest_fixtures.py)
+FIRECREST_SITES = ("sim-firecrest", REAL_FIRECREST)
+ALL_SITES = (*SITES, REAL_FIRECREST)
 
 
 def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
@@ -53,3 +58,19 @@ def follow_while_running(cli, run_id: str, marker: bytes, timeout: float = 240) 
     assert follower.returncode == 0
     assert seen_running, "no log line arrived while the job was running"
     return rest
+
+
+def site_jobs(sim, site: str) -> list[dict]:
+    """The jobs a site has, as ``{"id", "name", "state"}``: the simulator's own list, or for
+    the real FirecREST server Slurm's (``scontrol`` keeps ended jobs for MinJobAge, an hour)."""
+    if site != REAL_FIRECREST:
+        return [{"id": j["id"], "name": j["name"], "state": j["state"]} for j in sim.jobs()]
+    out = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True,
+                         check=True).stdout
+    jobs = []
+    for line in out.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if "JobName" in fields:
+            jobs.append({"id": fields["JobId"], "name": fields["JobName"],
+                         "state": fields.get("JobState", "")})
+    return jobs

@@ -38,12 +38,16 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = 60
 RATE_LIMIT_RETRIES = 5
-TOKEN_MARGIN = 30.0
+#: FirecREST refuses a token with less than 30 s left (its ``min_token_ttl``): a token is
+#: replaced earlier, with 15 s more for the request's way there and the clocks' difference.
+TOKEN_MARGIN = 45.0
 TRANSFER_TIMEOUT = 3600.0  # a transfer job queued or running longer is cancelled
 TRANSFER_NOT_FOUND = 20.0  # how long a new transfer job may be unknown to the scheduler
 TRANSFER_POLL = (0.2, 2.0)  # first and longest pause between looks at a transfer job
 TRANSFER_DONE = ("File was successfully", "Files were successfully",
                  "Multipart file upload successfully completed")  # what its log says on success
+#: How much of the end of a transfer job's log is read (its last lines say how it ended).
+LOG_TAIL = 64 * 1024
 
 
 class TokenEndpointError(Exception):
@@ -78,6 +82,7 @@ class SiteToken:
                 f"site {site.name!r} uses client credentials but names no client_id; add your "
                 f"profile: mantik-jupyter sites add NAME --base {site.name} --client-id ID",
                 key="credentials")
+        asked = time.time()  # the token's lifetime counts from its issue, not our receipt
         resp = httpx.post(site.settings["token_url"], timeout=TIMEOUT,
                           verify=site.settings.get("verify_tls", True), data={
                               "grant_type": "client_credentials", "client_id": client_id,
@@ -96,7 +101,7 @@ class SiteToken:
             raise TokenEndpointError(resp.status_code, f"token endpoint: {detail}")
         body = resp.json()
         self._token = body["access_token"]
-        self._expires = time.time() + float(body.get("expires_in", 300))
+        self._expires = asked + float(body.get("expires_in", 300))
         return self._token
 
     def reset(self) -> None:
@@ -336,9 +341,15 @@ class FirecrestBackend(RemoteBackend):
     def transfer_log(self, path: str) -> str:
         """A transfer job's log ('' when it never started)."""
         try:
-            return self._call("reading the transfer job's log", "view", self.machine, path)
+            return self.text_tail("reading the transfer job's log", path, LOG_TAIL)
         except NotFoundError:
             return ""
+
+    def text_tail(self, what: str, path: str, size: int) -> str:
+        """The last ``size`` bytes of a file as text. Not ``ops/view``: CSCS's server reads
+        5 MiB by default there and refuses that above its ``max_ops_file_size`` (1 MiB on
+        Alps), and pyfirecrest's ``view`` cannot ask for less."""
+        return self._call(what, "tail", self.machine, path, num_bytes=size)["content"]
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
@@ -392,8 +403,7 @@ class FirecrestBackend(RemoteBackend):
 
     def _noted_job_id(self, workspace: str) -> str | None:
         try:
-            noted = self._call("reading the job id", "view", self.machine,
-                               f"{workspace}/{JOB_ID_FILE}")
+            noted = self.text_tail("reading the job id", f"{workspace}/{JOB_ID_FILE}", 64)
         except NotFoundError:
             return None
         return slurm_jobs.noted_job_id(noted)
@@ -441,7 +451,7 @@ class FirecrestBackend(RemoteBackend):
                              exclude_beginning=True)
         except NotFoundError:
             return b""
-        data = exact_bytes(out["content"], int(out["endPosition"]) - int(out["startPosition"]))
+        data = exact_bytes(out["content"])
         return data if limit is None else data[:limit]
 
     def list_files(self, run: Run, path: str = "") -> list[FileEntry]:
@@ -481,12 +491,10 @@ def s3_detail(text: str) -> str:
     return " ".join(re.sub(r"https?://\S+", "<url>", text).split())
 
 
-def exact_bytes(content: str, expected: int) -> bytes:
-    """The bytes a text answer stands for; a character cut at the end is left for later."""
-    data = content.encode()
-    if len(data) != expected and content.endswith("\ufffd"):
-        data = content.rstrip("\ufffd").encode()
-    return data[:expected]
+def exact_bytes(content: str) -> bytes:
+    """The bytes a text answer stands for; a character cut at the end is left for later.
+    (The answer's start and end positions echo the request, they do not count bytes.)"""
+    return content.removesuffix("\ufffd").encode()
 
 
 def slurm_job(job: dict) -> SlurmJob:

@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     start.add_argument("--root", type=Path, help="folder for jobs and state "
                        "(default $MANTIK_JUPYTER_HOME/sim or <jupyter data dir>/mantik/sim)")
     start.add_argument("--detach", action="store_true", help="run in the background")
-    start.add_argument("--token-lifetime", type=int, default=300, help="seconds (default 300)")
+    start.add_argument("--token-lifetime", type=int, default=300,
+                       help="seconds (default 300); like FirecREST, a token with under 30 s "
+                            "left is refused")
     start.add_argument("--site", default="DEMO-SITE", help="UNICORE site name")
     start.add_argument("--username", default="demouser", help="UNICORE Basic user")
     start.add_argument("--password", default="test123", help="UNICORE Basic password")

@@ -22,6 +22,7 @@ from .server import SimHandler
 
 PREFIX = "/firecrest/v2"
 TRANSFER_METHODS = ("s3", "wormhole", "streamer")
+VIEW_SIZE = 5 * 1024 * 1024  # what ops/view reads when not told
 
 
 class FirecrestHandler(SimHandler):
@@ -347,19 +348,28 @@ class Ops(FirecrestHandler):
         else:
             start, end = 0, max(0, total - n) if skip else min(total, n)
         chunk = data[start:end] if unit == "bytes" else b"".join(lines[start:end])
+        # as CSCS's server: the positions echo the request (head -c N / -c -N, tail -c -N /
+        # -c +N), they are not offsets of what was read
+        signed = -n if skip else n
         self.send_json(200, {"output": {
             "content": chunk.decode(errors="replace"), "contentType": unit,
-            "startPosition": start, "endPosition": end,
+            "startPosition": -signed if op == "tail" else 0,
+            "endPosition": -1 if op == "tail" else signed,
         }})
 
     def view(self, system: str, _op: str) -> None:
-        """``size`` bytes from ``offset`` as text."""
+        """``size`` bytes from ``offset`` as text; as CSCS's server, ``size`` is 5 MiB unless
+        given, and refused above ``max_ops_file_size`` (so a bare view fails on Alps)."""
         target = self.readable(system)
         offset = self.int_arg("offset") or 0
         size = self.int_arg("size")
-        size = self.max_ops if size is None else size
-        if offset < 0 or size < 0:
-            self.fail(400, "Parameters 'offset' and 'size' must not be negative")
+        size = VIEW_SIZE if size is None else size
+        if offset < 0:
+            self.fail(400, "`offset` value must be an integer value equal or greater than 0")
+        if size <= 0:
+            self.fail(400, "`size` value must be an integer value greater than 0")
+        if size > self.max_ops:
+            self.fail(400, f"`size` value must be less than {self.max_ops} bytes")
         with open(target, "rb") as fh:
             fh.seek(offset)
             self.send_json(200, {"output": fh.read(size).decode(errors="replace")})

@@ -53,10 +53,10 @@ class SimHandler(tornado.web.RequestHandler):
             self.fail(decision.status, message)
         self._lose_reply = decision.lose_reply
         self._reply_latency = decision.reply_latency
-        if not self.public and not self.site.auth.check(
-            self.request.headers.get("Authorization"), self.allow_basic
-        ):
-            self.fail(401, "Not authenticated: missing, wrong or expired credentials")
+        refusal = None if self.public else self.site.auth.refusal(
+            self.request.headers.get("Authorization"), self.allow_basic)
+        if refusal:
+            self.fail(401, refusal)
 
     def fail(self, status: int, message: str) -> None:
         """Answer an error in the API's format and stop handling the request."""

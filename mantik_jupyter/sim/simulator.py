@@ -123,6 +123,11 @@ class Simulator:
         """OIDC token endpoint for client credentials."""
         return f"{self.url}/auth/token"
 
+    @property
+    def jwks_path(self) -> Path:
+        """The JWKS file of the key the tokens are signed with (a FirecREST ``publicCerts``)."""
+        return self.site.auth.signer.jwks_path
+
     def urls(self) -> dict[str, str]:
         """All three base URLs by name."""
         return {"unicore": self.unicore_url, "firecrest": self.firecrest_url,

@@ -23,6 +23,7 @@ from .executors import (
 from .faults import Faults
 from .jobs import Job, JobStore, expand_pattern
 from .s3store import ObjectStore
+from .tokens import TokenSigner
 
 #: How stale the batch system's view may be before a request asks it again.
 REFRESH_INTERVAL = 0.2
@@ -45,7 +46,8 @@ class Site:
             config.executor, self.state_dir, config.slots, config.slurm_conf
         )
         self.auth = Authenticator(config.username, config.password, config.client_id,
-                                  config.client_secret, config.token_lifetime)
+                                  config.client_secret, config.token_lifetime,
+                                  TokenSigner(config.root / "auth"), self.user)
         self.faults = faults or Faults()
         self.objects = ObjectStore(config.root / "s3", config.url_ttl)
         self._partitions: list[dict] | None = None

@@ -2,7 +2,8 @@
 
 The simulator runs on the session home's default root (``<home>/sim``), so the shipped
 ``sim-unicore`` and ``sim-firecrest`` presets reach it with their demo credentials and no
-set-up, exactly as after ``mantik-jupyter sim start``.
+set-up, exactly as after ``mantik-jupyter sim start``. A test parametrized with
+``site="firecrest-real"`` gets CSCS's own FirecREST server too (``firecrest_fixtures``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from firecrest_fixtures import REAL_SITE, real_firecrest  # noqa: F401 - used by name
 from slurm_fixtures import slurm  # noqa: F401 - the Slurm fixture, used below
 
 
@@ -35,3 +37,11 @@ def sim(site_sim):
     """The shared simulator, its faults switched off after each test."""
     yield site_sim
     site_sim.set_faults([])
+
+
+@pytest.fixture(autouse=True)
+def real_site_up(request: pytest.FixtureRequest) -> None:
+    """Bring the real FirecREST server up for a test parametrized with its site."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("site") == REAL_SITE:
+        request.getfixturevalue("real_firecrest")

@@ -1,12 +1,20 @@
-"""End to end on both simulated gateways over real Slurm, through the CLI as separate
-processes: real papermill and kernels in Slurm jobs, real MLflow, the shipped sim presets."""
+"""End to end on both simulated gateways and on CSCS's own FirecREST server over real Slurm,
+through the CLI as separate processes: real papermill and kernels in Slurm jobs, real MLflow,
+the shipped sim presets and the ``firecrest-real`` profile."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from helpers import SITES, follow_while_running, make_notebook, wait_for, write_config
+from helpers import (
+    ALL_SITES,
+    follow_while_running,
+    make_notebook,
+    site_jobs,
+    wait_for,
+    write_config,
+)
 from mlflow.tracking import MlflowClient
 
 SLOW_PRINT = "import time\nfor i in range({n}):\n    print(f'step {{i}}', flush=True)\n" \
@@ -14,7 +22,7 @@ SLOW_PRINT = "import time\nfor i in range({n}):\n    print(f'step {{i}}', flush=
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
 
 
-@pytest.mark.parametrize("site", SITES)
+@pytest.mark.parametrize("site", ALL_SITES)
 def test_notebook_completes_is_tracked_and_its_log_streams(cli, session_home, sim, tmp_path,
                                                             site):
     nb = make_notebook(
@@ -49,9 +57,10 @@ def test_notebook_completes_is_tracked_and_its_log_streams(cli, session_home, si
     assert not any(name.startswith(".mantik") for name in names)
 
 
-def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(cli, sim,
-                                                                            tmp_path):
-    """All at once on both sites (Slurm's smallest limit is a minute, enforced up to ~90 s
+@pytest.mark.timeout(1500)  # twelve submissions through three gateways on a shared machine
+def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(
+        cli, sim, real_firecrest, tmp_path):
+    """All at once on every site (Slurm's smallest limit is a minute, enforced up to ~90 s
     late, so the time-limit runs set the pace)."""
     boom = make_notebook(tmp_path / "boom.ipynb", "x: int = 1",
                          "print('before', flush=True)", "raise ValueError(f'boom {x * 42}')")
@@ -61,30 +70,30 @@ def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(cli
         "PreRunCommandOnComputeNode": "echo 'preparing the node'; exit 3"}})
     limit = write_config(tmp_path / "limit.yaml", {"Resources": {"Runtime": "1m"}})
     runs = {}
-    for site in SITES:
+    for site in ALL_SITES:
         runs[site, "timeout"] = cli("submit", str(slow), "--site", site, "--config", limit)
         runs[site, "failing"] = cli("submit", str(boom), "--site", site)
         runs[site, "exit3"] = cli("submit", str(boom), "--site", site, "--config", pre)
         runs[site, "cancel"] = cli("submit", str(slow), "--site", site)
     runs = {key: proc.stdout.strip() for key, proc in runs.items()}
 
-    for site in SITES:
+    for site in ALL_SITES:
         cancelled = runs[site, "cancel"]
         deadline = time.monotonic() + 300
         while "step 1" not in cli("logs", cancelled).stdout:
             assert time.monotonic() < deadline, "the slow notebook never printed"
             time.sleep(0.5)
         assert cli("cancel", cancelled).stdout.split() == [cancelled, "CANCELLED"]
-        job = next(j for j in sim.jobs() if j["name"] == f"mantik-{cancelled}")
+        job = next(j for j in site_jobs(sim, site) if j["name"] == f"mantik-{cancelled}")
         assert job["state"] == "CANCELLED"  # on the site, not only in our records
 
-    for site in SITES:
+    for site in ALL_SITES:
         run = wait_for(cli, runs[site, "failing"], TERMINAL)
         assert run["state"] == "FAILED" and "ValueError: boom 42" in run["reason"], run
         run = wait_for(cli, runs[site, "exit3"], TERMINAL)
         assert run["state"] == "FAILED" and run["exit_code"] == 3, run
         assert "preparing the node" in cli("logs", runs[site, "exit3"]).stdout
-    for site in SITES:
+    for site in ALL_SITES:
         run = wait_for(cli, runs[site, "timeout"], TERMINAL, timeout=300)
         assert run["state"] == "TIMEOUT", run
 

@@ -6,14 +6,14 @@ import json
 import random
 
 import pytest
-from helpers import SITES, make_notebook, wait_for, write_config
+from helpers import ALL_SITES, SITES, make_notebook, wait_for, write_config
 
 FILES = 199
 FILE_SIZE = 256 * 1024  # under FirecREST's 1 MiB direct-upload limit
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
 
 
-@pytest.mark.parametrize("site", SITES)
+@pytest.mark.parametrize("site", ALL_SITES)
 def test_resubmission_sends_only_what_changed(cli, sim, tmp_path, site):
     project = tmp_path / "project"
     nb = make_notebook(project / "nb.ipynb", None, "print('hi')")

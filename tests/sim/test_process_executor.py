@@ -45,7 +45,8 @@ def test_completed_with_name_from_the_script_and_output(pfc, workdir):
     job = pfc.wait_for_job("daint-sim", job_id)[0]
     assert (job["status"]["state"], job["status"]["exitCode"], job["name"]) == (
         "COMPLETED", 0, "hello")
-    assert pfc.view("daint-sim", f"{workdir}/slurm-{job_id}.out") == "hi world\n"
+    assert pfc.head("daint-sim", f"{workdir}/slurm-{job_id}.out",
+                    num_bytes=100)["content"] == "hi world\n"
 
 
 def test_exit_code_cancel_kill_and_node_failure(psim, pfc, workdir):

@@ -44,12 +44,18 @@ def test_token_endpoint_refuses_wrong_client(sim):
 
 
 def test_expired_token_is_refused_and_a_fresh_one_accepted(sim):
+    """As FirecREST's own server (``min_token_ttl``), a token under 30 s from its end is
+    refused as if expired already."""
     systems = sim.firecrest_url + "/status/systems"
-    sim.site.auth.lifetime = 5  # long enough for one request on a loaded machine
+    # 40 s: 10 s to use it (time enough on a loaded machine) before it falls under 30 s
+    sim.site.auth.lifetime = 40
     short = token(sim)
     assert httpx.get(systems, headers={"Authorization": f"Bearer {short}"}).status_code == 200
-    wait_for(lambda: httpx.get(systems, headers={"Authorization": f"Bearer {short}"})
-             .status_code == 401, timeout=60)
+    refused = wait_for(lambda: (r := httpx.get(
+        systems, headers={"Authorization": f"Bearer {short}"})).status_code == 401 and r,
+        timeout=60)
+    assert refused.json()["message"] == ("Access token expires too soon (less than 30s "
+                                         "remaining).")
     sim.site.auth.lifetime = sim.config.token_lifetime
     fresh = token(sim)
     assert httpx.get(systems, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from firecrest.FirecrestException import MultipartUploadException, TransferJobFailedException
+from firecrest.FirecrestException import MultipartUploadException
 from simtools import token
 
 MiB = 1024 * 1024
@@ -24,18 +24,22 @@ def test_large_files_round_trip_through_transfer_jobs(fc, spec, home_dir, tmp_pa
     local = tmp_path / "big.bin"
     local.write_bytes(data)
 
-    upload = fc.upload("daint-sim", str(local), workdir, "big.bin")
+    # not blocking: pyfirecrest's own wait reads the job's log with a bare ops/view, which
+    # CSCS's server (and so the simulator) refuses on a 1 MiB system
+    upload = fc.upload("daint-sim", str(local), workdir, "big.bin", blocking=False)
     directives = upload.transfer_data["transferDirectives"]
     assert (directives["maxPartSize"], len(directives["partsUploadUrls"])) == (MiB, 3)
-    assert Path(workdir, "big.bin").read_bytes() == data
-    job = fc.job_info("daint-sim", upload.transfer_data["transferJob"]["jobId"])[0]
+    upload.upload_file_to_stage()
+    job = fc.wait_for_job("daint-sim", upload.transfer_data["transferJob"]["jobId"])[0]
     assert (job["name"], job["status"]["state"]) == ("IngressFileTransfer", "COMPLETED")
+    assert Path(workdir, "big.bin").read_bytes() == data
 
     back = tmp_path / "back.bin"
-    download = fc.download("daint-sim", f"{workdir}/big.bin", str(back))
-    assert back.read_bytes() == data
-    job = fc.job_info("daint-sim", download.transfer_data["transferJob"]["jobId"])[0]
+    download = fc.download("daint-sim", f"{workdir}/big.bin", str(back), blocking=False)
+    job = fc.wait_for_job("daint-sim", download.transfer_data["transferJob"]["jobId"])[0]
     assert (job["name"], job["status"]["state"]) == ("OutgressFileTransfer", "COMPLETED")
+    download.download_file_from_stage()
+    assert back.read_bytes() == data
     metadata = fc.job_metadata("daint-sim", job["jobId"])[0]
     assert "X-Amz" not in metadata["script"], "the presigned URLs stay out of the job script"
 
@@ -55,8 +59,8 @@ def test_an_upload_that_never_arrives_fails_its_transfer_job(sim, fc, home_dir, 
                             blocking=False)
     finally:
         sim.site.objects.ttl = sim.config.url_ttl
-    with pytest.raises(TransferJobFailedException):
-        pending.wait_for_transfer_job()
+    job = fc.wait_for_job("daint-sim", pending.transfer_data["transferJob"]["jobId"])[0]
+    assert job["status"]["state"] == "FAILED"
     error_log = pending.transfer_data["transferJob"]["logs"]["errorLog"]
     assert "not uploaded to the staging area before its URLs expired" in \
         Path(error_log).read_text()
