@@ -7,8 +7,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import pytest
-
 SERVER_TESTS = Path(__file__).resolve().parent.parent / "server"
 sys.path.insert(0, str(SERVER_TESTS))  # openapi_check, imported by the server conftest
 _spec = importlib.util.spec_from_file_location("server_conftest", SERVER_TESTS / "conftest.py")
@@ -18,13 +16,4 @@ _spec.loader.exec_module(_server)
 api = _server.api
 jp_server_config = _server.jp_server_config
 server_home = _server.server_home
-
-
-@pytest.fixture(scope="session")
-def mlflow_uri(session_home: Path) -> str:
-    """The server tests' MLflow store, its schema created before any request waits on it."""
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{session_home / 'server-mlflow.db'}"
-    MlflowClient(tracking_uri=uri).search_experiments()
-    return uri
+mlflow_uri = _server.mlflow_uri

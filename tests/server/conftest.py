@@ -15,8 +15,13 @@ from mantik_jupyter.server.handlers import ROUTES
 
 @pytest.fixture(scope="session")
 def mlflow_uri(session_home: Path) -> str:
-    """One MLflow store for every server test (creating one costs seconds)."""
-    return f"sqlite:///{session_home / 'server-mlflow.db'}"
+    """One MLflow store for every server test, its schema created here (it costs seconds,
+    more on a loaded machine than a request's 20 s timeout leaves the first submit)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{session_home / 'server-mlflow.db'}"
+    MlflowClient(tracking_uri=uri).search_experiments()
+    return uri
 
 
 @pytest.fixture
