@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from . import registry
 from .errors import ConfigError, CredentialsError
+from .locks import held
 from .paths import write_atomic
 from .variants import Variant, tagged_schema
 
@@ -142,14 +143,35 @@ def _read_secrets(home: Path) -> dict[str, str]:
             f"the secrets file {path} is readable by others; run: chmod 600 {path}",
             key="credentials",
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        secrets = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"the secrets file {path} is damaged ({exc}); fix it or remove "
+                               "it and set the secrets again", key="credentials") from None
+    if not isinstance(secrets, dict):
+        raise CredentialsError(f"the secrets file {path} must hold a JSON object of site "
+                               "names and secrets", key="credentials")
+    return secrets
+
+
+def _change_secrets(home: Path, site: str, secret: str | None) -> None:
+    """Set (or with None remove) one site's entry of the secrets file, under its lock: the
+    server's threads and a CLI process may change it at once, and each must keep the
+    others' entries."""
+    path = secrets_path(home)
+    with held(path.with_name(path.name + ".lock")):
+        secrets = _read_secrets(home)
+        if secret is None:
+            if secrets.pop(site, None) is None:
+                return
+        else:
+            secrets[site] = secret
+        write_atomic(path, json.dumps(secrets, indent=1), mode=0o600)
 
 
 def forget(site: str, home: Path) -> None:
     """Remove a site's entry from the secrets file (when its profile is removed)."""
-    secrets = _read_secrets(home)
-    if secrets.pop(site, None) is not None:
-        write_atomic(secrets_path(home), json.dumps(secrets, indent=1), mode=0o600)
+    _change_secrets(home, site, None)
 
 
 class SecretsFile(CredentialSource):
@@ -167,10 +189,7 @@ class SecretsFile(CredentialSource):
         return value
 
     def save(self, site: str, secret: str, home: Path) -> None:
-        secrets = _read_secrets(home)
-        secrets[site] = secret
-        write_atomic(secrets_path(home), json.dumps(secrets, indent=1), mode=0o600)
-        secrets_path(home).chmod(0o600)
+        _change_secrets(home, site, secret)
 
 
 # ---------------------------------------------------------------------- the environment

@@ -12,7 +12,21 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def held(path: Path) -> Iterator[None]:
+    """Wait for an exclusive lock on ``path`` (created owner-only, left in place) and hold
+    it for a read-modify-write of a file several threads and processes change."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor frees the lock
 
 
 class RunLock:
