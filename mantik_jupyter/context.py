@@ -30,11 +30,14 @@ class EngineContext:
         self._backends: dict[str, Backend] = {}
 
     def backend(self, site: Site | str) -> Backend:
-        """The backend instance serving a site (one per site, kept)."""
+        """The backend instance serving a site: kept while the site's profile stays as it
+        is, made anew when it was edited (a new URL, TLS setting or kind must take effect at
+        once, or a newly set secret would go to the old endpoint)."""
         site = self.catalog.get(site) if isinstance(site, str) else site
-        if site.name not in self._backends:
-            self._backends[site.name] = backend_class(site.kind)(site, self.home)
-        return self._backends[site.name]
+        kept = self._backends.get(site.name)
+        if kept is None or kept.site != site:
+            kept = self._backends[site.name] = backend_class(site.kind)(site, self.home)
+        return kept
 
     def submit_lock(self, run_id: str) -> RunLock:
         """The lock a live process holds while it submits the run (or recovers it)."""

@@ -93,7 +93,7 @@ class RunService:
 
     # ------------------------------------------------------------------ sites
     def backend(self, site: Site | str) -> Backend:
-        """The backend instance serving a site (one per site, kept)."""
+        """The backend instance serving a site (kept until its profile changes)."""
         return self._context.backend(site)
 
     def check_site(self, name: str) -> dict[str, Any]:

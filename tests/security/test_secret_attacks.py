@@ -12,6 +12,7 @@ from helpers import make_notebook
 from mantik_jupyter.errors import BackendError, MantikError
 from mantik_jupyter.request import SubmitRequest
 from mantik_jupyter.service import RunService
+from mantik_jupyter.sites import SiteCatalog
 from mantik_jupyter.tracking import Tracker
 
 PASSWORD = "s3cr3t-pw"
@@ -70,3 +71,25 @@ def test_a_local_job_never_inherits_the_server_or_hub_token(home, tmp_path, monk
     log = service.logs(run.id).data.decode()
     assert run.state == "COMPLETED", log
     assert "inherited: []" in log and "planted-" not in log
+
+
+def test_an_edited_site_is_served_by_its_new_profile_at_once(tmp_path):
+    """A new URL, TLS setting or kind takes effect without a restart, so a secret set after
+    the edit never goes to the old endpoint."""
+    home = tmp_path / "home"
+    catalog = SiteCatalog(home)
+    catalog.add({"name": "s", "kind": "unicore", "url": "https://old.example/rest",
+                 "username": "u"})
+    service = RunService(home, catalog=catalog)
+    old = service.backend("s")
+    assert old.site.settings["url"] == "https://old.example/rest"
+    assert service.backend("s") is old  # unchanged: the same instance, connections kept
+    catalog.update("s", {"kind": "unicore", "url": "https://new.example/rest", "username": "u",
+                         "verify_tls": False})
+    new = service.backend("s")
+    assert (new.site.settings["url"], new.site.settings["verify_tls"]) == \
+        ("https://new.example/rest", False)
+    catalog.update("s", {"kind": "firecrest", "url": "https://fc.example",
+                         "token_url": "https://auth.example/token", "machine": "m",
+                         "client_id": "c"})
+    assert type(service.backend("s")).__name__ == "FirecrestBackend"
