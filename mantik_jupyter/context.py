@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .backends import Backend, backend_class
+from .backends import backend_class
 from .errors import MantikError
+from .gateways import GatewayPool, GuardedBackend
 from .hashcache import HashCache
 from .locks import RunLock
 from .sites import Site, SiteCatalog
@@ -18,7 +19,7 @@ class EngineContext:
     parts each hold it."""
 
     def __init__(self, home: Path, store: RunStore, catalog: SiteCatalog, tracker: Tracker,
-                 contents_root: Path | None = None):
+                 contents_root: Path | None = None, gateways: GatewayPool | None = None):
         self.home = home
         self.store = store
         self.catalog = catalog
@@ -27,16 +28,20 @@ class EngineContext:
         self.contents_root = contents_root
         #: File hashes keyed by stat, so an unchanged project is not read again.
         self.hashes = HashCache(home / "file-hashes.db")
-        self._backends: dict[str, Backend] = {}
+        #: Every gateway call goes through this pool, with a deadline.
+        self.gateways = gateways or GatewayPool()
+        self._backends: dict[str, GuardedBackend] = {}
 
-    def backend(self, site: Site | str) -> Backend:
+    def backend(self, site: Site | str) -> GuardedBackend:
         """The backend instance serving a site: kept while the site's profile stays as it
         is, made anew when it was edited (a new URL, TLS setting or kind must take effect at
-        once, or a newly set secret would go to the old endpoint)."""
+        once, or a newly set secret would go to the old endpoint). Its gateway calls go
+        through the pool, with deadlines."""
         site = self.catalog.get(site) if isinstance(site, str) else site
         kept = self._backends.get(site.name)
         if kept is None or kept.site != site:
-            kept = self._backends[site.name] = backend_class(site.kind)(site, self.home)
+            kept = self._backends[site.name] = GuardedBackend(
+                backend_class(site.kind)(site, self.home), self.gateways)
         return kept
 
     def submit_lock(self, run_id: str) -> RunLock:

@@ -75,6 +75,13 @@ class BackendError(MantikError):
     reason = "backend_error"
 
 
+class UnavailableError(MantikError):
+    """A site did not answer in time, or too many calls to it still wait (503)."""
+
+    status = 503
+    reason = "site_unavailable"
+
+
 class CredentialsError(MantikError):
     """Credentials for a site are missing or were rejected (never contains the secret)."""
 

@@ -52,9 +52,17 @@ class Reconciler:
         for run in active:
             by_site.setdefault(run.site, []).append(run)
         changed = {r.id: r for r in recovered}
+        # every site is asked at once: a slow or hung one delays the others by nothing
+        calls = {}
         for site_name, site_runs in by_site.items():
             try:
-                statuses = self.context.backend(site_name).status(site_runs)
+                calls[site_name] = self.context.backend(site_name).start_status(site_runs)
+            except MantikError as exc:
+                log.warning("could not refresh runs on site %s: %s", site_name, exc.message)
+        for site_name, call in calls.items():
+            site_runs = by_site[site_name]
+            try:
+                statuses = self.context.gateways.wait(call)
             except MantikError as exc:
                 log.warning("could not refresh runs on site %s: %s", site_name, exc.message)
                 continue

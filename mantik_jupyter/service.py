@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .backends import Backend, FileEntry
+from .backends import FileEntry
 from .context import EngineContext
 from .errors import ConflictError, MantikError
 from .executed import keep_beside
 from .finalizing import Finalizer
+from .gateways import GatewayPool, GuardedBackend
 from .links import LinkPolicy
 from .params import Parameter, notebook_parameters
 from .reconciling import SUBMIT_GRACE, Reconciler
@@ -64,12 +65,14 @@ class RunService:
         submit_grace: float = SUBMIT_GRACE,
         links: LinkPolicy | None = None,
         contents_root: Path | None = None,
+        gateways: GatewayPool | None = None,
     ):
         home = Path(home) if home else paths.home()
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         tracker = tracker or Tracker(home)
         self._context = EngineContext(home, RunStore(home / "runs.db"),
-                                      catalog or SiteCatalog(home), tracker, contents_root)
+                                      catalog or SiteCatalog(home), tracker, contents_root,
+                                      gateways)
         self._finalizer = Finalizer(self._context)
         self._reconciler = Reconciler(self._context, self._finalizer, submit_grace)
         self._submitter = Submitter(self._context)
@@ -92,7 +95,7 @@ class RunService:
         self._context.store.close()
 
     # ------------------------------------------------------------------ sites
-    def backend(self, site: Site | str) -> Backend:
+    def backend(self, site: Site | str) -> GuardedBackend:
         """The backend instance serving a site (kept until its profile changes)."""
         return self._context.backend(site)
 

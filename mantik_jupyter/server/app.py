@@ -16,6 +16,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int, List, Unicode, default
 
 from .. import paths
+from ..gateways import DEADLINE, WORKERS, GatewayPool
 from ..links import LinkPolicy
 from ..reconciling import SUBMIT_GRACE
 from ..service import RunService
@@ -52,6 +53,14 @@ class MantikJupyter(ExtensionApp):
                                             "it, it is reconciled with its site (its job "
                                             "adopted, or the run failed).").tag(config=True)
     workers = Int(4, help="Threads that run engine calls off the event loop.").tag(config=True)
+    read_workers = Int(2, help="Threads that serve GET runs and GET runs/{id}: they only read "
+                               "the store, so no site can keep them waiting.").tag(config=True)
+    gateway_workers = Int(WORKERS, help="Most gateway calls in flight at once (each site at "
+                                        "most 2).").tag(config=True)
+    gateway_deadline = Float(DEADLINE, help="Seconds a request or the poller waits for a site "
+                                            "to answer before a 503 naming the site; a site "
+                                            "that did not is refused until its call ends."
+                             ).tag(config=True)
     sites = List(Dict(), help="Site profiles a deployment adds (JupyterHub at an HPC centre): "
                               "the fields of a user profile (name, kind, url, ...); they may "
                               "replace a preset of the same name and are read-only for users."
@@ -79,11 +88,16 @@ class MantikJupyter(ExtensionApp):
         self.service = RunService(
             home=home, catalog=SiteCatalog(home, admin_sites=self.sites), tracker=tracker,
             submit_grace=self.submit_grace, contents_root=self.contents_root,
-            links=self.link_policy(tracker))
+            links=self.link_policy(tracker),
+            gateways=GatewayPool(self.gateway_workers, deadline=self.gateway_deadline))
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
+        # reads of the store never queue behind calls that wait on a site
+        self.reads = ThreadPoolExecutor(self.read_workers, thread_name_prefix="mantik-read")
+        # the poller's sync has a thread of its own: requests never wait for it, nor it for them
+        self.poll_thread = ThreadPoolExecutor(1, thread_name_prefix="mantik-poller")
         self.site_health: dict[str, dict[str, Any]] = {}
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
-        self.poller = RunPoller(self.service, self.executor, self.emit_state_change,
+        self.poller = RunPoller(self.service, self.poll_thread, self.emit_state_change,
                                 self.poll_min_interval, self.poll_max_interval)
 
     def initialize_handlers(self) -> None:
@@ -103,5 +117,6 @@ class MantikJupyter(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.poller.stop()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        for pool in (self.executor, self.reads, self.poll_thread):
+            pool.shutdown(wait=False, cancel_futures=True)
         self.service.close()

@@ -64,6 +64,11 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
             self.extensionapp.executor, functools.partial(fn, *args, **kwargs)
         )
 
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a pure store read in the read pool, which no gateway call ever occupies."""
+        return await IOLoop.current().run_in_executor(
+            self.extensionapp.reads, functools.partial(fn, *args))
+
     def body(self) -> dict[str, Any]:
         """The JSON object sent with the request ({} when empty)."""
         if not self.request.body:
@@ -248,8 +253,8 @@ class RunsHandler(MantikHandler):
             cursor=self.get_query_argument("cursor", None),
             sort=self.get_query_argument("sort", "-created_at"),
         )
-        # the whole page as JSON, built in the worker: the event loop only sends it
-        self.reply_json(await self.call(self.service.page_json, run_filter))
+        # the whole page as JSON, built in a read worker: the event loop only sends it
+        self.reply_json(await self.read(self.service.page_json, run_filter))
 
     @web.authenticated
     @authorized
@@ -264,7 +269,7 @@ class RunHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        self.reply_json(await self.call(self.service.run_json, run_id))
+        self.reply_json(await self.read(self.service.run_json, run_id))
 
     @web.authenticated
     @authorized

@@ -92,4 +92,4 @@ def test_an_edited_site_is_served_by_its_new_profile_at_once(tmp_path):
     catalog.update("s", {"kind": "firecrest", "url": "https://fc.example",
                          "token_url": "https://auth.example/token", "machine": "m",
                          "client_id": "c"})
-    assert type(service.backend("s")).__name__ == "FirecrestBackend"
+    assert type(service.backend("s").backend).__name__ == "FirecrestBackend"
