@@ -32,6 +32,10 @@ SECRETS_FILE = "secrets.json"
 DEFAULT_SOURCE = "secrets-file"
 KEYRING_SERVICE = "mantik-jupyter"
 HUB_TOKEN_VARIABLE = "MANTIK_HUB_ACCESS_TOKEN"  # noqa: S105 - a variable name
+#: The Jupyter server's and JupyterHub's own tokens: never a site's secret, or a site
+#: profile could send them to any URL.
+SERVER_TOKEN_VARIABLES = frozenset({"JUPYTER_TOKEN", "MANTIK_JUPYTER_TOKEN",
+                                    "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"})
 #: Which secret an ``auth`` method needs, in words for messages.
 SECRET_NAMES = {"password": "password", "client-credentials": "client secret",
                 "token": "access token"}
@@ -51,6 +55,9 @@ class CredentialSource(ABC):
     #: the source's own keys in ``credentials`` (JSON schema, with a description each)
     properties: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     required: ClassVar[tuple[str, ...]] = ()
+    #: False for a source that runs a program or reads a file of the server's choosing: a
+    #: profile using it comes only from the CLI or the admin config, never over REST
+    over_rest: ClassVar[bool] = True
 
     def __init__(self, settings: Mapping[str, Any]):
         self.settings = dict(settings)
@@ -209,6 +216,9 @@ class EnvVariable(CredentialSource):
         return f"environment variable {self.variable}"
 
     def read(self, site: str, auth: str | None, home: Path) -> str:
+        if self.variable in SERVER_TOKEN_VARIABLES:
+            raise Missing(f"{self.variable} holds the Jupyter server's or hub's own token, "
+                          "which is never sent to a site; use a variable of your own")
         value = os.environ.get(self.variable, "").strip() if self.variable else ""
         if not value:
             raise Missing(f"{self.variable} is not set")
@@ -237,6 +247,7 @@ class TokenFile(CredentialSource):
     properties = {"path": {"type": "string", "minLength": 1,
                            "description": "owner-only file that holds the token"}}
     required = ("path",)
+    over_rest = False
 
     def describe(self) -> str:
         return f"token file {self.settings.get('path')}"
@@ -262,6 +273,7 @@ class TokenCommand(CredentialSource):
     properties = {"command": {"type": "string", "minLength": 1,
                               "description": "command that prints the token"}}
     required = ("command",)
+    over_rest = False
 
     @property
     def command(self) -> str:

@@ -18,6 +18,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import jobenv
 from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
 from ..jobscript import render
 from ..paths import confined, copy_out, write_atomic
@@ -28,12 +29,6 @@ from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission, w
 from .local_job import KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
-# Set by the server extension for its kernels, by JupyterHub for the server (its API token,
-# also under its old name), by the user for the server (JUPYTER_TOKEN) or for the Mantik hub;
-# a job must get no token of the server or hub nor the idea that it runs in a kernel of it.
-SERVER_ONLY_ENV = frozenset({"MANTIK_JUPYTER_URL", "MANTIK_JUPYTER_TOKEN",
-                             "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTER_TOKEN",
-                             "MANTIK_HUB_ACCESS_TOKEN"})
 CANCEL_MARK = "cancel.json"
 
 
@@ -92,8 +87,7 @@ class LocalBackend(Backend):
         script = render(job.spec, job.bundle.command, login_shell=False)
         script_path = run_dir / SCRIPT
         script_path.write_text(script)
-        inherited = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_ENV}
-        env = {**inherited, **job.env, **job.secret_env}
+        env = {**jobenv.inherited(os.environ), **job.env, **job.secret_env}
         # The job finds papermill and the kernel of the environment mantik-jupyter runs in.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         runtime = job.spec.runtime_seconds

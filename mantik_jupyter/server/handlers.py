@@ -1,9 +1,12 @@
 """REST handlers under ``{base_url}mantik/api/``: a thin projection of RunService.
 
 Every route requires Jupyter authentication and authorization on the ``mantik``
-resource. Engine calls run in a worker pool so the server's event loop never waits on
-the database or a gateway. Errors are JSON ``{reason, message, details}`` with the
-accurate 4xx status; nothing the user sent can produce a traceback in a response.
+resource: ``read`` for GET, ``write`` for other methods, and ``execute`` for the routes that
+run code or change what runs (submit, re-run, adding, editing and testing a site: a token
+command runs, a new URL receives secrets). Engine calls run in a worker pool so the
+server's event loop never waits on the database or a gateway. Errors are JSON
+``{reason, message, details}`` with the accurate 4xx status; nothing the user sent can
+produce a traceback in a response.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from .. import __version__
+from .. import __version__, credentials
 from ..errors import ForbiddenError, MantikError
 from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
 from ..runfilter import RunFilter
@@ -112,6 +115,20 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
         """Reply with a run as the API shows it: the engine's fields plus its links."""
         self.reply_json(await self.call(self.service.run_json, run.id), status)
 
+    def refuse_local_sources(self, profile: dict[str, Any], current: Any = None) -> None:
+        """403 for a credential source that runs a command or reads a server file (unless
+        unchanged): those come from the CLI or the admin config, never over REST."""
+        given = profile.get("credentials")
+        if not isinstance(given, dict) or given == current:
+            return
+        source = credentials.reference(given)
+        if not source.over_rest:
+            raise ForbiddenError(
+                f"credential source {source.name!r} runs a command or reads a file on the "
+                "server, so it is set only with the CLI (mantik-jupyter sites add) or the "
+                "admin config (c.MantikJupyter.sites), not through the API",
+                key="credentials.source")
+
     def site_json(self, site: Any) -> dict[str, Any]:
         """A site as the API returns it: profile, last health, whether a secret is set."""
         return {**site.to_dict(), "health": self.extensionapp.site_health.get(site.name),
@@ -185,11 +202,12 @@ class SitesHandler(MantikHandler):
                     "kinds": catalog.kinds()})
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self) -> None:
         body = self.body()
         base = text_field(body, "base")
         profile = {k: v for k, v in body.items() if k != "base"}
+        self.refuse_local_sources(profile)
         catalog = self.service.catalog
         # site_json looks for the secret (a keyring or a command may answer): in the worker
         self.reply(await self.call(lambda: self.site_json(catalog.add(profile, base=base))),
@@ -198,9 +216,11 @@ class SitesHandler(MantikHandler):
 
 class SiteHandler(MantikHandler):
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def put(self, name: str) -> None:
         body, catalog = self.body(), self.service.catalog
+        current = await self.call(catalog.get, name)
+        self.refuse_local_sources(body, current.settings.get("credentials"))
         site = await self.call(catalog.update, name, body)
         self.extensionapp.site_health.pop(name, None)
         self.reply(await self.call(self.site_json, site))
@@ -216,7 +236,7 @@ class SiteHandler(MantikHandler):
 
 class SiteTestHandler(MantikHandler):
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, name: str) -> None:
         result = await self.call(self.service.check_site, name)
         self.extensionapp.site_health[name] = result
@@ -257,7 +277,7 @@ class RunsHandler(MantikHandler):
         self.reply_json(await self.read(self.service.page_json, run_filter))
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self) -> None:
         request = SubmitRequest.from_json(self.body(), self.contents_path)
         run = await self.call(self.service.submit, request)
@@ -305,7 +325,7 @@ class RunHandler(MantikHandler):
 
 class RerunHandler(MantikHandler):
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, run_id: str) -> None:
         changes = RerunChanges.from_json(self.body(), self.contents_path)
         run = await self.call(self.service.rerun, run_id, changes)

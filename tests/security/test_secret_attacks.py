@@ -60,17 +60,23 @@ async def test_a_502_and_the_server_log_carry_no_password(api, jp_root_dir, serv
 
 
 def test_a_local_job_never_inherits_the_server_or_hub_token(home, tmp_path, monkeypatch):
+    """A job gets an allowlist of the environment: no token, no key, nothing unknown."""
     planted = {"JUPYTER_TOKEN": "planted-jupyter-token",
-               "MANTIK_HUB_ACCESS_TOKEN": "planted-hub-token"}
+               "MANTIK_HUB_ACCESS_TOKEN": "planted-hub-token",
+               "AWS_SECRET_ACCESS_KEY": "planted-cloud-key",
+               "JUPYTERHUB_API_TOKEN": "planted-api-token", "ADMIN_SETTING": "planted-x"}
     for name, value in planted.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     nb = make_notebook(tmp_path / "nb.ipynb", None,
-                       f"import os\nprint('inherited:', sorted(set(os.environ) & {set(planted)}))")
+                       f"import os\nprint('inherited:', sorted(set(os.environ) & {set(planted)}))",
+                       "print('has:', 'HOME' in os.environ, 'LANG' in os.environ)")
     service = RunService()
     run = service.wait(service.submit(SubmitRequest(str(nb))).id)
     log = service.logs(run.id).data.decode()
     assert run.state == "COMPLETED", log
     assert "inherited: []" in log and "planted-" not in log
+    assert "has: True True" in log  # what running a notebook needs still comes along
 
 
 def test_an_edited_site_is_served_by_its_new_profile_at_once(tmp_path):

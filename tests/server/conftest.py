@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from jupyter_server.auth import Authorizer
 from openapi_check import check
 
 from mantik_jupyter.server.handlers import ROUTES
@@ -24,6 +25,27 @@ def mlflow_uri(session_home: Path) -> str:
     return uri
 
 
+class RecordingAuthorizer(Authorizer):
+    """Allows all but the actions in ``denied``; records every (method, path, action)."""
+
+    denied: set[str] = set()
+    asked: list[tuple[str, str, str]] = []
+
+    def is_authorized(self, handler, user, action, resource) -> bool:
+        RecordingAuthorizer.asked.append((handler.request.method, handler.request.path,
+                                          action))
+        return resource == "mantik" and action not in RecordingAuthorizer.denied
+
+
+@pytest.fixture
+def authorizer():
+    """The server's authorizer; a test sets ``denied``, reset afterwards."""
+    RecordingAuthorizer.asked.clear()
+    yield RecordingAuthorizer
+    RecordingAuthorizer.denied = set()
+    RecordingAuthorizer.asked.clear()
+
+
 @pytest.fixture
 def server_home(tmp_path: Path) -> Path:
     return tmp_path / "mantik-home"
@@ -34,7 +56,8 @@ def jp_server_config(server_home, mlflow_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     return {
         "ServerApp": {"jpserver_extensions": {"mantik_jupyter": True},
-                      "allow_unauthenticated_access": False},
+                      "allow_unauthenticated_access": False,
+                      "authorizer_class": RecordingAuthorizer},
         "MantikJupyter": {"home": str(server_home), "poll_min_interval": 0.2,
                           "poll_max_interval": 1.0},
     }

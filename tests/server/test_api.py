@@ -61,6 +61,42 @@ async def test_every_route_refuses_unauthenticated_requests(jp_serverapp, http_s
     assert checked >= 2 * 14
 
 
+#: The routes that run code or change what runs: they need jupyter_server's ``execute``.
+EXECUTE = {("POST", "runs"), ("POST", "runs/abc/rerun"), ("POST", "sites"),
+           ("PUT", "sites/abc"), ("POST", "sites/abc/test")}
+
+
+async def test_every_route_asks_the_permission_it_needs(jp_serverapp, jp_fetch, authorizer):
+    """Walks the route table with every action denied: each route is refused (403) and asked
+    for ``read`` (GET), ``execute`` (the EXECUTE routes) or ``write`` (the rest)."""
+    routes = [rule for rule in _rules(jp_serverapp.web_app.default_router)
+              if isinstance(rule.target, type) and issubclass(rule.target, MantikHandler)]
+    authorizer.denied = {"read", "write", "execute"}
+    expected, asked = {}, {}
+    for rule in routes:
+        path = _sample_path(rule.matcher.regex.pattern).split("mantik/api/", 1)[1]
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if getattr(rule.target, method.lower()) is getattr(MantikHandler, method.lower()):
+                continue
+            authorizer.asked.clear()
+            body = "{}" if method in ("POST", "PUT", "PATCH") else None
+            with pytest.raises(HTTPClientError) as err:
+                await jp_fetch("mantik", "api", *path.split("/"), method=method, body=body)
+            assert err.value.code == 403, (method, path, err.value.code)
+            expected[method, path] = ("read" if method == "GET" else
+                                      "execute" if (method, path) in EXECUTE else "write")
+            actions = [a for (_, p, a) in authorizer.asked if "/mantik/" in p]
+            asked[method, path] = actions[0] if actions else None
+    assert asked == expected
+    assert set(expected) >= EXECUTE
+    # with only execute denied, reads and writes go on while submitting is refused
+    authorizer.denied = {"execute"}
+    assert (await jp_fetch("mantik", "api", "runs")).code == 200
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("mantik", "api", "runs", method="POST", body="{}")
+    assert err.value.code == 403
+
+
 async def test_submit_poll_logs_and_fetch_the_notebook(api, jp_root_dir, server_home):
     make_notebook(jp_root_dir / "work" / "train.ipynb", "n: int = 3\nlabel: str = 'x'",
                   UNICODE, SLOW.format(n="n", pause=0.3), "print('label', label)")
