@@ -216,6 +216,7 @@ class FirecrestBackend(RemoteBackend):
         if not self._cache_ready:
             self._call("creating the upload cache", "mkdir", self.machine, path,
                        create_parents=True)
+            self._private(path, 0o700)
             self._cache_ready = True
         return path
 
@@ -362,7 +363,25 @@ class FirecrestBackend(RemoteBackend):
     def open_workspace(self, job: JobRequest, spec: RunSpec) -> str:
         path = self.workspace(job.run_id)
         self._call("creating the run directory", "mkdir", self.machine, path, create_parents=True)
+        try:
+            self._private(path, 0o700)
+        except BaseException:
+            self.discard(path)
+            raise
         return path
+
+    def private_file(self, workspace: str, name: str) -> None:
+        self._private(f"{workspace}/{name}", 0o600)
+
+    def _private(self, path: str, mode: int) -> None:
+        """chmod through the API, verified by stat: refused while others could still read."""
+        self._call(f"making {path} owner-only", "chmod", self.machine, path, f"{mode:o}")
+        found = int(self._call(f"checking who may read {path}", "stat", self.machine,
+                               path)["mode"])
+        if found & 0o077:
+            raise BackendError(f"site {self.site.name!r}: {path} stays open to others (mode "
+                               f"{found & 0o777:o}) after chmod {mode:o}; nothing is "
+                               "uploaded into it")
 
     def put_file(self, workspace: str, name: str, data: bytes) -> None:
         self.upload(f"uploading {name}", lambda: io.BytesIO(data), workspace, name, len(data))

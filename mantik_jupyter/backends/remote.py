@@ -10,6 +10,9 @@
   copies them into the job directory from a manifest before it runs the notebook.
 - The job script: log to ``mantik-job.log``, read the owner-only secrets file and delete
   it, restore the bundle, then the shared :func:`mantik_jupyter.jobscript.render` part.
+- Owner-only on the site: the run folder and the upload cache are made (or verified) 0700
+  before anything is uploaded into them, the secrets file 0600, and the job runs with
+  ``umask 077`` from its first line, so nothing it writes is readable by others.
 """
 
 from __future__ import annotations
@@ -103,8 +106,8 @@ def prologue(cache_dir: str, bundle: Bundle) -> list[str]:
     """Shell lines run first: log, secrets (read then deleted), the bundle from the cache."""
     output_dir = PurePosixPath(bundle.output_notebook).parent
     return [
+        "umask 077",  # first: the log and everything after it are owner-only
         f"exec >>{LOG_FILE} 2>&1",
-        "umask 077",
         f"if [ -f {SECRETS} ]; then set -a; . ./{SECRETS}; set +a; rm -f {SECRETS}; fi",
         f"mantik_cache={shlex.quote(cache_dir)}",
         "while IFS= read -r -d '' sha && IFS= read -r -d '' path; do",
@@ -175,7 +178,7 @@ class RemoteBackend(Backend):
 
     @abstractmethod
     def cache_dir(self) -> str:
-        """Absolute path of the upload cache on the site (created if needed)."""
+        """Absolute path of the upload cache on the site (created owner-only if needed)."""
 
     @abstractmethod
     def cached(self) -> dict[str, int]:
@@ -187,7 +190,8 @@ class RemoteBackend(Backend):
 
     @abstractmethod
     def open_workspace(self, job: JobRequest, spec: RunSpec) -> Any:
-        """Make the job's working directory (UNICORE: the job, not started yet)."""
+        """Make the job's working directory (UNICORE: the job, not started yet), owner-only
+        (0700, verified) before anything is uploaded into it."""
 
     @abstractmethod
     def put_file(self, workspace: Any, name: str, data: bytes) -> None:
@@ -204,6 +208,10 @@ class RemoteBackend(Backend):
     @abstractmethod
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
         """Batch directives at the top of the script (none for UNICORE)."""
+
+    def private_file(self, workspace: Any, name: str) -> None:
+        """Make a file just written into the (owner-only) run folder 0600, where the gateway
+        can (by default the folder's mode alone protects it)."""
 
     def started_lines(self) -> list[str]:
         """Shell lines the job runs right after the shared prologue (none by default)."""
@@ -303,6 +311,8 @@ class RemoteBackend(Backend):
             for name, data in direct.items():
                 self.put_file(workspace, name, data)
                 sent += len(data)
+            if SECRETS in direct:
+                self.private_file(workspace, SECRETS)
             submission = self.launch(workspace, job, spec, script)
         except BaseException:
             self.discard(workspace)

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import CredentialsError, MantikError, NotFoundError
+from ..errors import BackendError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import unicore_resources
 from ..spec import RunSpec
 from ..states import RunState
@@ -156,6 +156,7 @@ class UnicoreBackend(RemoteBackend):
                 {"Name": CACHE_TAG, "Tags": [CACHE_TAG], "Executable": "/bin/true",
                  "haveClientStageIn": "true"}, CACHE_TAG)
             storage = self._storage(job_url)
+            self._check_private(storage, "the upload cache")
             mount = self._get("reading the upload cache", storage)["mountPoint"]
             self._cache = (storage, mount)
         return self._cache[1]
@@ -198,10 +199,24 @@ class UnicoreBackend(RemoteBackend):
             description["RunUserPrecommandOnLoginNode"] = "true"
         job_url = self._create_job(description, tag)
         try:
-            return job_url, self._storage(job_url)
+            storage = self._storage(job_url)
+            self._check_private(storage, "the job directory")
+            return job_url, storage
         except BaseException:
             self.discard((job_url, ""))
             raise
+
+    def _check_private(self, storage: str, what: str) -> None:
+        """A job directory is made by UNICORE with the site's umask: refuse to upload into
+        one that others may enter or read."""
+        mode = str(self._get(f"checking who may read {what}", f"{storage}/files/")
+                   .get("permissions", ""))
+        if len(mode) != 9 or mode[3:] != "------":
+            shown = mode or "its permissions are not shown"
+            raise BackendError(
+                f"site {self.site.name!r}: {what} is open to others ({shown}); nothing is "
+                "uploaded into it. Ask the site to make job directories owner-only "
+                "(UNICORE/X umask 077)")
 
     def put_file(self, workspace: tuple[str, str], name: str, data: bytes) -> None:
         self._put(f"{workspace[1]}/files/{name}", data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import shlex
 import sys
 import time
@@ -417,6 +418,22 @@ class Ops(FirecrestHandler):
             self.no_content()
         else:
             self.fail(405, f"POST is not allowed on ops/{op}")
+
+    def put(self, system: str, op: str) -> None:
+        """chmod (JSON body: the path and an octal mode)."""
+        if op != "chmod":
+            self.fail(405, f"PUT is not allowed on ops/{op}")
+        body = self.json_body()
+        raw = body.get("sourcePath", body.get("path"))
+        mode = body.get("mode")
+        if not isinstance(raw, str) or not isinstance(mode, str) or \
+                not re.fullmatch(r"[0-7]{3,4}", mode):
+            self.fail(400, "body: sourcePath and an octal mode (e.g. '700') are required")
+        target = self.path(system, raw)
+        if not target.exists():
+            self.fail(404, f"cannot access '{raw}': No such file or directory")
+        target.chmod(int(mode, 8))
+        self.send_json(200, {"output": file_entry(target)})
 
     def delete(self, system: str, op: str) -> None:
         """rm (recursive)."""

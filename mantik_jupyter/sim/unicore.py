@@ -104,7 +104,8 @@ class Jobs(UnicoreHandler):
             job = build_job(self.site, description)
         except ValueError as exc:
             self.fail(400, f"Invalid job description: {exc}")
-        Path(job.workdir).mkdir(parents=True)
+        # owner-only, as UNICORE/X makes job directories with its default umask 077
+        Path(job.workdir).mkdir(parents=True, mode=0o700)
         job.note(f"Created with ID {job.id}")
         self.site.store.save(job)
         if str(description.get("haveClientStageIn", "false")).lower() != "true":
