@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 #: Longest message an error carries (to a REST body, a log line, a terminal).
@@ -80,6 +81,24 @@ class UnavailableError(MantikError):
 
     status = 503
     reason = "site_unavailable"
+
+
+class StoreError(MantikError):
+    """The run store cannot be used: damaged, from a newer version, disk full, read-only."""
+
+    status = 503
+    reason = "store_unavailable"
+
+
+def out_of_space(exc: BaseException, where: object) -> StoreError | None:
+    """A full disk or quota (an OSError or SQLite's "disk is full") as an error naming the
+    folder; None for any other failure."""
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or \
+        "database or disk is full" in str(exc)
+    if not full:
+        return None
+    return StoreError(f"no space left on the disk holding {where}: free some space and retry",
+                      key="store")
 
 
 class CredentialsError(MantikError):

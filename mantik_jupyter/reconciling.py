@@ -144,4 +144,6 @@ class Reconciler:
             changes["ended_at"] = now()
         if not changes:
             return None
-        return self.context.store.update(run.id, **changes)
+        # only over the state this status was read against: a reply that arrives after
+        # another process ended the run (a cancel, a CLI sync) never overwrites that
+        return self.context.store.update_if(run.id, run.state, **changes)

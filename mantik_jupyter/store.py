@@ -6,6 +6,7 @@ schema is versioned by ``PRAGMA user_version`` and upgraded by the migrations be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, NotFoundError
+from .errors import ConfigError, NotFoundError, StoreError
 from .runfilter import RunFilter, cursor_of
 from .states import ACTIVE_STATES, RunState
 
@@ -141,6 +142,23 @@ def _json_object(members: Sequence[Member]) -> tuple[str, list[Any]]:
     return f"json_object({_JSON_MEMBERS}{sql})", args
 
 
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """What a failure of SQLite on the run store means for the user, naming the file."""
+    text = str(exc)
+    if "full" in text:
+        message = (f"no space left on the disk holding the run store {path}: free some space "
+                   "and retry")
+    elif "readonly" in text or "read-only" in text:
+        message = (f"the run store {path} cannot be written ({text}): make it and its folder "
+                   "writable, or use another home (MANTIK_JUPYTER_HOME)")
+    elif "not a database" in text or "malformed" in text:
+        message = (f"the run store {path} is damaged ({text}): move it aside (mv {path} "
+                   f"{path}.damaged) to start an empty one, or restore a backup of it")
+    else:
+        message = f"the run store {path} cannot be used: {text}"
+    return StoreError(message, key="store")
+
+
 class RunStore:
     """Thread-safe access to the runs table of one SQLite file."""
 
@@ -149,12 +167,15 @@ class RunStore:
         self._lock = threading.RLock()
         self._writes = 0  # commits through this connection (data_version ignores them)
         self._counts: dict[str, tuple[tuple[int, int], int]] = {}
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            raise store_error(self.path, exc) from None
         self._migrate()
         self.path.chmod(0o600)
 
@@ -164,19 +185,31 @@ class RunStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; SQLite's failures (full disk, read-only file, damage)
+        become a StoreError naming the file and what to do."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as exc:
+                raise store_error(self.path, exc) from None
             self._writes += 1
 
     def _migrate(self) -> None:
         with self._transaction() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"the run store {self.path} was written by a newer mantik-jupyter (schema "
+                    f"{version}; this one knows up to {len(MIGRATIONS)}): upgrade "
+                    "mantik-jupyter, or use another home (MANTIK_JUPYTER_HOME)",
+                    key="store")
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)

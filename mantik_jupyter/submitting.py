@@ -16,6 +16,7 @@ from pathlib import Path
 from .backends import JobRequest
 from .bundle import stage
 from .context import EngineContext
+from .errors import out_of_space
 from .params import notebook_parameters, resolve_parameters
 from .request import SubmitRequest
 from .sites import Site
@@ -78,8 +79,11 @@ class Submitter:
                     run_id=run_id, name=run_name, bundle=bundle, spec=spec,
                     env=self._job_env(run, site), secret_env=ctx.tracker.job_secrets(),
                 ))
-            except BaseException:
+            except BaseException as exc:
                 self._discard(run, staging)
+                full = out_of_space(exc, ctx.home)
+                if full:
+                    raise full from None
                 raise
             shutil.rmtree(staging, ignore_errors=True)
             return ctx.store.update(

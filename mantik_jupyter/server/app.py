@@ -16,6 +16,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int, List, Unicode, default
 
 from .. import paths
+from ..errors import MantikError
 from ..gateways import DEADLINE, WORKERS, GatewayPool
 from ..links import LinkPolicy
 from ..reconciling import SUBMIT_GRACE
@@ -85,11 +86,19 @@ class MantikJupyter(ExtensionApp):
         # fixed for the server's life; resolved once, not on every path check
         self.contents_root = Path(self.serverapp.root_dir).resolve()
         tracker = Tracker(home)
-        self.service = RunService(
-            home=home, catalog=SiteCatalog(home, admin_sites=self.sites), tracker=tracker,
-            submit_grace=self.submit_grace, contents_root=self.contents_root,
-            links=self.link_policy(tracker),
-            gateways=GatewayPool(self.gateway_workers, deadline=self.gateway_deadline))
+        #: why the engine could not start (a damaged or newer run store): every route
+        #: answers with it, instead of the extension vanishing from the server
+        self.unavailable: MantikError | None = None
+        self.service: RunService | None = None
+        try:
+            self.service = RunService(
+                home=home, catalog=SiteCatalog(home, admin_sites=self.sites), tracker=tracker,
+                submit_grace=self.submit_grace, contents_root=self.contents_root,
+                links=self.link_policy(tracker),
+                gateways=GatewayPool(self.gateway_workers, deadline=self.gateway_deadline))
+        except MantikError as exc:
+            self.log.error("mantik-jupyter cannot start its engine: %s", exc.message)
+            self.unavailable = exc
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
         # reads of the store never queue behind calls that wait on a site
         self.reads = ThreadPoolExecutor(self.read_workers, thread_name_prefix="mantik-read")
@@ -98,7 +107,8 @@ class MantikJupyter(ExtensionApp):
         self.site_health: dict[str, dict[str, Any]] = {}
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
         self.poller = RunPoller(self.service, self.poll_thread, self.emit_state_change,
-                                self.poll_min_interval, self.poll_max_interval)
+                                self.poll_min_interval, self.poll_max_interval) \
+            if self.service else None
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in ROUTES)
@@ -113,10 +123,13 @@ class MantikJupyter(ExtensionApp):
         token = serverapp.identity_provider.token
         if token:
             os.environ["MANTIK_JUPYTER_TOKEN"] = token
-        self.poller.start()
+        if self.poller:
+            self.poller.start()
 
     async def stop_extension(self) -> None:
-        await self.poller.stop()
+        if self.poller:
+            await self.poller.stop()
         for pool in (self.executor, self.reads, self.poll_thread):
             pool.shutdown(wait=False, cancel_futures=True)
-        self.service.close()
+        if self.service:
+            self.service.close()

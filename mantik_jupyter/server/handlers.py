@@ -50,11 +50,15 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
     def prepare(self) -> Any:
         # The server starts the poller once its loop runs; test harnesses that never call
         # the start hook get it with the first request.
-        self.extensionapp.poller.start()
+        if self.extensionapp.poller:
+            self.extensionapp.poller.start()
         return super().prepare()
 
     @property
     def service(self) -> RunService:
+        """The engine (a 503 saying why, when it could not start: e.g. a damaged store)."""
+        if self.extensionapp.service is None:
+            raise self.extensionapp.unavailable
         return self.extensionapp.service
 
     @property
