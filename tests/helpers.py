@@ -42,6 +42,15 @@ def wait_for(cli, run_id: str, states: set[str], timeout: float = 240) -> dict:
         time.sleep(0.3)
 
 
+def wait_until(condition, what: str, timeout: float = 120):
+    """Poll ``condition`` until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return value
+
+
 def write_config(path: Path, config: dict) -> str:
     """A run configuration file (JSON is YAML)."""
     path.write_text(json.dumps(config))

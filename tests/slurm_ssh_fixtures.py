@@ -162,6 +162,7 @@ UsePAM no
 StrictModes no
 MaxSessions 100
 MaxStartups 100:30:200
+Subsystem sftp internal-sftp
 SetEnv SLURM_CONF={slurm_conf} PATH={base / 'bin'}:/usr/bin:/bin:/usr/sbin:/sbin
 """)
     known_hosts = base / "known_hosts"
@@ -209,9 +210,13 @@ def ssh_profile(sshd: PrivateSshd, name: str, **overrides: object) -> dict:
 
 
 @pytest.fixture(scope="session")
-def slurm_sites(private_sshd: PrivateSshd, session_home: Path) -> PrivateSshd:
+def slurm_sites(private_sshd: PrivateSshd, session_home: Path, slurm: str, cli) -> PrivateSshd:
     """The ``slurm-local`` and ``slurm-ssh`` profiles in the session's home."""
     from mantik_jupyter.sites import SiteCatalog
+
+    # CLI processes find the session's Slurm as a login node's users find theirs (the CLI's
+    # environment may have been taken before the Slurm fixture set SLURM_CONF)
+    cli.env["SLURM_CONF"] = slurm
 
     catalog = SiteCatalog(session_home)
     catalog.add({"name": LOCAL_SITE, "kind": "slurm", "title": "Slurm on this machine",

@@ -13,7 +13,7 @@ commands run, in the run directory, before ``sbatch``.
 from __future__ import annotations
 
 import logging
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, MantikError, NotFoundError
@@ -30,7 +30,7 @@ from . import (
     slurm_jobs,
     wait_terminal,
 )
-from .remote import SCRIPT, Failure, RemoteBackend, job_name, relative_path
+from .remote import SCRIPT, Failure, PathFiles, RemoteBackend, job_name, relative_path
 from .slurm_jobs import JOB_ID_FILE, SlurmJob
 from .transports import Lost, Result, Transport, command, transport
 
@@ -52,7 +52,7 @@ class CommandFailed(Exception):
         self.result = result
 
 
-class SlurmBackend(RemoteBackend):
+class SlurmBackend(PathFiles, RemoteBackend):
     """Runs jobs with sbatch/squeue/sacct/scancel over a :class:`~.transports.Transport`."""
 
     kind = "slurm"
@@ -180,7 +180,8 @@ class SlurmBackend(RemoteBackend):
             found = self._job_of(job.run_id)
             return found.job_id if found else None
 
-        line = command("cd", workspace) + " && " + command(*SBATCH, SCRIPT)
+        # the job's log is made by Slurm with sbatch's umask: owner-only, as the rest
+        line = command("cd", workspace) + " && umask 077 && " + command(*SBATCH, SCRIPT)
         out = self.call("submitting the job", self._sbatch, line, recover=recover)
         return Submission(out, workspace, script)
 
@@ -260,10 +261,6 @@ class SlurmBackend(RemoteBackend):
         wait_terminal(lambda: self.status([run])[run.id])
 
     # ------------------------------------------------------------------ files
-    def _path(self, run: Run, path: str) -> str:
-        rel = relative_path(path)
-        return f"{run.work_dir}/{rel}" if rel else run.work_dir
-
     def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
         try:
             return self.call("reading the log", self.transport.read,
@@ -278,18 +275,11 @@ class SlurmBackend(RemoteBackend):
                 for e in sorted(entries, key=lambda e: e.name)
                 if not e.name.startswith(".mantik")]
 
-    def download(self, run: Run, path: str, dest: Path) -> Path:
-        source = self._path(run, path)
-        entry = self.call("reading file properties", self.transport.stat, source)
-        dest.mkdir(parents=True, exist_ok=True)
-        target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
-        if not entry.is_dir:
-            self.call(f"downloading {path}", self.transport.get, source, target)
-            return target
-        target.mkdir(exist_ok=True)
-        for child in self.list_files(run, path):
-            self.download(run, child.path, target)
-        return target
+    def is_folder(self, source: str) -> bool:
+        return self.call("reading file properties", self.transport.stat, source).is_dir
+
+    def fetch_file(self, what: str, source: str, target: Path) -> None:
+        self.call(what, self.transport.get, source, target)
 
     def delete(self, run: Run) -> None:
         if run.work_dir:

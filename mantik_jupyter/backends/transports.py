@@ -329,13 +329,15 @@ class SshTransport(Transport):
 
     def sftp(self) -> Any:
         """The SFTP session of the connection (opened once per connection)."""
+        import paramiko
+
         client = self.client()
         with self._lock:
             if self._sftp is None or self._sftp.get_channel().get_transport() \
                     is not client.get_transport():
                 try:
                     self._sftp = client.open_sftp()
-                except (OSError, EOFError) as exc:
+                except (OSError, EOFError, paramiko.SSHException) as exc:
                     raise self._lost(exc) from None
             return self._sftp
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import SLURM_SITES, make_notebook, site_jobs, wait_for
+from helpers import SLURM_SITES, make_notebook, site_jobs, wait_until
 from slurm_ssh_fixtures import SSH_SITE, PrivateSshd, ssh_profile
 
 from mantik_jupyter.backends.transports import command
@@ -22,7 +21,6 @@ from mantik_jupyter.service import RunService
 from mantik_jupyter.sites import SiteCatalog
 from mantik_jupyter.tracking import Tracker
 
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
 CLI = (sys.executable, "-m", "mantik_jupyter.cli")
 
 
@@ -36,16 +34,8 @@ def jobs_of(run_id: str) -> list[dict]:
     return [j for j in site_jobs(None, SSH_SITE) if j["name"] == f"mantik-{run_id}"]
 
 
-def wait_until(condition, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return value
-
-
 def test_host_keys_logins_config_aliases_and_jumps(cli, slurm_sites: PrivateSshd,
-                                                   session_home, tmp_path):
+                                                   session_home, tmp_path, monkeypatch):
     sshd = slurm_sites
     ok = cli("sites", "test", SSH_SITE).stdout
     assert "ok: slurm-wlm" in ok and f"root@127.0.0.1:{sshd.port} over SSH" in ok, ok
@@ -60,47 +50,44 @@ def test_host_keys_logins_config_aliases_and_jumps(cli, slurm_sites: PrivateSshd
     catalog.add(ssh_profile(sshd, "ssh-changed-host", known_hosts=str(changed)))
     catalog.add(ssh_profile(sshd, "ssh-wrong-key", key_file=str(sshd.wrong_key)))
     host = fingerprint(sshd.base / "host_ed25519.pub")
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # only the profile's key is offered
+    service = RunService(session_home)
 
-    unknown = cli("sites", "test", "ssh-unknown-host", check=False)
-    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
-    assert "host key" in unknown.stdout and "unknown" in unknown.stdout, unknown.stdout
-    assert host in unknown.stdout and str(empty) in unknown.stdout
-    assert empty.read_text() == ""  # never added silently
+    unknown = service.check_site("ssh-unknown-host")
+    assert not unknown["ok"] and "host key" in unknown["message"], unknown
+    assert "unknown" in unknown["message"] and host in unknown["message"]
+    assert str(empty) in unknown["message"] and empty.read_text() == ""  # never added
 
-    refused = cli("sites", "test", "ssh-changed-host", check=False)
-    assert refused.returncode == 1 and "CHANGED" in refused.stdout, refused.stdout
-    assert host in refused.stdout and fingerprint(sshd.base / "user_ed25519.pub") in \
-        refused.stdout
+    refused = service.check_site("ssh-changed-host")
+    assert not refused["ok"] and "CHANGED" in refused["message"], refused
+    assert host in refused["message"]
+    assert fingerprint(sshd.base / "user_ed25519.pub") in refused["message"]
 
-    wrong = cli("sites", "test", "ssh-wrong-key", check=False)
-    assert wrong.returncode == 1 and "refused the login" in wrong.stdout, wrong.stdout
-    assert str(sshd.wrong_key) in wrong.stdout
+    wrong = service.check_site("ssh-wrong-key")
+    assert not wrong["ok"] and "refused the login" in wrong["message"], wrong
+    assert str(sshd.wrong_key) in wrong["message"]
 
     # ~/.ssh/config names the host, port, user, key and known_hosts; ProxyJump goes through
     # the same sshd (its direct-tcpip channel) to itself
-    config_home = tmp_path / "laptop"
-    (config_home / ".ssh").mkdir(parents=True)
-    (config_home / ".ssh" / "config").write_text(
-        f"Host cluster\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
-        f"  IdentityFile {sshd.key}\n  UserKnownHostsFile {sshd.known_hosts}\n"
-        "Host jumpy\n  HostName 127.0.0.1\n  ProxyJump cluster\n"
-        f"  Port {sshd.port}\n  User root\n  IdentityFile {sshd.key}\n"
-        f"  UserKnownHostsFile {sshd.known_hosts}\n")
+    laptop = tmp_path / "laptop"
+    (laptop / ".ssh").mkdir(parents=True)
+    entry = (f"  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+             f"  IdentityFile {sshd.key}\n  UserKnownHostsFile {sshd.known_hosts}\n")
+    (laptop / ".ssh" / "config").write_text(
+        f"Host cluster\n{entry}Host jumpy\n  ProxyJump cluster\n{entry}")
     catalog.add({"name": "ssh-alias", "kind": "slurm", "transport": "ssh", "host": "cluster"})
     catalog.add({"name": "ssh-jump", "kind": "slurm", "transport": "ssh", "host": "jumpy"})
-    laptop = {**cli.env, "HOME": str(config_home)}
-    laptop.pop("SSH_AUTH_SOCK", None)
+    monkeypatch.setenv("HOME", str(laptop))
     for name in ("ssh-alias", "ssh-jump"):
-        proc = subprocess.run([*CLI, "sites", "test", name], env=laptop,
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0 and f"root@127.0.0.1:{sshd.port} over SSH" in \
-            proc.stdout, proc.stdout + proc.stderr
+        checked = RunService(session_home).check_site(name)
+        assert checked["ok"] and f"root@127.0.0.1:{sshd.port} over SSH" in \
+            checked["message"], checked
 
-    with pytest.raises(ConfigError, match="control characters"):
+    with pytest.raises(ConfigError, match="control character"):
         command("ls", "a\nrm -rf ~")
-    bad = cli("sites", "add", "ssh-newline", "--kind", "slurm", "--transport", "ssh",
-              "--host", "login\nevil", check=False)
-    assert bad.returncode != 0 and "host" in bad.stderr and "Traceback" not in bad.stderr
+    with pytest.raises(ConfigError, match="host"):
+        catalog.add({"name": "ssh-newline", "kind": "slurm", "transport": "ssh",
+                     "host": "login\nevil"})
 
 
 def test_a_connection_dropped_mid_submit_or_between_polls_is_recovered(
@@ -131,7 +118,7 @@ def test_a_connection_dropped_mid_submit_or_between_polls_is_recovered(
     service.sync([service.get(run.id)])  # the poll reconnects and asks once
     assert len([c for c in commands if "squeue" in c]) == 1, commands
     final = service.wait(run.id, interval=0.5, timeout=240)
-    assert final.state.value == "COMPLETED", final
+    assert final.state == "COMPLETED", final
     assert b"tick 7" in service.logs(run.id).data
     assert len(jobs_of(run.id)) == 1
 
@@ -154,10 +141,10 @@ def test_a_submitter_killed_after_sbatch_leaves_one_adopted_job(
         held.unlink(missing_ok=True)  # the wrapper ends
     service = RunService(home=session_home, submit_grace=0)
     run = service.list(RunFilter(notebook=str(nb)))[0]
-    assert run.state.value == "SUBMITTING" and not run.remote_job_id
+    assert run.state == "SUBMITTING" and not run.remote_job_id
     service.sync()
     adopted = service.get(run.id)
     assert adopted.remote_job_id == job_id.split(";")[0], adopted
-    run_json = wait_for(cli, run.id, TERMINAL)
-    assert run_json["state"] == "COMPLETED" and "adopted" in cli("logs", run.id).stdout
+    final = service.wait(run.id, interval=0.5, timeout=240)
+    assert final.state == "COMPLETED" and b"adopted" in service.logs(run.id).data, final
     assert len(jobs_of(run.id)) == 1
