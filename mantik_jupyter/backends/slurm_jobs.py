@@ -9,6 +9,7 @@ forgotten it).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -111,6 +112,8 @@ def _clock(seconds: int) -> str:
 SQUEUE_FIELDS = ("JobID", "State", "StartTime", "EndTime", "Name", "WorkDir")
 #: ``sacct`` columns in the same order, plus the exit code (``CODE:SIGNAL``).
 SACCT_FIELDS = ("JobID", "State", "Start", "End", "ExitCode", "JobName", "WorkDir")
+#: A job's id, or an array task's (``JOBID_TASK``).
+JOB_ID = re.compile(r"\d+(_\d+)?")
 #: The line between ``squeue``'s and ``sacct``'s part of :func:`query_command`'s output.
 SACCT_MARK = "--mantik-sacct--"
 
@@ -121,7 +124,7 @@ def query_command(job_ids: Iterable[str] = (), name: str | None = None) -> str:
     codes. Without an accounting database ``sacct -c`` (the job-completion log) is tried,
     and a cluster with neither still answers through ``squeue`` alone."""
     ids = ",".join(job_ids)
-    if ids and not all(part.isdigit() for part in ids.replace("_", ",").split(",")):
+    if ids and not all(JOB_ID.fullmatch(part) for part in ids.split(",")):
         raise ValueError(f"not Slurm job ids: {ids!r}")
     # sacct looks back to midnight unless given job ids; ``sacct -c`` ignores the name
     pick = (f"-j {ids}" if ids
@@ -140,15 +143,15 @@ def parse_query(output: str) -> dict[str, SlurmJob]:
     jobs: dict[str, SlurmJob] = {}
     for line in queue.splitlines():
         parts = line.rstrip("|").split("|", len(SQUEUE_FIELDS) - 1)
-        if len(parts) == len(SQUEUE_FIELDS) and parts[0].strip().isdigit():
+        if len(parts) == len(SQUEUE_FIELDS) and JOB_ID.fullmatch(parts[0].strip()):
             job_id, state, start, end, name, work_dir = (p.strip() for p in parts)
             jobs[job_id] = SlurmJob(job_id, name, work_dir or None, state, None, None,
                                     _epoch(start), _epoch(end) if state not in QUEUED
                                     | RUNNING else None)
     for line in accounting.splitlines():
         parts = line.split("|", len(SACCT_FIELDS) - 1)
-        if len(parts) != len(SACCT_FIELDS) or not parts[0].isdigit():
-            continue  # a step, an array's summary or a line of an error
+        if len(parts) != len(SACCT_FIELDS) or not JOB_ID.fullmatch(parts[0]):
+            continue  # a step, a pending array's summary or a line of an error
         job_id, state, start, end, code, name, work_dir = parts
         held = jobs.get(job_id)
         if held is not None and (not held.status.state.terminal or not state.strip()):

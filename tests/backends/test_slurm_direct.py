@@ -13,6 +13,7 @@ import pytest
 from helpers import SLURM_SITES, make_notebook, site_jobs, wait_until
 from slurm_ssh_fixtures import SSH_SITE, PrivateSshd, ssh_profile
 
+from mantik_jupyter.backends.slurm_jobs import parse_query, query_command
 from mantik_jupyter.backends.transports import command
 from mantik_jupyter.errors import ConfigError
 from mantik_jupyter.request import SubmitRequest
@@ -121,6 +122,18 @@ def test_a_connection_dropped_mid_submit_or_between_polls_is_recovered(
     assert final.state == "COMPLETED", final
     assert b"tick 7" in service.logs(run.id).data
     assert len(jobs_of(run.id)) == 1
+
+    # a cluster without any accounting: the same query answers through squeue alone
+    no_accounting = tmp_path / "no-accounting"
+    no_accounting.mkdir()
+    (no_accounting / "sacct").write_text(
+        "#!/bin/sh\necho 'Slurm accounting storage is disabled' >&2\nexit 1\n")
+    (no_accounting / "sacct").chmod(0o755)
+    out = subprocess.run(["sh", "-c", query_command([final.remote_job_id])], text=True,
+                         capture_output=True, check=True,
+                         env={**os.environ, "PATH": f"{no_accounting}:{os.environ['PATH']}"})
+    job = parse_query(out.stdout)[final.remote_job_id]
+    assert job.status.state == "COMPLETED" and job.exit_code is None, job
 
 
 @pytest.mark.parametrize("site", SLURM_SITES)
