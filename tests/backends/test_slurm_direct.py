@@ -49,7 +49,9 @@ def test_host_keys_logins_config_aliases_and_jumps(cli, slurm_sites: PrivateSshd
     changed.write_text(f"[127.0.0.1]:{sshd.port} {other[0]} {other[1]}\n")
     catalog.add(ssh_profile(sshd, "ssh-unknown-host", known_hosts=str(empty)))
     catalog.add(ssh_profile(sshd, "ssh-changed-host", known_hosts=str(changed)))
-    catalog.add(ssh_profile(sshd, "ssh-wrong-key", key_file=str(sshd.wrong_key)))
+    cli("sites", "add", "ssh-wrong-key", "--kind", "slurm", "--transport", "ssh", "--host",
+        "127.0.0.1", "--port", str(sshd.port), "--user", "root", "--key-file",
+        str(sshd.wrong_key), "--known-hosts", str(sshd.known_hosts))  # flags from the schema
     host = fingerprint(sshd.base / "host_ed25519.pub")
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # only the profile's key is offered
     service = RunService(session_home)
