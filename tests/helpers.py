@@ -13,7 +13,9 @@ import nbformat
 SITES = ("sim-unicore", "sim-firecrest")  # the simulator's presets, one per gateway
 REAL_FIRECREST = "firecrest-real"  # CSCS's own FirecREST server (tests/firecrest_fixtures.py)
 FIRECREST_SITES = ("sim-firecrest", REAL_FIRECREST)
-ALL_SITES = (*SITES, REAL_FIRECREST)
+#: the slurm backend's sites over the session's Slurm (tests/slurm_ssh_fixtures.py)
+SLURM_SITES = ("slurm-local", "slurm-ssh")
+ALL_SITES = (*SITES, REAL_FIRECREST, *SLURM_SITES)
 
 
 def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
@@ -40,6 +42,15 @@ def wait_for(cli, run_id: str, states: set[str], timeout: float = 240) -> dict:
         time.sleep(0.3)
 
 
+def wait_until(condition, what: str, timeout: float = 120):
+    """Poll ``condition`` until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return value
+
+
 def write_config(path: Path, config: dict) -> str:
     """A run configuration file (JSON is YAML)."""
     path.write_text(json.dumps(config))
@@ -62,8 +73,9 @@ def follow_while_running(cli, run_id: str, marker: bytes, timeout: float = 240) 
 
 def site_jobs(sim, site: str) -> list[dict]:
     """The jobs a site has, as ``{"id", "name", "state"}``: the simulator's own list, or for
-    the real FirecREST server Slurm's (``scontrol`` keeps ended jobs for MinJobAge, an hour)."""
-    if site != REAL_FIRECREST:
+    the real FirecREST server and the slurm sites Slurm's (``scontrol`` keeps ended jobs for
+    MinJobAge, an hour)."""
+    if site != REAL_FIRECREST and site not in SLURM_SITES:
         return [{"id": j["id"], "name": j["name"], "state": j["state"]} for j in sim.jobs()]
     out = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True,
                          check=True).stdout

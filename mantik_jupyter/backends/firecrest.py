@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +31,7 @@ from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
 from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission, slurm_jobs, wait_terminal
-from .remote import Failure, RemoteBackend, relative_path
+from .remote import Failure, PathFiles, RemoteBackend, relative_path
 from .slurm_jobs import JOB_ID_FILE, SlurmJob
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class SiteToken:
         self._token = None
 
 
-class FirecrestBackend(RemoteBackend):
+class FirecrestBackend(PathFiles, RemoteBackend):
     """Runs jobs through a FirecREST v2 API on one system (``machine``)."""
 
     kind = "firecrest"
@@ -459,10 +459,6 @@ class FirecrestBackend(RemoteBackend):
             self._call("reading the job", "job_info", self.machine, run.remote_job_id)[0]))
 
     # ------------------------------------------------------------------ files
-    def _path(self, run: Run, path: str) -> str:
-        rel = relative_path(path)
-        return f"{run.work_dir}/{rel}" if rel else run.work_dir
-
     def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
         try:
             out = self._call("reading the log", "tail", self.machine,
@@ -480,18 +476,12 @@ class FirecrestBackend(RemoteBackend):
                           0 if e["type"] == "d" else int(e["size"]), e.get("lastModified"))
                 for e in entries if not e["name"].startswith(".mantik")]
 
-    def download(self, run: Run, path: str, dest: Path) -> Path:
-        source = self._path(run, path)
+    def is_folder(self, source: str) -> bool:
         info = self._call("reading file properties", "stat", self.machine, source)
-        dest.mkdir(parents=True, exist_ok=True)
-        target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
-        if not info["mode"] & 0o040000:  # a regular file
-            self.fetch(f"downloading {path}", source, target)
-            return target
-        target.mkdir(exist_ok=True)
-        for entry in self.list_files(run, path):
-            self.download(run, entry.path, target)
-        return target
+        return bool(info["mode"] & 0o040000)
+
+    def fetch_file(self, what: str, source: str, target: Path) -> None:
+        self.fetch(what, source, target)
 
     def delete(self, run: Run) -> None:
         if run.work_dir:

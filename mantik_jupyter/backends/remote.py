@@ -33,6 +33,7 @@ from ..bundle import Bundle
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import render
 from ..spec import RunSpec, merge_config
+from ..store import Run
 from ..tracking import OFFLINE_STORE
 from . import LOG_FILE, Backend, Capabilities, JobRequest, Submission
 
@@ -330,3 +331,34 @@ class RemoteBackend(Backend):
                 have[sha] = size
                 sent += size
         return sent
+
+
+class PathFiles:
+    """A run directory that is a plain folder path on the site (FirecREST, Slurm): paths in
+    it, and a download that fetches a file or each file of a folder."""
+
+    def _path(self, run: Run, path: str) -> str:
+        """The site path of ``path`` inside the run directory (checked not to leave it)."""
+        rel = relative_path(path)
+        return f"{run.work_dir}/{rel}" if rel else run.work_dir
+
+    @abstractmethod
+    def is_folder(self, source: str) -> bool:
+        """Whether the site path is a folder (NotFoundError if it is nothing)."""
+
+    @abstractmethod
+    def fetch_file(self, what: str, source: str, target: Path) -> None:
+        """Download one file, streamed; no partial ``target`` on failure."""
+
+    def download(self, run: Run, path: str, dest: Path) -> Path:
+        source = self._path(run, path)
+        folder = self.is_folder(source)
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
+        if not folder:
+            self.fetch_file(f"downloading {path}", source, target)
+            return target
+        target.mkdir(exist_ok=True)
+        for entry in self.list_files(run, path):  # every backend has it
+            self.download(run, entry.path, target)
+        return target

@@ -9,9 +9,11 @@ forgotten it).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from ..spec import RunSpec, plain_text
 from ..states import RunState
@@ -103,3 +105,68 @@ def directives(spec: RunSpec, run_id: str) -> list[str]:
 
 def _clock(seconds: int) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+# ---------------------------------------------------------------------- Slurm's own commands
+#: ``squeue`` columns, each ended by ``|`` (free text last); times as epoch seconds.
+SQUEUE_FIELDS = ("JobID", "State", "StartTime", "EndTime", "Name", "WorkDir")
+#: ``sacct`` columns in the same order, plus the exit code (``CODE:SIGNAL``).
+SACCT_FIELDS = ("JobID", "State", "Start", "End", "ExitCode", "JobName", "WorkDir")
+#: A job's id, or an array task's (``JOBID_TASK``).
+JOB_ID = re.compile(r"\d+(_\d+)?")
+#: The line between ``squeue``'s and ``sacct``'s part of :func:`query_command`'s output.
+SACCT_MARK = "--mantik-sacct--"
+
+
+def query_command(job_ids: Iterable[str] = (), name: str | None = None) -> str:
+    """One shell command line asking Slurm for the user's jobs by id or by name: ``squeue``
+    (every job the controller still holds, ended ones included), then ``sacct`` for exit
+    codes. Without an accounting database ``sacct -c`` (the job-completion log) is tried,
+    and a cluster with neither still answers through ``squeue`` alone."""
+    ids = ",".join(job_ids)
+    if ids and not all(JOB_ID.fullmatch(part) for part in ids.split(",")):
+        raise ValueError(f"not Slurm job ids: {ids!r}")
+    # sacct looks back to midnight unless given job ids; ``sacct -c`` ignores the name
+    pick = (f"-j {ids}" if ids
+            else f"-S now-7days -n {shlex.quote(plain_text(name, 'job name'))}")
+    squeue = (f"squeue --me -h -t all {pick.replace('-S now-7days ', '')} -O "
+              + shlex.quote(",".join(f"{f}:|" for f in SQUEUE_FIELDS)) + " 2>/dev/null")
+    sacct_args = f"-X -n -P {pick} -o {','.join(SACCT_FIELDS)}"
+    return (f"export SLURM_TIME_FORMAT=%s; {squeue}; echo {SACCT_MARK}; "
+            f"sacct {sacct_args} 2>/dev/null || sacct -c {sacct_args} 2>/dev/null; true")
+
+
+def parse_query(output: str) -> dict[str, SlurmJob]:
+    """The jobs in :func:`query_command`'s output by id, ``sacct``'s record (exit code and
+    all) over ``squeue``'s for a job that has ended."""
+    queue, _, accounting = output.partition(SACCT_MARK)
+    jobs: dict[str, SlurmJob] = {}
+    for line in queue.splitlines():
+        parts = line.rstrip("|").split("|", len(SQUEUE_FIELDS) - 1)
+        if len(parts) == len(SQUEUE_FIELDS) and JOB_ID.fullmatch(parts[0].strip()):
+            job_id, state, start, end, name, work_dir = (p.strip() for p in parts)
+            jobs[job_id] = SlurmJob(job_id, name, work_dir or None, state, None, None,
+                                    _epoch(start), _epoch(end) if state not in QUEUED
+                                    | RUNNING else None)
+    for line in accounting.splitlines():
+        parts = line.split("|", len(SACCT_FIELDS) - 1)
+        if len(parts) != len(SACCT_FIELDS) or not JOB_ID.fullmatch(parts[0]):
+            continue  # a step, a pending array's summary or a line of an error
+        job_id, state, start, end, code, name, work_dir = parts
+        held = jobs.get(job_id)
+        if held is not None and (not held.status.state.terminal or not state.strip()):
+            continue  # squeue knows better while the job lives (sacct -c lags behind)
+        exit_code, _, signal = code.partition(":")
+        jobs[job_id] = SlurmJob(job_id, name, work_dir.rstrip("/") or None, state,
+                                int(exit_code) if exit_code.isdigit() else None,
+                                int(signal) if signal.isdigit() and int(signal) else None,
+                                _epoch(start), _epoch(end))
+    return jobs
+
+
+def _epoch(text: str) -> str | None:
+    """An ISO time from Slurm's epoch seconds (``SLURM_TIME_FORMAT=%s``); None if unset."""
+    text = text.strip()
+    if not text.isdigit() or int(text) == 0:
+        return None
+    return datetime.fromtimestamp(int(text), timezone.utc).isoformat()

@@ -3,7 +3,8 @@
 The simulator runs on the session home's default root (``<home>/sim``), so the shipped
 ``sim-unicore`` and ``sim-firecrest`` presets reach it with their demo credentials and no
 set-up, exactly as after ``mantik-jupyter sim start``. A test parametrized with
-``site="firecrest-real"`` gets CSCS's own FirecREST server too (``firecrest_fixtures``).
+``site="firecrest-real"`` gets CSCS's own FirecREST server too (``firecrest_fixtures``),
+one with a ``slurm-*`` site the slurm backend's profiles and sshd (``slurm_ssh_fixtures``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from firecrest_fixtures import REAL_SITE, real_firecrest  # noqa: F401 - used by name
+from helpers import SLURM_SITES
 from slurm_fixtures import slurm  # noqa: F401 - the Slurm fixture, used below
+from slurm_ssh_fixtures import private_sshd, slurm_sites  # noqa: F401 - used by name
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +44,10 @@ def sim(site_sim):
 
 @pytest.fixture(autouse=True)
 def real_site_up(request: pytest.FixtureRequest) -> None:
-    """Bring the real FirecREST server up for a test parametrized with its site."""
+    """Bring the real FirecREST server (or the slurm sites' sshd) up for a test
+    parametrized with its site."""
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("site") == REAL_SITE:
         request.getfixturevalue("real_firecrest")
+    if callspec is not None and callspec.params.get("site") in SLURM_SITES:
+        request.getfixturevalue("slurm_sites")

@@ -131,13 +131,17 @@ def test_login_node_commands_are_refused_by_capability(tmp_path, site, runs):
 def test_the_profile_schema_is_composed_from_backends_and_credential_sources(tmp_path):
     schema = SiteCatalog(tmp_path).schema()
     props = schema["properties"]
-    assert props["kind"]["enum"] == ["firecrest", "unicore"]  # local takes no profiles
+    assert props["kind"]["enum"] == ["firecrest", "slurm", "unicore"]  # local takes none
     assert props["auth"]["enum"] == ["client-credentials", "token", "password"]
     assert props["machine"]["description"] == "FirecREST: system name (daint, eiger, ...)"
     assert props["url"]["description"] == ("FirecREST: API URL (https://HOST/.../firecrest/v2)"
                                            "; UNICORE: REST base of the site "
                                            "(https://HOST/SITE/rest/core)")
-    assert schema["required"] == ["name", "kind", "url"]  # url: every kind requires it
+    assert schema["required"] == ["name", "kind"]  # slurm needs no url
+    assert props["transport"] == {"enum": ["local", "ssh"], "description": (
+        "Slurm: where Slurm's commands run: local (Jupyter runs on a login node) or ssh "
+        "(default: local)")}
+    assert SiteCatalog(tmp_path).add({"name": "direct", "kind": "slurm"}).kind == "slurm"
     assert set(props["credentials"]["properties"]["source"]["enum"]) == {
         "secrets-file", "env", "token-file", "token-command", "jupyterhub", "keyring",
         "simulator"}

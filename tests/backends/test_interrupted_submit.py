@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import SITES, make_notebook
+from helpers import SITES, make_notebook, wait_until
 from mlflow.tracking import MlflowClient
 
 from mantik_jupyter.errors import NotFoundError
@@ -26,15 +26,6 @@ from mantik_jupyter.store import Run
 #: the request that hands the job to the batch system, per site
 START_ROUTE = {"sim-unicore": r"/rest/core/jobs/[^/]+/actions/start$",
                "sim-firecrest": r"/compute/[^/]+/jobs/?$"}
-
-
-def wait_until(condition, what: str, timeout: float = 120):
-    """Poll ``condition`` until it returns something true; that value."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return value
 
 
 def submitting_run(service: RunService, nb: Path) -> Run:

@@ -17,7 +17,7 @@ async def test_presets_and_the_profile_schema(api):
     assert by_name["juwels"]["origin"] == "preset" and by_name["juwels"]["preset"] is True
     assert by_name["juwels"]["credentials_set"] is False
     assert by_name["local"]["credentials_set"] is True
-    assert listing["schema"]["properties"]["kind"]["enum"] == ["firecrest", "unicore"]
+    assert listing["schema"]["properties"]["kind"]["enum"] == ["firecrest", "slurm", "unicore"]
 
 
 async def test_user_profile_life_cycle_and_secrets_never_come_back(api, server_home):
@@ -51,7 +51,7 @@ async def test_user_profile_life_cycle_and_secrets_never_come_back(api, server_h
     ("PUT", "sites/juwels", {"kind": "unicore", "url": "https://x"}, 403, "read-only"),
     ("DELETE", "sites/local", None, 403, "read-only"),
     ("DELETE", "sites/nowhere", None, 404, "unknown site"),
-    ("POST", "sites", {"name": "bad", "kind": "slurm", "url": "https://x"}, 422, "kind"),
+    ("POST", "sites", {"name": "bad", "kind": "pbs", "url": "https://x"}, 422, "kind"),
     ("POST", "sites", {"name": "a b", "kind": "unicore", "url": "https://x"}, 422, "name"),
     ("POST", "sites", {"name": "s1", "kind": "unicore", "url": "https://x",
                        "password": PLANTED}, 422, "password"),
