@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
+from ..progress import NO_PROGRESS, Progress, Stream, reader
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
@@ -224,9 +225,11 @@ class FirecrestBackend(RemoteBackend):
                              self.cache_dir())
         return {e["name"]: int(e["size"]) for e in entries if e.get("type") == "-"}
 
-    def put_blob(self, sha: str, local: Path, size: int) -> None:
+    def put_blob(self, sha: str, local: Path, size: int, progress: Progress = NO_PROGRESS
+                 ) -> None:
+        chunks = reader(local, progress)  # a fresh stream per attempt, bytes counted once
         self.upload(f"uploading {local.name} ({size} bytes) to the upload cache",
-                    lambda: str(local), self.cache_dir(), sha, size)
+                    lambda: Stream(chunks()), self.cache_dir(), sha, size)
 
     # ------------------------------------------------------------------ transfers
     def sized_client(self) -> Any:
@@ -461,17 +464,19 @@ class FirecrestBackend(RemoteBackend):
                           0 if e["type"] == "d" else int(e["size"]), e.get("lastModified"))
                 for e in entries if not e["name"].startswith(".mantik")]
 
-    def download(self, run: Run, path: str, dest: Path) -> Path:
+    def download(self, run: Run, path: str, dest: Path, progress: Progress = NO_PROGRESS
+                 ) -> Path:
         source = self._path(run, path)
         info = self._call("reading file properties", "stat", self.machine, source)
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
         if not info["mode"] & 0o040000:  # a regular file
             self.fetch(f"downloading {path}", source, target)
+            progress.advance(target.stat().st_size, files=1)
             return target
         target.mkdir(exist_ok=True)
         for entry in self.list_files(run, path):
-            self.download(run, entry.path, target)
+            self.download(run, entry.path, target, progress)
         return target
 
     def delete(self, run: Run) -> None:
