@@ -193,7 +193,8 @@ class RunService:
         if limit is not None and limit < 1:
             raise MantikError(f"limit must be 1 or more, got {limit}", key="limit")
         run = self.get(run_id)  # state first: once terminal, the log is complete
-        data = self.backend(run.site).read_log(run, offset, limit)
+        # no job on the site yet (still being submitted, or its submission failed): no log
+        data = self.backend(run.site).read_log(run, offset, limit) if _has_job(run) else b""
         eof = run.run_state.terminal and (limit is None or len(data) < limit)
         if not eof:
             data = _whole_characters(data)
@@ -264,7 +265,7 @@ class RunService:
     def files(self, run_id: str, path: str = "") -> list[FileEntry]:
         """Entries of a folder of the run's working directory."""
         run = self.get(run_id)
-        return self.backend(run.site).list_files(run, path)
+        return self.backend(run.site).list_files(run, path) if _has_job(run) else []
 
     def download(self, run_id: str, path: str, to: Path,
                  progress: Progress = NO_PROGRESS) -> Path:
@@ -296,6 +297,12 @@ class RunService:
             self.backend(run.site).delete(run)
         shutil.rmtree(self._context.results(run.id), ignore_errors=True)
         self._context.store.delete(run.id)
+
+
+def _has_job(run: Run) -> bool:
+    """Whether a job of the run reached its site (a run SUBMITTING or whose submission
+    failed has none: nothing to read there)."""
+    return bool(run.remote_job_id or run.work_dir)
 
 
 def _whole_characters(data: bytes) -> bytes:
