@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, registry
+from .cli_progress import Display
 from .errors import MantikError
 from .request import RerunChanges, SubmitRequest
 from .runfilter import RunFilter
@@ -51,9 +52,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args)
     service = _service()
-    run = service.submit(SubmitRequest.from_json({
+    request = SubmitRequest.from_json({
         "notebook": args.notebook, "site": args.site, "config_file": args.config,
-        "parameter_texts": args.param or [], "name": args.name}))
+        "parameter_texts": args.param or [], "name": args.name})
+    with Display(quiet=args.json) as display:
+        run = service.submit(request, progress=display)
     if args.follow:
         _follow(service, run.id, 0)
     if args.wait or args.follow:
@@ -125,8 +128,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     service = _service()
-    run = service.rerun(args.run, RerunChanges.from_json({
+    request = service.rerun_request(args.run, RerunChanges.from_json({
         "parameter_texts": args.param or [], "name": args.name, "site": args.site}))
+    with Display(quiet=args.json) as display:
+        run = service.submit(request, progress=display)
     if args.wait:
         run = service.wait(run.id)
     if args.json:
@@ -147,7 +152,12 @@ def cmd_files(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    print(_service().download(args.run, args.path, Path(args.to)))
+    service = _service()
+    run_id = service.get(args.run).id
+    with Display() as display:
+        copy = service.download(run_id, args.path, Path(args.to),
+                                progress=display.tracker(run_id))
+    print(copy)
     return 0
 
 

@@ -18,6 +18,7 @@ ALLOWED = frozenset({
     "no_proxy", "IPYTHONDIR", "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR",
     "JUPYTER_RUNTIME_DIR", "JUPYTER_PLATFORM_DIRS", "MPLCONFIGDIR", "CUDA_VISIBLE_DEVICES",
     "MLFLOW_ALLOW_FILE_STORE", "MODULEPATH", "MODULESHOME", "LMOD_CMD",
+    "SLURM_CONF",  # where Slurm's commands (the slurm site's local transport) find the cluster
 })
 ALLOWED_PREFIXES = ("LC_", "XDG_", "CONDA_", "OMP_", "MKL_", "OPENBLAS_", "NVIDIA_")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .backends import FileEntry
+from .backends import CANCEL_WAIT, FileEntry
 from .context import EngineContext
 from .errors import ConflictError, MantikError
 from .executed import keep_beside
@@ -28,6 +28,7 @@ from .finalizing import Finalizer
 from .gateways import GatewayPool, GuardedBackend
 from .links import LinkPolicy
 from .params import Parameter, notebook_parameters
+from .progress import NO_PROGRESS, Listener, Progress
 from .reconciling import SUBMIT_GRACE, Reconciler
 from .request import RerunChanges, SubmitRequest
 from .runfilter import RunFilter
@@ -35,7 +36,7 @@ from .sites import Site, SiteCatalog
 from .spec import plain_text
 from .states import RunState
 from .store import ALL, Run, RunStore, now
-from .submitting import Submitter
+from .submitting import Pending, Submitter
 from .tracking import Tracker
 
 
@@ -113,16 +114,33 @@ class RunService:
         return notebook_parameters(Path(notebook))
 
     # ------------------------------------------------------------------ submit
-    def submit(self, request: SubmitRequest) -> Run:
-        """Validate, bundle and submit a notebook; returns the QUEUED run."""
-        return self._submitter.submit(request)
+    def submit(self, request: SubmitRequest,
+               progress: Listener | None = None) -> Run:
+        """Validate, bundle and submit a notebook; returns the QUEUED run. ``progress``
+        is told (run id, snapshot) of bundling and upload, a few times per second."""
+        return self._submitter.submit(request, progress)
 
     def rerun(self, run_id: str, changes: RerunChanges | None = None) -> Run:
         """Submit the request a run was made with again, with ``changes``, as a new run
         whose parent is that run."""
+        return self.submit(self.rerun_request(run_id, changes))
+
+    def rerun_request(self, run_id: str, changes: RerunChanges | None = None) -> SubmitRequest:
+        """The request a re-run of a run submits: its own, with ``changes``."""
         original = self._context.store.get(run_id)
         request = SubmitRequest.from_json(original.request, lambda path, _key: Path(path))
-        return self.submit(request.rerun(original.id, changes or RerunChanges()))
+        return request.rerun(original.id, changes or RerunChanges())
+
+    def begin_submit(self, request: SubmitRequest,
+                     progress: Listener | None = None) -> Pending:
+        """Validate and record the run SUBMITTING, at once; ``complete_submit`` (in the
+        background) then bundles, uploads and submits it."""
+        return self._submitter.begin(request, progress)
+
+    def complete_submit(self, pending: Pending) -> Run:
+        """Finish a submission ``begin_submit`` recorded: QUEUED, or FAILED with the cause
+        (nothing left on the site), or CANCELLED if a cancel came first."""
+        return self._submitter.complete(pending)
 
     # ------------------------------------------------------------------ reads (pure)
     def get(self, run_id: str) -> Run:
@@ -178,7 +196,8 @@ class RunService:
         if limit is not None and limit < 1:
             raise MantikError(f"limit must be 1 or more, got {limit}", key="limit")
         run = self.get(run_id)  # state first: once terminal, the log is complete
-        data = self.backend(run.site).read_log(run, offset, limit)
+        # no job on the site yet (still being submitted, or its submission failed): no log
+        data = self.backend(run.site).read_log(run, offset, limit) if _has_job(run) else b""
         eof = run.run_state.terminal and (limit is None or len(data) < limit)
         if not eof:
             data = _whole_characters(data)
@@ -218,9 +237,26 @@ class RunService:
         if run.run_state.terminal:
             raise ConflictError(f"run {run.id} has already ended ({run.state})", key="run")
         if run.run_state == RunState.SUBMITTING:
-            raise ConflictError(f"run {run.id} is still being submitted", key="run")
+            if not self._submitter.cancel(run.id):
+                raise ConflictError(f"run {run.id} is being submitted by another process; "
+                                    "cancel it there or once it is queued", key="run")
+            run = self._left_submitting(run.id)
+            if run.run_state.terminal:  # stopped before any job reached the site
+                return run
         self.backend(run.site).cancel(run)
         return self.synced(run.id)
+
+    def _left_submitting(self, run_id: str, timeout: float = CANCEL_WAIT) -> Run:
+        """The run once its submission stopped (it stops at its next progress report)."""
+        deadline = time.monotonic() + timeout
+        run = self.get(run_id)
+        while run.run_state == RunState.SUBMITTING and time.monotonic() < deadline:
+            time.sleep(0.05)
+            run = self.get(run_id)
+        if run.run_state == RunState.SUBMITTING:
+            raise ConflictError(f"run {run_id} is still being submitted; its cancel takes "
+                                "effect at the next step", key="run")
+        return run
 
     def rename(self, run_id: str, name: str) -> Run:
         """Give a run a new display name."""
@@ -232,12 +268,15 @@ class RunService:
     def files(self, run_id: str, path: str = "") -> list[FileEntry]:
         """Entries of a folder of the run's working directory."""
         run = self.get(run_id)
-        return self.backend(run.site).list_files(run, path)
+        return self.backend(run.site).list_files(run, path) if _has_job(run) else []
 
-    def download(self, run_id: str, path: str, to: Path) -> Path:
-        """Copy a file or folder of the run's working directory into ``to``."""
+    def download(self, run_id: str, path: str, to: Path,
+                 progress: Progress = NO_PROGRESS) -> Path:
+        """Copy a file or folder of the run's working directory into ``to``, reporting
+        each file to ``progress``."""
         run = self.get(run_id)
-        return self.backend(run.site).download(run, path, Path(to))
+        progress.phase("downloading")
+        return self.backend(run.site).download(run, path, Path(to), progress)
 
     def download_notebook(self, run_id: str, to: Path) -> Path:
         """Copy the run's executed notebook into the folder ``to``, never over a copy there
@@ -261,6 +300,12 @@ class RunService:
             self.backend(run.site).delete(run)
         shutil.rmtree(self._context.results(run.id), ignore_errors=True)
         self._context.store.delete(run.id)
+
+
+def _has_job(run: Run) -> bool:
+    """Whether a job of the run reached its site (a run SUBMITTING or whose submission
+    failed has none: nothing to read there)."""
+    return bool(run.remote_job_id or run.work_dir)
 
 
 def _whole_characters(data: bytes) -> bytes:

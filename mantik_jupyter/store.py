@@ -66,9 +66,15 @@ MIGRATIONS: list[str] = [
     UPDATE runs SET output_notebook =
         'mantik-output/' || replace(notebook, rtrim(notebook, replace(notebook, '/', '')), '')
     """,
+    # 3: how far a submission has got while the run is SUBMITTING (null otherwise)
+    """
+    ALTER TABLE runs ADD COLUMN progress TEXT
+    """,
 ]
 
-_JSON_FIELDS = ("parameters", "spec", "request")
+_JSON_FIELDS = ("parameters", "spec", "request", "progress")
+#: JSON columns that may be null (null in the run's JSON too, not {})
+_NULLABLE_JSON = ("progress",)
 #: Columns the engine keeps for itself, not part of a run's JSON.
 _PRIVATE = ("finalized", "request")
 
@@ -109,6 +115,8 @@ class Run:
     request: dict[str, Any] = field(default_factory=dict)
     #: where the executed notebook is written, relative to the working directory
     output_notebook: str | None = None
+    #: how far the submission has got (:class:`~.progress.Snapshot`), while SUBMITTING
+    progress: dict[str, Any] | None = None
 
     @property
     def run_state(self) -> RunState:
@@ -126,7 +134,8 @@ _COLUMNS = tuple(f.name for f in fields(Run))
 _PUBLIC = tuple(name for name in _COLUMNS if name not in _PRIVATE)
 # SQL for the members of the JSON object Run.to_dict() gives (JSON columns embedded as JSON)
 _JSON_MEMBERS = ", ".join(
-    f"'{name}', json(coalesce(nullif({name}, ''), '{{}}'))" if name in _JSON_FIELDS
+    f"'{name}', json({name})" if name in _NULLABLE_JSON
+    else f"'{name}', json(coalesce(nullif({name}, ''), '{{}}'))" if name in _JSON_FIELDS
     else f"'{name}', {name}" for name in _PUBLIC)
 
 ALL = RunFilter()
@@ -416,7 +425,8 @@ def _like_prefix(text: str) -> str:
 
 
 def _to_row_partial(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _json_column(k, v) if k in _JSON_FIELDS else v for k, v in values.items()}
+    return {k: _json_column(k, v) if k in _JSON_FIELDS and not (v is None and k in
+            _NULLABLE_JSON) else v for k, v in values.items()}
 
 
 def _json_column(name: str, value: Any) -> str:
@@ -434,5 +444,6 @@ def _to_row(run: Run) -> dict[str, Any]:
 
 def _from_values(values: dict[str, Any]) -> Run:
     for name in _JSON_FIELDS:
-        values[name] = json.loads(values[name] or "{}")
+        text = values[name]
+        values[name] = None if not text and name in _NULLABLE_JSON else json.loads(text or "{}")
     return Run(**values)

@@ -1,7 +1,10 @@
 """Submitting: a request becomes a QUEUED run, or nothing at all.
 
-Validate, bundle, record, start the MLflow run, hand the job to the site. Nothing is left
-behind when a step fails: no record, no MLflow run, no staging folder.
+Validate and record the run SUBMITTING (:meth:`Submitter.begin`, quick), then bundle, start
+the MLflow run and hand the job to the site (:meth:`Submitter.complete`, long: the server
+does it in the background), reporting progress as it goes. Nothing is left behind when a
+step fails: no MLflow run, no staging folder, no job; the record is removed (a caller that
+waits gets the error) or kept FAILED with the cause (a caller that did not wait).
 """
 
 from __future__ import annotations
@@ -9,20 +12,24 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .backends import JobRequest
-from .bundle import stage
+from .backends import Backend, JobRequest
+from .bundle import Plan as BundlePlan
+from .bundle import plan, stage
 from .context import EngineContext
-from .errors import out_of_space
-from .params import notebook_parameters, resolve_parameters
+from .errors import MantikError, out_of_space
+from .locks import RunLock
+from .params import Parameter, notebook_parameters, resolve_parameters
+from .progress import Listener, Snapshot, SubmitCancelled, Tracker
 from .request import SubmitRequest
 from .sites import Site
 from .spec import RunSpec, plain_text
 from .states import RunState
-from .store import Run
+from .store import Run, now
 from .tracking import git_commit
 
 log = logging.getLogger(__name__)
@@ -30,15 +37,42 @@ log = logging.getLogger(__name__)
 DEFAULT_SITE = "local"
 
 
+@dataclass
+class Pending:
+    """A submission recorded SUBMITTING whose bundling, upload and submit are still to do;
+    its process holds the run's submit lock until :meth:`Submitter.complete` has ended."""
+
+    run: Run
+    notebook: Path
+    spec: RunSpec
+    declared: dict[str, Parameter]
+    backend: Backend
+    site: Site
+    lock: RunLock
+    planned: BundlePlan
+    progress: Tracker
+
+
 class Submitter:
     """Turns a :class:`SubmitRequest` into a run on its site."""
 
     def __init__(self, context: EngineContext):
         self.context = context
+        self._pending: dict[str, Tracker] = {}  # runs this process is submitting
+        self._guard = threading.Lock()
 
-    def submit(self, request: SubmitRequest) -> Run:
+    def submit(self, request: SubmitRequest,
+               listener: Listener | None = None) -> Run:
         """Validate, bundle and submit; returns the QUEUED run, stored with its request in
-        the resolved form a re-run replays (absolute notebook, site, typed parameters)."""
+        the resolved form a re-run replays (absolute notebook, site, typed parameters).
+        A failure leaves nothing behind (no record, MLflow run or job) and raises."""
+        pending = self.begin(request, listener)
+        return self.complete(pending, keep_failed=False)
+
+    def begin(self, request: SubmitRequest,
+              listener: Listener | None = None) -> Pending:
+        """Validate everything that can be checked at once (site, spec, parameters, what
+        the bundle would hold) and record the run SUBMITTING, its lock held."""
         ctx = self.context
         spec = request.spec
         notebook_path = Path(request.notebook).expanduser().resolve()
@@ -51,46 +85,107 @@ class Submitter:
         spec = spec.with_overrides({"Parameters": given, "Site": site.name})
         resolved = replace(request, notebook=str(notebook_path), site=site.name,
                            config=spec.config, parameters=given, parameter_texts={})
+        planned = plan(notebook_path, spec.config, within=ctx.contents_root, skip=(ctx.home,))
         run_id = uuid.uuid4().hex[:12]
         run_name = plain_text(request.name, "name") if request.name else (
             spec.name or f"{notebook_path.stem}-{run_id[:6]}")
-        staging = ctx.staging(run_id)
+        lock = ctx.submit_lock(run_id)
+        lock.acquire()  # a fresh id: nobody else holds it; kept until SUBMITTING is left
+        try:
+            run = ctx.store.insert(Run(
+                id=run_id, name=run_name, site=site.name, notebook=str(notebook_path),
+                parameters=given, spec=spec.config, parent_id=request.parent_id,
+                request=resolved.to_json(),
+            ))
+        except BaseException:
+            lock.release()
+            raise
+        tracker = Tracker(self._publisher(run_id, listener))
+        with self._guard:
+            self._pending[run_id] = tracker
+        return Pending(run, notebook_path, spec, declared, backend, site, lock, planned,
+                       tracker)
+
+    def cancel(self, run_id: str) -> bool:
+        """Stop a submission this process is working on; False if it is none of ours."""
+        with self._guard:
+            tracker = self._pending.get(run_id)
+        if tracker is None:
+            return False
+        tracker.cancel()
+        return True
+
+    def complete(self, pending: Pending, keep_failed: bool = True) -> Run:
+        """Bundle, start the MLflow run and hand the job to the site; returns the QUEUED
+        run. On failure nothing is left on the site or in MLflow; the record becomes FAILED
+        with the cause (``keep_failed``) or is removed and the error raised. A cancel asked
+        for meanwhile makes it CANCELLED."""
+        ctx, run, spec = self.context, pending.run, pending.spec
+        staging = ctx.staging(run.id)
         staging.parent.mkdir(exist_ok=True, mode=0o700)
-        with ctx.submit_lock(run_id):  # held until the record has left SUBMITTING
-            run: Run | None = None
+        progress = pending.progress
+        try:
             try:
-                bundle = stage(notebook_path, run_id=run_id, config=spec.config, parameters=given,
-                               dest=staging, skip=(ctx.home,), within=ctx.contents_root,
-                               hashes=ctx.hashes)
-                run = ctx.store.insert(Run(
-                    id=run_id, name=run_name, site=site.name, notebook=str(notebook_path),
-                    parameters=given, spec=spec.config, bundle_hash=bundle.bundle_hash,
-                    parent_id=request.parent_id, request=resolved.to_json(),
-                    output_notebook=bundle.output_notebook,
-                ))
-                effective = {n: given.get(n, p.default) for n, p in declared.items()}
+                planned = pending.planned
+                progress.phase("bundling", total_bytes=planned.size,
+                               total_files=len(planned.files))
+                bundle = stage(pending.notebook, run_id=run.id, config=spec.config,
+                               parameters=run.parameters, dest=staging, skip=(ctx.home,),
+                               within=ctx.contents_root, hashes=ctx.hashes)
+                progress.advance(planned.size, len(planned.files))
+                run = ctx.store.update(run.id, bundle_hash=bundle.bundle_hash,
+                                       output_notebook=bundle.output_notebook)
+                effective = {n: run.parameters.get(n, p.default)
+                             for n, p in pending.declared.items()}
                 mlflow_run_id, experiment_id = ctx.tracker.start(
-                    run_id=run_id, name=run_name, experiment=spec.experiment,
-                    parameters=effective, tags=self._tags(run, notebook_path, spec),
+                    run_id=run.id, name=run.name, experiment=spec.experiment,
+                    parameters=effective, tags=self._tags(run, pending.notebook, spec),
                 )
-                run = ctx.store.update(run_id, mlflow_run_id=mlflow_run_id,
+                run = ctx.store.update(run.id, mlflow_run_id=mlflow_run_id,
                                        mlflow_experiment_id=experiment_id)
-                submission = backend.submit(JobRequest(
-                    run_id=run_id, name=run_name, bundle=bundle, spec=spec,
-                    env=self._job_env(run, site), secret_env=ctx.tracker.job_secrets(),
+                submission = pending.backend.submit(JobRequest(
+                    run_id=run.id, name=run.name, bundle=bundle, spec=spec,
+                    env=self._job_env(run, pending.site), secret_env=ctx.tracker.job_secrets(),
+                    progress=progress,
                 ))
-            except BaseException as exc:
+            except SubmitCancelled:
+                return self._discard(run, staging, RunState.CANCELLED,
+                                     "cancelled while it was being submitted")
+            except Exception as exc:
+                failure = out_of_space(exc, ctx.home) or exc
+                if not keep_failed:
+                    self._discard(run, staging)
+                    if failure is exc:
+                        raise
+                    raise failure from None
+                cause = _cause(failure)
+                log.warning("run %s: submission failed: %s", run.id, cause)
+                return self._discard(run, staging, RunState.FAILED, cause)
+            except BaseException:
                 self._discard(run, staging)
-                full = out_of_space(exc, ctx.home)
-                if full:
-                    raise full from None
                 raise
             shutil.rmtree(staging, ignore_errors=True)
             return ctx.store.update(
-                run_id, state=RunState.QUEUED.value, native_state="SUBMITTED",
+                run.id, state=RunState.QUEUED.value, native_state="SUBMITTED",
                 remote_job_id=submission.remote_job_id, work_dir=submission.work_dir,
                 script=submission.script, bytes_uploaded=submission.bytes_uploaded,
+                progress=None,
             )
+        finally:
+            with self._guard:
+                self._pending.pop(run.id, None)
+            pending.lock.release()
+
+    def _publisher(self, run_id: str, listener: Listener | None
+                   ) -> Listener:
+        """Write each snapshot into the run's record (for every face), then tell
+        ``listener``."""
+        def publish(snapshot: Snapshot) -> None:
+            self.context.store.update_if(run_id, RunState.SUBMITTING.value,
+                                         progress=snapshot.to_dict())
+            if listener is not None:
+                listener(run_id, snapshot)
+        return publish
 
     def _tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
         tags = {
@@ -115,11 +210,12 @@ class Submitter:
             "MANTIK_SITE": site.name,
         }
 
-    def _discard(self, run: Run | None, staging: Path) -> None:
-        """Undo a submission that failed: MLflow run, record and staging folder."""
+    def _discard(self, run: Run, staging: Path, state: RunState | None = None,
+                 reason: str = "") -> Run:
+        """Undo a submission that failed or was cancelled: MLflow run and staging folder;
+        the record ends in ``state`` with ``reason``, or is removed when no state is
+        given."""
         shutil.rmtree(staging, ignore_errors=True)
-        if run is None:
-            return
         store = self.context.store
         current = store.get(run.id)
         if current.mlflow_run_id:
@@ -127,4 +223,16 @@ class Submitter:
                 self.context.tracker.delete(current.mlflow_run_id)
             except Exception:  # noqa: BLE001 - best effort; the submit error matters more
                 log.warning("could not delete MLflow run %s", current.mlflow_run_id)
-        store.delete(run.id)
+        if state is None:
+            store.delete(run.id)
+            return current
+        return store.update(run.id, state=state.value, reason=reason, ended_at=now(),
+                            mlflow_run_id=None, mlflow_experiment_id=None, progress=None,
+                            finalized=1)
+
+
+def _cause(exc: Exception) -> str:
+    """Why a submission failed, in one line for the run's reason (no traceback)."""
+    if isinstance(exc, MantikError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"

@@ -113,6 +113,9 @@ def test_rerun_with_changes_is_prefilled_and_fields_cleared_in_it_are_gone(
     second = newest_run_id(page, {first})
     journey["second"] = second
     expect(row(page, second)).to_contain_text("ui-journey-rerun")
+    # the dialog closed once the run was recorded; its script exists once it is submitted
+    expect(row(page, second)).not_to_have_attribute("data-state", "SUBMITTING",
+                                                    timeout=RUN_TIMEOUT)
     run = lab.api("GET", f"runs/{second}")
     assert run["parent_id"] == first
     # the dialog's values replace the first run's: what was cleared there is gone

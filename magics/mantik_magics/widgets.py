@@ -34,6 +34,10 @@ def _badge(state: str) -> str:
             f'padding:0 6px;font-weight:bold">{html.escape(state)}</span>')
 
 
+def _mb(size: float) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
 class RunCard(w.VBox):
     """One run: state, elapsed time, log tail toggle, cancel button and MLflow link."""
 
@@ -51,7 +55,11 @@ class RunCard(w.VBox):
         self._cancel_button = w.Button(description="cancel", icon="stop",
                                        button_style="danger", tooltip="cancel this run")
         self._log = w.HTML(layout=w.Layout(display="none"))
+        # while SUBMITTING: the phase, a bar and bytes/files/rate (the run JSON's progress)
+        self._progress = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(display="none"))
+        self._progress_text = w.HTML()
         super().__init__([self._header, self._message,
+                          w.HBox([self._progress, self._progress_text]),
                           w.HBox([self._log_button, self._cancel_button, self._link]),
                           self._log])
         self._log_button.observe(self._on_log_toggle, "value")
@@ -81,9 +89,27 @@ class RunCard(w.VBox):
         elif run.get("mlflow_run_id"):
             self._link.value = f"MLflow run <code>{html.escape(run['mlflow_run_id'])}</code>"
         self._cancel_button.disabled = run.terminal
+        self._render_progress(run.get("progress"))
         tail = "\n".join(self._log_tail.splitlines()[-TAIL_LINES:])
         self._log.value = ("<pre style='max-height:24em;overflow:auto;margin:0'>"
                            f"{html.escape(tail)}</pre>")
+
+    def _render_progress(self, progress: dict[str, Any] | None) -> None:
+        """Show a submission's progress, or hide the bar once the run is queued."""
+        self._progress.layout.display = "" if progress else "none"
+        if not progress:
+            self._progress_text.value = ""
+            return
+        total, files = progress["bytes_total"], progress["files_total"]
+        self._progress.value = (min(1.0, progress["bytes_done"] / total) if total else
+                                min(1.0, progress["files_done"] / files) if files else 0.0)
+        self._progress.description = progress["phase"]
+        parts = [f"{_mb(progress['bytes_done'])} of {_mb(total)}"] if total else []
+        if files:
+            parts.append(f"{progress['files_done']} of {files} files")
+        if progress["rate"]:
+            parts.append(f"{_mb(progress['rate'])}/s")
+        self._progress_text.value = html.escape(", ".join(parts))
 
     def _read_log(self) -> bool:
         """Fetch new log text into the tail; True if there was any."""

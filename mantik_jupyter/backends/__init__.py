@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import registry
 from ..bundle import Bundle
 from ..errors import ConfigError
+from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
@@ -63,6 +64,8 @@ class JobRequest:
     #: Secrets the job needs (MLflow credentials): never in a job description, script or
     #: log; remote backends deliver them as an owner-only file in the job directory.
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Where the upload reports its bytes and files (a cancel raises from it).
+    progress: Progress = field(default=NO_PROGRESS, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -170,8 +173,10 @@ class Backend(ABC):
         """The entries of a folder of the run's working directory."""
 
     @abstractmethod
-    def download(self, run: Run, path: str, dest: Path) -> Path:
-        """Copy a file or folder of the working directory to ``dest``; returns the copy."""
+    def download(self, run: Run, path: str, dest: Path, progress: Progress = NO_PROGRESS
+                 ) -> Path:
+        """Copy a file or folder of the working directory to ``dest``; returns the copy.
+        Each file done is reported to ``progress`` (bytes and one file)."""
 
     @abstractmethod
     def delete(self, run: Run) -> None:

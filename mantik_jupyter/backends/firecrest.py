@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
+from ..progress import NO_PROGRESS, Progress, Stream, reader
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
@@ -225,9 +226,11 @@ class FirecrestBackend(PathFiles, RemoteBackend):
                              self.cache_dir())
         return {e["name"]: int(e["size"]) for e in entries if e.get("type") == "-"}
 
-    def put_blob(self, sha: str, local: Path, size: int) -> None:
+    def put_blob(self, sha: str, local: Path, size: int, progress: Progress = NO_PROGRESS
+                 ) -> None:
+        chunks = reader(local, progress)  # a fresh stream per attempt, bytes counted once
         self.upload(f"uploading {local.name} ({size} bytes) to the upload cache",
-                    lambda: str(local), self.cache_dir(), sha, size)
+                    lambda: Stream(chunks()), self.cache_dir(), sha, size)
 
     # ------------------------------------------------------------------ transfers
     def sized_client(self) -> Any:

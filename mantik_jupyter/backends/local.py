@@ -22,6 +22,7 @@ from .. import jobenv
 from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
 from ..jobscript import render
 from ..paths import confined, copy_out, write_atomic
+from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run, now
@@ -76,6 +77,7 @@ class LocalBackend(Backend):
         return f"runs as local processes in {self.runs_dir}"
 
     def submit(self, job: JobRequest) -> Submission:
+        job.progress.phase("submitting")
         run_dir = self.runs_dir / job.run_id
         os.replace(job.bundle.path, run_dir)
         try:
@@ -199,13 +201,17 @@ class LocalBackend(Backend):
             ))
         return entries
 
-    def download(self, run: Run, path: str, dest: Path) -> Path:
+    def download(self, run: Run, path: str, dest: Path, progress: Progress = NO_PROGRESS
+                 ) -> Path:
         root = self.run_dir(run)
         source = confined(root, path)
         if not source.exists() or META in source.relative_to(root).parts:
             raise NotFoundError(f"no file {path!r} in run {run.id}", key="path")
         dest.mkdir(parents=True, exist_ok=True)
-        return copy_out(source, dest / (source.name or run.id), frozenset({META}))
+        copy = copy_out(source, dest / (source.name or run.id), frozenset({META}))
+        files = [f for f in (copy.rglob("*") if copy.is_dir() else [copy]) if f.is_file()]
+        progress.advance(sum(f.stat().st_size for f in files), files=len(files))
+        return copy
 
     def delete(self, run: Run) -> None:
         shutil.rmtree(self.run_dir(run), ignore_errors=True)

@@ -32,6 +32,7 @@ from ..bundle import MANIFEST as RUN_MANIFEST
 from ..bundle import Bundle
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import render
+from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec, merge_config
 from ..store import Run
 from ..tracking import OFFLINE_STORE
@@ -186,8 +187,10 @@ class RemoteBackend(Backend):
         """Sizes of the blobs in the upload cache, by sha256."""
 
     @abstractmethod
-    def put_blob(self, sha: str, local: Any, size: int) -> None:
-        """Upload one file into the cache under its sha256."""
+    def put_blob(self, sha: str, local: Any, size: int, progress: Progress = NO_PROGRESS
+                 ) -> None:
+        """Upload one file into the cache under its sha256, reporting bytes to
+        ``progress`` as they are sent."""
 
     @abstractmethod
     def open_workspace(self, job: JobRequest, spec: RunSpec) -> Any:
@@ -293,7 +296,8 @@ class RemoteBackend(Backend):
         spec, files = job_files(job.bundle,
                                 effective_spec(self.settings.get("environment"), job.spec))
         cache = self.cache_dir()
-        sent = self.sync_cache(files)
+        sent = self.sync_cache(files, job.progress)
+        job.progress.phase("submitting")
         env, secret_env = job.env, job.secret_env
         lines = prologue(cache, job.bundle) + self.started_lines()
         if self.settings.get("offline_tracking"):  # no network: track to a file store here
@@ -320,17 +324,19 @@ class RemoteBackend(Backend):
             raise
         return Submission(submission.remote_job_id, submission.work_dir, script, sent)
 
-    def sync_cache(self, files: dict[str, tuple[str, Path]]) -> int:
+    def sync_cache(self, files: dict[str, tuple[str, Path]],
+                   progress: Progress = NO_PROGRESS) -> int:
         """Upload the files whose content the cache lacks; returns the bytes sent."""
         have = self.cached()
-        sent = 0
-        for sha, local in sorted(dict(files.values()).items()):
-            size = local.stat().st_size
-            if have.get(sha) != size:
-                self.put_blob(sha, local, size)
-                have[sha] = size
-                sent += size
-        return sent
+        missing = {sha: (local, local.stat().st_size)
+                   for sha, local in sorted(dict(files.values()).items())}
+        missing = {sha: item for sha, item in missing.items() if have.get(sha) != item[1]}
+        progress.phase("uploading", total_bytes=sum(size for _, size in missing.values()),
+                       total_files=len(missing))
+        for sha, (local, size) in missing.items():
+            self.put_blob(sha, local, size, progress)
+            progress.advance(files=1)
+        return sum(size for _, size in missing.values())
 
 
 class PathFiles:
@@ -350,15 +356,17 @@ class PathFiles:
     def fetch_file(self, what: str, source: str, target: Path) -> None:
         """Download one file, streamed; no partial ``target`` on failure."""
 
-    def download(self, run: Run, path: str, dest: Path) -> Path:
+    def download(self, run: Run, path: str, dest: Path, progress: Progress = NO_PROGRESS
+                 ) -> Path:
         source = self._path(run, path)
         folder = self.is_folder(source)
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
         if not folder:
             self.fetch_file(f"downloading {path}", source, target)
+            progress.advance(target.stat().st_size, files=1)
             return target
         target.mkdir(exist_ok=True)
         for entry in self.list_files(run, path):  # every backend has it
-            self.download(run, entry.path, target)
+            self.download(run, entry.path, target, progress)
         return target

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, MantikError, NotFoundError
+from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
@@ -152,9 +153,11 @@ class SlurmBackend(PathFiles, RemoteBackend):
                             self.cache_dir())
         return {e.name: e.size for e in entries if not e.is_dir}
 
-    def put_blob(self, sha: str, local: Path, size: int) -> None:
+    def put_blob(self, sha: str, local: Path, size: int, progress: Progress = NO_PROGRESS
+                 ) -> None:
         self.call(f"uploading {local.name} ({size} bytes) to the upload cache",
                   self.transport.put, local, f"{self.cache_dir()}/{sha}")
+        progress.advance(size)  # SFTP and a local copy report no bytes on the way
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:

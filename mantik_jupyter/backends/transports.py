@@ -28,8 +28,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import BackendError, ConfigError, CredentialsError
+from ..jobenv import inherited
 from ..spec import plain_text
-from .local import SERVER_ONLY_ENV
 
 #: How long one command may take (sbatch on a busy controller is slow, never this slow).
 COMMAND_TIMEOUT = 120.0
@@ -122,8 +122,8 @@ class LocalTransport(Transport):
     where = "this machine"
 
     def run(self, line: str, timeout: float = COMMAND_TIMEOUT) -> Result:
-        # jobs inherit sbatch's environment: never the server's or the hub's tokens
-        env = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_ENV}
+        # jobs inherit sbatch's environment: the allowlist, never the server's or hub's tokens
+        env = inherited(os.environ)
         try:
             proc = subprocess.run(["/bin/sh", "-c", line], capture_output=True, env=env,
                                   stdin=subprocess.DEVNULL, timeout=timeout)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -22,6 +23,7 @@ import httpx
 
 from ..errors import BackendError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import unicore_resources
+from ..progress import NO_PROGRESS, Progress, reader
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
@@ -171,12 +173,20 @@ class UnicoreBackend(RemoteBackend):
         self.cache_dir()
         return self._cache[0]
 
-    def put_blob(self, sha: str, local: Path, size: int) -> None:
-        self._put(f"{self._storage_of_cache()}/files/{sha}", local.read_bytes())
+    def put_blob(self, sha: str, local: Path, size: int, progress: Progress = NO_PROGRESS
+                 ) -> None:
+        chunks = reader(local, progress)  # streamed: a large file is never read whole
+        self._put(f"{self._storage_of_cache()}/files/{sha}", chunks, size)
 
-    def _put(self, url: str, data: bytes) -> None:
+    def _put(self, url: str, data: bytes | Callable[[], Iterator[bytes]],
+             size: int | None = None) -> None:
+        """PUT bytes, or a fresh chunk iterator per attempt of ``size`` bytes."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
         self.call("uploading", lambda: self.transport().put(
-            url=url, headers={"Content-Type": "application/octet-stream"}, content=data).close())
+            url=url, headers=headers, content=data if isinstance(data, bytes) else data()
+        ).close())
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
@@ -322,22 +332,29 @@ class UnicoreBackend(RemoteBackend):
                                      meta.get("lastAccessed")))
         return entries
 
-    def download(self, run: Run, path: str, dest: Path) -> Path:
+    def download(self, run: Run, path: str, dest: Path, progress: Progress = NO_PROGRESS
+                 ) -> Path:
         rel = relative_path(path)
         props = self._get("reading file properties", self._file_url(run, rel),
                           headers={"Accept": "application/json"})
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / (PurePosixPath(rel).name or run.id)
         if not props.get("isDirectory"):
-            target.write_bytes(self._read(run, rel))
+            self._fetch(run, rel, target, progress)
             return target
         target.mkdir(exist_ok=True)
         for entry in self.list_files(run, rel):
             if entry.is_dir:
-                self.download(run, entry.path, target)
+                self.download(run, entry.path, target, progress)
             else:
-                (target / PurePosixPath(entry.path).name).write_bytes(self._read(run, entry.path))
+                self._fetch(run, entry.path, target / PurePosixPath(entry.path).name, progress)
         return target
+
+    def _fetch(self, run: Run, rel: str, target: Path, progress: Progress) -> None:
+        """One file of the run home, reported to ``progress`` once written."""
+        data = self._read(run, rel)
+        target.write_bytes(data)
+        progress.advance(len(data), files=1)
 
     def _read(self, run: Run, rel: str) -> bytes:
         def fetch() -> bytes:

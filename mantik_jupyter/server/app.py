@@ -6,6 +6,8 @@ Everything configurable is a trait of ``MantikJupyter`` (``c.MantikJupyter.defau
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,15 +21,20 @@ from .. import paths
 from ..errors import MantikError
 from ..gateways import DEADLINE, WORKERS, GatewayPool
 from ..links import LinkPolicy
+from ..progress import Snapshot
 from ..reconciling import SUBMIT_GRACE
+from ..request import SubmitRequest
 from ..service import RunService
 from ..sites import SiteCatalog
+from ..store import Run
 from ..tracking import Tracker
 from .handlers import ROUTES
 from .poller import RunPoller
 
 EVENT_SCHEMA = Path(__file__).parent / "events" / "run-state-v1.yaml"
 EVENT_SCHEMA_ID = "https://events.mantik-jupyter.org/run-state/v1"
+PROGRESS_SCHEMA = Path(__file__).parent / "events" / "run-progress-v1.yaml"
+PROGRESS_SCHEMA_ID = "https://events.mantik-jupyter.org/run-progress/v1"
 API_PREFIX = "mantik/api"
 
 
@@ -62,6 +69,8 @@ class MantikJupyter(ExtensionApp):
                                             "to answer before a 503 naming the site; a site "
                                             "that did not is refused until its call ends."
                              ).tag(config=True)
+    submit_workers = Int(4, help="Submissions bundled and uploaded at the same time (more "
+                                 "wait, SUBMITTING, their turn).").tag(config=True)
     sites = List(Dict(), help="Site profiles a deployment adds (JupyterHub at an HPC centre): "
                               "the fields of a user profile (name, kind, url, ...); they may "
                               "replace a preset of the same name and are read-only for users."
@@ -105,13 +114,35 @@ class MantikJupyter(ExtensionApp):
         # the poller's sync has a thread of its own: requests never wait for it, nor it for them
         self.poll_thread = ThreadPoolExecutor(1, thread_name_prefix="mantik-poller")
         self.site_health: dict[str, dict[str, Any]] = {}
+        self.submit_executor = ThreadPoolExecutor(self.submit_workers,
+                                                  thread_name_prefix="mantik-submit")
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
+        self.serverapp.event_logger.register_event_schema(PROGRESS_SCHEMA)
         self.poller = RunPoller(self.service, self.poll_thread, self.emit_state_change,
                                 self.poll_min_interval, self.poll_max_interval) \
             if self.service else None
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in ROUTES)
+
+    async def start_submit(self, request: SubmitRequest) -> Run:
+        """Record the run SUBMITTING (validation errors raise here) and return it; its
+        bundling, upload and submit go on in the background, reporting progress events.
+        A server stopped meanwhile leaves a SUBMITTING run that the reconciler adopts."""
+        loop = asyncio.get_running_loop()
+
+        def emit(run_id: str, snapshot: Snapshot) -> None:  # in the submitting thread
+            data = {"run_id": run_id, **snapshot.to_dict()}
+            loop.call_soon_threadsafe(functools.partial(
+                self.serverapp.event_logger.emit, schema_id=PROGRESS_SCHEMA_ID, data=data))
+
+        pending = await loop.run_in_executor(self.executor, self.service.begin_submit,
+                                             request, emit)
+        done = loop.run_in_executor(self.submit_executor, self.service.complete_submit,
+                                    pending)
+        done.add_done_callback(lambda _: self.poller.wake())
+        self.poller.wake()
+        return pending.run
 
     def emit_state_change(self, data: dict[str, Any]) -> None:
         """Announce a run's state change on the server's event bus (event loop thread)."""
@@ -129,7 +160,7 @@ class MantikJupyter(ExtensionApp):
     async def stop_extension(self) -> None:
         if self.poller:
             await self.poller.stop()
-        for pool in (self.executor, self.reads, self.poll_thread):
+        for pool in (self.executor, self.reads, self.poll_thread, self.submit_executor):
             pool.shutdown(wait=False, cancel_futures=True)
         if self.service:
             self.service.close()

@@ -284,9 +284,7 @@ class RunsHandler(MantikHandler):
     @authorized("execute")
     async def post(self) -> None:
         request = SubmitRequest.from_json(self.body(), self.contents_path)
-        run = await self.call(self.service.submit, request)
-        self.extensionapp.poller.wake()
-        await self.reply_run(run, status=201)
+        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
 
 
 class RunHandler(MantikHandler):
@@ -332,9 +330,8 @@ class RerunHandler(MantikHandler):
     @authorized("execute")
     async def post(self, run_id: str) -> None:
         changes = RerunChanges.from_json(self.body(), self.contents_path)
-        run = await self.call(self.service.rerun, run_id, changes)
-        self.extensionapp.poller.wake()
-        await self.reply_run(run, status=201)
+        request = await self.call(self.service.rerun_request, run_id, changes)
+        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
 
 
 class LogsHandler(MantikHandler):

@@ -19,13 +19,16 @@ class FaultRule:
     is what tests assert on. ``lost_reply_rate`` lets the request do its work (a job is
     created) and then drops the connection before the reply is sent. ``latency`` waits
     before the request does its work, ``reply_latency`` after it: the client waits for the
-    answer to a request that already took effect (a slow gateway).
+    answer to a request that already took effect (a slow gateway). ``bandwidth`` (bytes per
+    second, 0: unlimited) is how fast an upload's body is read on routes that stream it
+    (UNICORE files, the object store): a slow link, so uploads take seconds.
     """
 
     route: str = ""
     methods: list[str] = field(default_factory=list)
     latency: float = 0.0
     reply_latency: float = 0.0
+    bandwidth: float = 0.0
     error_rate: float = 0.0
     error_status: int = 503
     throttle_rate: float = 0.0
@@ -43,6 +46,8 @@ class FaultRule:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.latency < 0 or self.reply_latency < 0:
             raise ValueError("latency and reply_latency must be 0 or more seconds")
+        if self.bandwidth < 0:
+            raise ValueError("bandwidth must be 0 (unlimited) or more bytes per second")
         for name in ("first", "every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -91,6 +96,7 @@ class Decision:
 
     latency: float = 0.0
     reply_latency: float = 0.0
+    bandwidth: float = 0.0  # the slowest matching rule's (0: unlimited)
     status: int | None = None
     retry_after: int | None = None
     drop: bool = False
@@ -131,6 +137,9 @@ class Faults:
                     continue
                 decision.latency += rule.latency
                 decision.reply_latency += rule.reply_latency
+                if rule.bandwidth:
+                    decision.bandwidth = min(decision.bandwidth or rule.bandwidth,
+                                             rule.bandwidth)
                 if decision.status or decision.drop or decision.lose_reply:
                     continue
                 if self._hit(rule.drop_rate):

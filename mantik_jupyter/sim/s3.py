@@ -14,10 +14,10 @@ import tornado.web
 
 from .files import parse_range
 from .s3store import CHUNK, CODES, PREFIX, ObjectStore, S3Error
-from .server import SimHandler
+from .server import StreamedBody
 
 
-class S3Handler(SimHandler):
+class S3Handler(StreamedBody):
     """``/s3/{bucket}/{key}``: presigned part PUT, complete POST, object GET and HEAD."""
 
     public = True  # a presigned URL is its own credential
@@ -76,7 +76,7 @@ class S3Handler(SimHandler):
         except ValueError:
             number = 0
         etag = self._call(self.store.put_part, self.query["uploadId"], bucket, key, number,
-                          self.request.body)
+                          self.received())
         self.set_header("ETag", etag)
         self.finish()
 
@@ -85,7 +85,7 @@ class S3Handler(SimHandler):
         if "uploadId" not in self.query:
             self.fail(400, "POST needs uploadId: only CompleteMultipartUpload is accepted")
         etag = self._call(self.store.complete, self.query["uploadId"], bucket, key,
-                          self.request.body)
+                          self.received())
         self.set_header("Content-Type", "application/xml")
         self.finish(f"<?xml version='1.0' encoding='UTF-8'?>\n<CompleteMultipartUploadResult>"
                     f"<Bucket>{escape(bucket)}</Bucket><Key>{escape(key)}</Key>"

@@ -31,7 +31,9 @@ class SimHandler(tornado.web.RequestHandler):
         self.site = site
         self._lose_reply = False
         self._reply_latency = 0.0
+        self._bandwidth = 0.0
         self._holding = False
+        self._parts: list[bytes] = []
 
     def error_body(self, status: int, message: str) -> dict:
         """The API's JSON error document."""
@@ -53,6 +55,7 @@ class SimHandler(tornado.web.RequestHandler):
             self.fail(decision.status, message)
         self._lose_reply = decision.lose_reply
         self._reply_latency = decision.reply_latency
+        self._bandwidth = decision.bandwidth
         refusal = None if self.public else self.site.auth.refusal(
             self.request.headers.get("Authorization"), self.allow_basic)
         if refusal:
@@ -113,6 +116,21 @@ class SimHandler(tornado.web.RequestHandler):
         """Unexpected exceptions still answer the API's error format (never a traceback)."""
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(self.error_body(status_code, self._reason)))
+
+
+@tornado.web.stream_request_body
+class StreamedBody(SimHandler):
+    """A route whose request body is read as it arrives, at the pace of a ``bandwidth``
+    fault (uploads): its methods read the body with :meth:`received`."""
+
+    async def data_received(self, chunk: bytes) -> None:
+        self._parts.append(chunk)
+        if self._bandwidth:
+            await asyncio.sleep(len(chunk) / self._bandwidth)
+
+    def received(self) -> bytes:
+        """The whole request body."""
+        return b"".join(self._parts)
 
 
 class GatewayRequests(logging.Handler):

@@ -23,7 +23,7 @@ from .files import (
     remove,
 )
 from .jobs import Job, parse_duration
-from .server import SimHandler
+from .server import SimHandler, StreamedBody
 from .site import Site
 
 #: Resources keys and the sbatch option each becomes (Runtime and Queue are handled apart).
@@ -348,7 +348,7 @@ class StorageResource(StorageHandler):
         })
 
 
-class Files(StorageHandler):
+class Files(StreamedBody, StorageHandler):
     """``.../files/{path}``: metadata or listing (JSON), raw bytes with Range, upload, mkdir, rm."""
 
     def target(self, job_id: str, path: str | None) -> tuple[Path, Path]:
@@ -417,7 +417,7 @@ class Files(StorageHandler):
         if target == base or target.is_dir():
             self.fail(400, f"'{path}' is a directory")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(self.request.body)
+        target.write_bytes(self.received())
         self.no_content()
 
     def post(self, job_id: str, path: str | None) -> None:

@@ -20,6 +20,9 @@ import requests
 from helpers import make_notebook
 from jupyter_client import BlockingKernelClient
 from kernels import Kernel, kernel_env
+from test_magics_in_process import widget_id, widget_update
+
+from mantik_jupyter.sim.faults import FaultRule
 
 TOKEN = "magics-test-token"  # noqa: S105 - a throwaway token for a test server
 BASE = "/user/alice/"
@@ -109,6 +112,7 @@ def server(tmp_path: Path, tracking_uri: str):
     home = tmp_path / "home"
     sim = Simulator(home / "sim", port=0, executor="process").start()
     started = Server(root, home, tracking_uri, tmp_path / "runtime", tmp_path / "server.log")
+    started.sim = sim
     yield started
     started.stop()
     sim.stop()
@@ -183,7 +187,22 @@ def test_kernel_of_a_server_submits_through_the_rest_api(server, tmp_path):
             bad = kernel.run(code)
             assert bad.status == "error" and bad.stderr.count("\n") == 1
             assert expected in bad.stderr and not bad.tracebacks
+
+        # a large upload over a slow link: the card shows its progress and cancels it
+        (root / "project" / "data.bin").write_bytes(b"\x33" * (30 << 20))
+        server.sim.site.faults.replace([FaultRule(route=r"/files/[0-9a-f]{64}$",
+                                                  methods=["PUT"], bandwidth=4 << 20)])
+        big = kernel.run("big = %mantik_submit --notebook slow.ipynb --site sim-unicore\n"
+                         "print(big['id'])")
+        big_id = big.stdout.split()[-1]
+        kernel.wait_for(widget_update("uploading"))
+        kernel.comm_send(widget_id(big, "ButtonModel", description="cancel"),
+                         {"method": "custom", "content": {"event": "click"}})
+        kernel.wait_for(lambda m: widget_update("CANCELLED")(m) and widget_update(big_id)(m))
+        cancelled = server.api("GET", f"mantik/api/runs/{big_id}").json()
+        assert cancelled["state"] == "CANCELLED" and cancelled["remote_job_id"] is None
     finally:
+        server.sim.site.faults.replace([])
         kernel.client.stop_channels()
 
 

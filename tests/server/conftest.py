@@ -12,6 +12,10 @@ from jupyter_server.auth import Authorizer
 from openapi_check import check
 
 from mantik_jupyter.server.handlers import ROUTES
+from mantik_jupyter.states import RunState
+
+#: every state after SUBMITTING
+SUBMITTED = {s.value for s in RunState} - {RunState.SUBMITTING.value}
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +53,25 @@ def authorizer():
 @pytest.fixture
 def server_home(tmp_path: Path) -> Path:
     return tmp_path / "mantik-home"
+
+
+@pytest.fixture(scope="session")
+def server_sim(slurm, session_home):
+    """The simulator (Slurm executor) for the server tests' sim presets."""
+    from mantik_jupyter.sim import Simulator
+
+    sim = Simulator(session_home / "server-sim", port=0, executor="slurm",
+                    slurm_conf=slurm).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim_home(server_sim, server_home):
+    """The server's home sees the simulator where the sim presets look (``<home>/sim``)."""
+    server_home.mkdir(parents=True, exist_ok=True)
+    (server_home / "sim").symlink_to(server_sim.config.root)
+    return server_sim
 
 
 @pytest.fixture
@@ -97,6 +120,10 @@ class Api:
     async def json(self, method: str, path: str, body=None, params=None, expect=200):
         response = await self(method, path, body, params, expect)
         return json.loads(response.body) if response.body else None
+
+    async def submitted(self, run: dict, timeout: float = 300) -> dict:
+        """The run once its submission (in the server's background) has ended."""
+        return await self.wait(run["id"], SUBMITTED, timeout)
 
     async def wait(self, run_id: str, states: set[str], timeout: float = 300) -> dict:
         deadline = time.monotonic() + timeout

@@ -41,6 +41,7 @@ def test_restart_while_runs_are_active_loses_no_run(server):
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
     wait_state(server, ids[0], {"RUNNING"})
+    wait_state(server, ids[1], {"QUEUED", "RUNNING"})  # both submitted, in the background
     server.stop()  # the jobs go on without the server
     time.sleep(1)
     server.start()
