@@ -49,6 +49,7 @@ def _action(description: str, icon: str, tooltip: str, on_click: Callable[[Any],
             **style: Any) -> w.Button:
     # classes given at creation travel in the widget's first message, not in one more each
     button = w.Button(description=description, icon=icon, tooltip=tooltip, **style,
+                      layout=w.Layout(width="auto"),
                       _dom_classes=[f"mantik-action-{description.replace(' ', '-')}"])
     button.on_click(on_click)
     return button
