@@ -5,8 +5,9 @@ that started it (robust to renames: the server follows them); ``$JPY_SESSION_NAM
 path the session had when the kernel started) if that file holds the magic's cell; else
 the one notebook in the working directory holding the magic's cell.
 
-Saving first: with a server, the magic opens a comm to the frontend target ``mantik:save``
-with data ``{"path": <the notebook's server path>}``. A frontend that registered that
+Saving first: with a server, if a frontend registered the ``mantik:save`` comm target for
+this kernel (it says so with ``PUT mantik/api/kernels/<id>/save-frontend``), the magic opens
+a comm to it with data ``{"path": <the notebook's server path>}``. A frontend that registered that
 target saves the notebook through the contents API, answers ``{saved, path}`` and closes
 the comm; the kernel never closes it. It waits up to :data:`SAVE_WAIT` seconds for that
 answer or for the file's ``last_modified`` to change; if neither comes, the file as last
@@ -80,6 +81,16 @@ def _last_modified(server: JupyterServer, path: str) -> str | None:
     return model.get("last_modified")
 
 
+def _frontend_saves(server: JupyterServer) -> bool:
+    """True if a frontend with the ``mantik:save`` target said it has this kernel open."""
+    try:
+        answer = server.json("GET", f"mantik/api/kernels/{quote(kernel_id() or '')}"
+                                    "/save-frontend")
+    except ClientError:  # a server without that route: nobody said so
+        return False
+    return bool(answer.get("saves"))
+
+
 def _request_save(server: JupyterServer, path: str) -> str:
     """Ask the frontend to save ``path``; says whether the saved file is fresh.
 
@@ -92,6 +103,9 @@ def _request_save(server: JupyterServer, path: str) -> str:
     from comm import create_comm
 
     before = _last_modified(server, path)
+    if not _frontend_saves(server):
+        return (f"no frontend that saves notebooks has it open, so the file as last saved "
+                f"({before}) is packaged")
     answers: list[dict] = []
     channel = create_comm(target_name=SAVE_COMM_TARGET, data={"path": path})
     channel.on_msg(lambda msg: answers.append(msg["content"]["data"]))
