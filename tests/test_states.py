@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
+from mantik_magics.records import ACTIVE as MAGICS_ACTIVE
 from mantik_magics.records import TERMINAL as MAGICS_TERMINAL
 
 from mantik_jupyter.server.app import EVENT_SCHEMA
@@ -45,6 +46,7 @@ def test_python_run_state_matches_openapi() -> None:
 def test_magics_terminal_states_match_openapi() -> None:
     # the magics package stays light (no engine import), so it keeps a checked copy
     assert set(MAGICS_TERMINAL) == set(openapi_state()["x-terminal"])
+    assert set(MAGICS_ACTIVE) == set(openapi_state()["x-active"])
 
 
 def test_event_schema_states_match_openapi() -> None:

@@ -239,6 +239,11 @@ export class MantikApi {
     return this.request('config');
   }
 
+  /** Tell the server this frontend answers the magics' `mantik:save` comm of a kernel. */
+  announceSaveFrontend(kernelId: string): Promise<{ saves: boolean }> {
+    return this.send('PUT', `kernels/${encodeURIComponent(kernelId)}/save-frontend`);
+  }
+
   async sites(): Promise<ISite[]> {
     return (await this.sitesReply()).sites;
   }

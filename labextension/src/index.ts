@@ -127,7 +127,7 @@ const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
             void app.commands.execute(CommandIds.submit, { path: notebook.context.path })
         });
         notebook.toolbar.insertAfter('cellType', 'mantik-submit', button);
-        watchSaveRequests(notebook);
+        watchSaveRequests(notebook, api);
         return new DisposableDelegate(() => button.dispose());
       }
     });

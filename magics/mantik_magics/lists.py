@@ -24,11 +24,9 @@ class RunList(list):
         if not in_kernel():
             print(repr(self))
             return
-        from IPython.display import display
+        from .widgets import show_table
 
-        from .widgets import RunTable
-
-        display(RunTable(self.client, self))
+        show_table(self.client, self)
 
 
 class SiteList(list):

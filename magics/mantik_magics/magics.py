@@ -20,11 +20,10 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from .client import Client, connect
 from .errors import ClientError
 from .lists import RunList, SiteList
-from .records import RunRecord, in_kernel, summary
+from .records import DOWNLOAD_ROOT, RunRecord, in_kernel, summary
 
 RUN_ID_ENV = "MANTIK_RUN_ID"
 SITE_ENV = "MANTIK_SITE"
-DOWNLOAD_ROOT = "mantik-runs"
 
 
 class _HelpShown(Exception):
@@ -82,13 +81,13 @@ class MantikMagics(Magics):
         return self._client
 
     def _show(self, run: dict[str, Any]) -> RunRecord:
-        """A live card in a kernel, one summary line in a terminal."""
+        """A live card in a kernel (the returned record is the one it keeps current and is
+        not echoed below it), one summary line in a terminal."""
         if in_kernel():
             from .widgets import show_card
 
-            show_card(self.client, run)
-        else:
-            print(summary(run))
+            return show_card(self.client, run)
+        print(summary(run))
         return RunRecord(run)
 
     def _finish(self, run: dict[str, Any], args: argparse.Namespace) -> RunRecord:
@@ -98,7 +97,7 @@ class MantikMagics(Magics):
             return record
         from .watch import wait
 
-        record = wait(self.client, record, stream_log=args.follow)
+        record.replace(wait(self.client, record, stream_log=args.follow))
         print(f"run {record['id']}: {record['state']}", flush=True)
         return record
 

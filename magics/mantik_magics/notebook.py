@@ -5,13 +5,13 @@ that started it (robust to renames: the server follows them); ``$JPY_SESSION_NAM
 path the session had when the kernel started) if that file holds the magic's cell; else
 the one notebook in the working directory holding the magic's cell.
 
-Saving first: with a server, the magic opens a comm to the frontend target ``mantik:save``
-with data ``{"path": <the notebook's server path>}``. A frontend that registered that
-target saves the notebook through the contents API and closes the comm (the lab extension
-also answers ``{saved, path}``). The kernel cannot receive comm messages while the cell runs,
-so it does not wait for that answer but watches the file's ``last_modified`` for up to
-:data:`SAVE_WAIT` seconds; if it does not change, the file as last saved is packaged and the
-magic says so.
+Saving first: with a server, if a frontend registered the ``mantik:save`` comm target for
+this kernel (it says so with ``PUT mantik/api/kernels/<id>/save-frontend``), the magic opens
+a comm to it with data ``{"path": <the notebook's server path>}``. A frontend that registered that
+target saves the notebook through the contents API, answers ``{saved, path}`` and closes
+the comm; the kernel never closes it. It waits up to :data:`SAVE_WAIT` seconds for that
+answer or for the file's ``last_modified`` to change; if neither comes, the file as last
+saved is packaged and the magic says so.
 """
 
 from __future__ import annotations
@@ -81,20 +81,43 @@ def _last_modified(server: JupyterServer, path: str) -> str | None:
     return model.get("last_modified")
 
 
+def _frontend_saves(server: JupyterServer) -> bool:
+    """True if a frontend with the ``mantik:save`` target said it has this kernel open."""
+    try:
+        answer = server.json("GET", f"mantik/api/kernels/{quote(kernel_id() or '')}"
+                                    "/save-frontend")
+    except ClientError:  # a server without that route: nobody said so
+        return False
+    return bool(answer.get("saves"))
+
+
 def _request_save(server: JupyterServer, path: str) -> str:
-    """Ask the frontend to save ``path``; says whether the saved file is fresh."""
+    """Ask the frontend to save ``path``; says whether the saved file is fresh.
+
+    The frontend ends the exchange: it closes the comm after answering, or at once when it
+    has no such target, so the kernel never closes it too (a second close is the browser's
+    "Comm not found" error). Its answer arrives during the wait where the frontend sends
+    comm messages over a subshell (JupyterLab 4.4+ with ipykernel 7); else the saved file's
+    ``last_modified`` tells.
+    """
     from comm import create_comm
 
     before = _last_modified(server, path)
+    if not _frontend_saves(server):
+        return (f"no frontend that saves notebooks has it open, so the file as last saved "
+                f"({before}) is packaged")
+    answers: list[dict] = []
     channel = create_comm(target_name=SAVE_COMM_TARGET, data={"path": path})
-    try:
-        deadline = time.monotonic() + SAVE_WAIT
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            if _last_modified(server, path) != before:
-                return "saved by the frontend just now"
-    finally:
-        channel.close()
+    channel.on_msg(lambda msg: answers.append(msg["content"]["data"]))
+    deadline = time.monotonic() + SAVE_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if any(a.get("saved") for a in answers) or _last_modified(server, path) != before:
+            return "saved by the frontend just now"
+        failed = [a for a in answers if a.get("saved") is False]
+        if failed:
+            return (f"the frontend could not save it ({failed[0].get('error')}), so the file "
+                    f"as last saved ({before}) is packaged")
     return (f"no frontend saved it within {SAVE_WAIT:g} s, so the file as last saved "
             f"({before}) is packaged")
 

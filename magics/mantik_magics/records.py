@@ -6,6 +6,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"})
+ACTIVE = frozenset({"SUBMITTING", "QUEUED", "RUNNING", "UNKNOWN"})
+#: where downloads of runs go by default (a folder named by each run's id inside)
+DOWNLOAD_ROOT = "mantik-runs"
 
 
 class RunRecord(dict):
@@ -15,6 +18,15 @@ class RunRecord(dict):
     def terminal(self) -> bool:
         """True once the run can no longer change."""
         return self.get("state") in TERMINAL
+
+    def replace(self, fresh: dict[str, Any]) -> bool:
+        """Become ``fresh`` in place (whoever holds this record sees it); True if it changed."""
+        if fresh == self:
+            return False
+        self.update(fresh)  # never empty in between: another thread may be reading it
+        for key in self.keys() - fresh.keys():
+            del self[key]
+        return True
 
     def __repr__(self) -> str:
         return summary(self)

@@ -29,7 +29,7 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from .. import __version__, credentials
-from ..errors import ForbiddenError, MantikError
+from ..errors import ForbiddenError, MantikError, NotFoundError
 from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
 from ..runfilter import RunFilter
 from ..service import RunService
@@ -393,6 +393,27 @@ class ParametersHandler(MantikHandler):
         self.reply({"parameters": [p.to_dict() for p in params.values()]})
 
 
+class SaveFrontendHandler(MantikHandler):
+    """Which kernels a frontend answering the magics' ``mantik:save`` comm has open: the
+    magics open that comm only there (elsewhere the browser logs an unknown comm target)."""
+
+    def _kernel(self, kernel_id: str) -> set[str]:
+        if kernel_id not in self.settings["kernel_manager"]:
+            raise NotFoundError(f"no kernel with id {kernel_id!r}", key="kernel_id")
+        return self.settings.setdefault("mantik_save_frontends", set())
+
+    @web.authenticated
+    @authorized
+    async def get(self, kernel_id: str) -> None:
+        self.reply({"saves": kernel_id in self._kernel(kernel_id)})
+
+    @web.authenticated
+    @authorized
+    async def put(self, kernel_id: str) -> None:
+        self._kernel(kernel_id).add(kernel_id)
+        self.reply({"saves": True})
+
+
 def _zip_folder(folder: Path, target: Path) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for dirpath, _, filenames in os.walk(folder):
@@ -423,4 +444,5 @@ ROUTES: list[tuple[str, type[MantikHandler]]] = [
     (rf"runs/{RUN}/download", DownloadHandler),
     (rf"runs/{RUN}/notebook", NotebookHandler),
     (r"notebooks/parameters", ParametersHandler),
+    (r"kernels/(?P<kernel_id>[^/]+)/save-frontend", SaveFrontendHandler),
 ]

@@ -5,7 +5,6 @@ Real kernels (papermill, jupyter_client), real local jobs, real MLflow.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +70,10 @@ def test_papermill_submits_the_notebook_which_does_not_resubmit_itself(home, tmp
     run = runs[0]
     assert run.state == "COMPLETED" and run.parameters == {"n": 2}
     assert f"run {run.id}: COMPLETED" in text
-    assert f"<run {run.id} '{run.name}' on local: COMPLETED>" in text  # the returned run
+    # the card is the run's display: neither it nor an echo of the returned run freezes
+    # the state it had when shown
+    assert f"<run card: {run.id} '{run.name}' on local>" in text
+    assert "QUEUED" not in text and f"<run {run.id}" not in text
     log = service.logs(run.id).data.decode()
     assert f"running as run {run.id} on site local; not submitting again" in log
     assert "n is 2" in log
@@ -82,11 +84,18 @@ def test_card_goes_live_while_the_kernel_stays_usable_then_manage_runs(kernel, h
     first = kernel.run("%%mantik_submit --notebook p.ipynb -p n=2 --name first\n"
                        "Resources: {Runtime: 10m}\n")
     assert first.status == "ok", first.stderr
-    assert first.value.startswith("<run ") and "QUEUED" in first.value
+    assert first.value == ""  # the card is the display: the returned run is not echoed
     assert kernel.run("print(40 + 2)").stdout == "42\n"  # not blocked by the run
-    # the card, updated from its thread after the cell ended
-    kernel.wait_for(lambda m: m["msg_type"] == "comm_msg"
-                    and "COMPLETED" in json.dumps(m["content"]["data"].get("state", {})))
+    # the card, updated by the kernel's shared poll after the cell ended
+    kernel.wait_for(widget_update('data-state="COMPLETED"'))
+    # the returned run is the record the card keeps current; the poll stopped with the run
+    after = kernel.run("from mantik_magics.poll import shared_poll\n"
+                       "poll = shared_poll(get_ipython().magics_manager.registry"
+                       "['MantikMagics'].client)\n"
+                       "import time\nt = time.monotonic()\n"
+                       "while poll.running and time.monotonic() - t < 60: time.sleep(0.05)\n"
+                       "print(_['state'], poll.running)")
+    assert after.stdout == "COMPLETED False\n", after.stderr
 
     run_id = RunService(home).list()[0].id
     rerun = kernel.run(f"second = %mantik_rerun {run_id[:6]} -p n=3 --wait\n"
@@ -112,8 +121,8 @@ def test_card_goes_live_while_the_kernel_stays_usable_then_manage_runs(kernel, h
     table = kernel.run("%mantik_runs")  # pick a run in the table: its card opens
     kernel.comm_send(widget_id(table, "DropdownModel"),
                      {"method": "update", "state": {"index": 2}, "buffer_paths": []})
-    kernel.wait_for(lambda m: m["msg_type"] == "display_data" and m["content"]["data"].get(
-        "text/plain", "").startswith(f"RunCard<run {run_id} 'first' on local: COMPLETED"))
+    kernel.wait_for(lambda m: m["msg_type"] in ("comm_open", "comm_msg") and shows(
+        m["content"]["data"].get("state", {}), run_id, 'data-state="COMPLETED"'))
 
     sites = kernel.run("%mantik_sites").value.splitlines()
     assert "local" in [line.split()[0] for line in sites]
@@ -143,10 +152,15 @@ def widget_id(result, model: str, **state) -> str:
     raise AssertionError(f"no {model} {state} was displayed")
 
 
+def shows(state: dict, *texts: str) -> bool:
+    """True if one value of a widget's state holds all ``texts``."""
+    return any(all(t in str(value) for t in texts) for value in state.values())
+
+
 def widget_update(text: str):
     """A message predicate: a widget's new state holds ``text``."""
     return lambda m: (m["msg_type"] == "comm_msg"
-                      and text in json.dumps(m["content"]["data"].get("state", {})))
+                      and shows(m["content"]["data"].get("state", {}), text))
 
 
 def test_follow_and_wait_stop_on_ctrl_c_and_the_card_shows_the_log_and_cancels(

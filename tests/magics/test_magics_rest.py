@@ -77,6 +77,7 @@ class Server:
         client.start_channels(hb=False)  # the server watches the kernel's heartbeat
         client.wait_for_ready(timeout=180)
         self.session_id = session["id"]
+        self.kernel_id = session["kernel"]["id"]
         return Kernel(client)
 
     def rename(self, old: str, new: str) -> None:
@@ -128,7 +129,11 @@ def test_kernel_of_a_server_submits_through_the_rest_api(server, tmp_path):
     try:
         assert kernel.run("%load_ext mantik_magics").status == "ok"
 
-        def frontend(msg: dict) -> None:  # the lab's side of the mantik:save comm
+        # the lab's side of the mantik:save comm: it says it has the target, then saves
+        assert server.api("PUT", f"mantik/api/kernels/{server.kernel_id}/save-frontend"
+                          ).json() == {"saves": True}
+
+        def frontend(msg: dict) -> None:
             if (msg["msg_type"] == "comm_open"
                     and msg["content"]["target_name"] == "mantik:save"):
                 server.save(msg["content"]["data"]["path"])
@@ -210,11 +215,16 @@ def test_without_a_frontend_the_saved_file_is_used_and_said(server, tmp_path):
     make_notebook(tmp_path / "root" / "nb.ipynb", None, "print('hello')")
     kernel = server.kernel_of("nb.ipynb")
     try:
-        started = time.monotonic()
         result = kernel.run("%load_ext mantik_magics\nr = %mantik_submit")
         assert result.status == "ok", result.stderr
-        assert time.monotonic() - started >= 2
-        assert "packaging nb.ipynb: no frontend saved it within 2 s, so the file as last " \
-               "saved" in result.stdout
+        assert "packaging nb.ipynb: no frontend that saves notebooks has it open, so the " \
+               "file as last saved" in result.stdout
+        # no comm a frontend without the target would log as unknown
+        assert not [m for m in result.messages if m["msg_type"] == "comm_open"
+                    and m["content"]["target_name"] == "mantik:save"]
+        missing = server.http.get(server.url + "mantik/api/kernels/nope/save-frontend",
+                                  timeout=60)
+        assert missing.status_code == 404
+        assert missing.json()["message"] == "no kernel with id 'nope'"
     finally:
         kernel.client.stop_channels()

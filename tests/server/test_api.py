@@ -322,6 +322,8 @@ async def test_bad_submissions_get_accurate_errors_and_leave_no_run(
     ("GET", "notebooks/parameters", {"path": "../x.ipynb"}, 403),
     ("GET", "notebooks/parameters", None, 400),
     ("POST", "sites/nowhere/test", None, 404),
+    ("GET", "kernels/nope/save-frontend", None, 404),
+    ("PUT", "kernels/nope/save-frontend", None, 404),
 ])
 async def test_bad_requests(api, method, path, params, status):
     error = await api.json(method, path, params=params, expect=status)
@@ -432,3 +434,14 @@ async def test_kernels_are_told_where_the_api_is(jp_serverapp, monkeypatch):
     assert os.environ["MANTIK_JUPYTER_URL"].endswith(jp_serverapp.base_url)
     assert os.environ["MANTIK_JUPYTER_TOKEN"] == jp_serverapp.identity_provider.token
     assert json.loads(json.dumps(os.environ["MANTIK_JUPYTER_URL"]))
+
+
+async def test_a_frontend_says_it_answers_the_save_comm_of_a_kernel(api, jp_serverapp):
+    kernel_id = await jp_serverapp.kernel_manager.start_kernel()
+    try:
+        path = f"kernels/{kernel_id}/save-frontend"
+        assert await api.json("GET", path) == {"saves": False}
+        assert await api.json("PUT", path) == {"saves": True}
+        assert await api.json("GET", path) == {"saves": True}
+    finally:
+        await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id)
