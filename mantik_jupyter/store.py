@@ -65,9 +65,13 @@ MIGRATIONS: list[str] = [
     UPDATE runs SET output_notebook =
         'mantik-output/' || replace(notebook, rtrim(notebook, replace(notebook, '/', '')), '')
     """,
+    # 3: the CliMetLab data staged for the run: [{item, size, cached}]
+    """
+    ALTER TABLE runs ADD COLUMN data TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
-_JSON_FIELDS = ("parameters", "spec", "request")
+_JSON_FIELDS = ("parameters", "spec", "request", "data")
 #: Columns the engine keeps for itself, not part of a run's JSON.
 _PRIVATE = ("finalized", "request")
 
@@ -108,6 +112,8 @@ class Run:
     request: dict[str, Any] = field(default_factory=dict)
     #: where the executed notebook is written, relative to the working directory
     output_notebook: str | None = None
+    #: the CliMetLab data staged for the run: ``{item, size, cached}`` each
+    data: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_state(self) -> RunState:
