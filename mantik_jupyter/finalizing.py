@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from . import data
 from .backends import LOG_FILE
 from .context import EngineContext
 from .errors import MantikError
@@ -26,9 +27,19 @@ class Finalizer:
         self.context = context
 
     def failure_reason(self, run: Run) -> str | None:
-        """Why the executed notebook failed (its failing cell), if it is there to read."""
+        """Why the run failed: its data staging (item and cause), else the executed
+        notebook's failing cell, if there is either to read."""
+        staging = data.failure(self._data_report(run))
+        if staging:
+            return staging
         notebook = self.context.fetch_result(run, run.output_notebook)
         return failure_reason(notebook) if notebook else None
+
+    def _data_report(self, run: Run) -> dict | None:
+        """The report of the run's data staging, fetched home (None without ``Data``)."""
+        if not run.spec.get("Data"):
+            return None
+        return data.read_report(self.context.fetch_result(run, data.REPORT))
 
     def finalize(self, runs: list[Run] | None = None) -> None:
         """Finalize the given runs that ended, or every ended run not yet finalized."""
@@ -40,6 +51,9 @@ class Finalizer:
             if not store.claim_finalize(run.id):
                 continue
             try:
+                staged = data.staged_items(self._data_report(run))
+                if staged:
+                    store.update(run.id, data=staged)
                 fetched = (self.context.fetch_result(run, run.output_notebook),
                            self.context.fetch_result(run, LOG_FILE))
                 if run.mlflow_run_id:

@@ -22,10 +22,12 @@ def render(
     exports: dict[str, str] | None = None,
     login_shell: bool = True,
     prologue: Iterable[str] = (),
+    before_main: Iterable[str] = (),
 ) -> str:
     """Render the bash job script for ``command`` (already shell text).
 
-    ``prologue`` lines (shell text the backend wrote) run first, before any export.
+    ``prologue`` lines (shell text the backend wrote) run first, before any export;
+    ``before_main`` lines run in the run's environment right before the command.
     """
     env = spec.environment
     lines = ["#!/bin/bash -l" if login_shell else "#!/bin/bash", *directives]
@@ -33,6 +35,24 @@ def render(
     lines += prologue
     for name, value in {**(exports or {}), **env.get("Variables", {})}.items():
         lines.append(f"export {name}={shlex.quote(value)}")
+    lines += setup_lines(spec)
+    if env.get("PreRunCommandOnComputeNode"):
+        lines += ["# pre-run command (compute node)", env["PreRunCommandOnComputeNode"],
+                  "rc=$?; [ $rc -eq 0 ] || { echo \"pre-run command failed with exit code $rc\""
+                  " >&2; exit $rc; }"]
+    lines += before_main
+    lines.append(main_command(spec, command))
+    lines.append("mantik_rc=$?")
+    if env.get("PostRunCommandOnComputeNode"):
+        lines += ["# post-run command (compute node)", env["PostRunCommandOnComputeNode"]]
+    lines.append("exit $mantik_rc")
+    return "\n".join(lines) + "\n"
+
+
+def setup_lines(spec: RunSpec) -> list[str]:
+    """The run's environment: its modules, then its Python venv."""
+    env = spec.environment
+    lines = []
     if env.get("Modules"):
         lines.append("module load " + " ".join(shlex.quote(m) for m in env["Modules"]))
     venv = env.get("Python")
@@ -40,16 +60,7 @@ def render(
         venv = venv.get("Path")
     if venv:
         lines.append(f"source {shlex.quote(venv.rstrip('/') + '/bin/activate')}")
-    if env.get("PreRunCommandOnComputeNode"):
-        lines += ["# pre-run command (compute node)", env["PreRunCommandOnComputeNode"],
-                  "rc=$?; [ $rc -eq 0 ] || { echo \"pre-run command failed with exit code $rc\""
-                  " >&2; exit $rc; }"]
-    lines.append(main_command(spec, command))
-    lines.append("mantik_rc=$?")
-    if env.get("PostRunCommandOnComputeNode"):
-        lines += ["# post-run command (compute node)", env["PostRunCommandOnComputeNode"]]
-    lines.append("exit $mantik_rc")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main_command(spec: RunSpec, command: str) -> str:

@@ -52,6 +52,9 @@ RUN_PROPERTIES: dict[str, Any] = {
                "description": "the site's queues (submissions to others are refused)"},
     "environment": {"type": "object", "description": (
         "default Environment of runs on the site (keys as in the run config)")},
+    "data_cache": {"type": "string", "pattern": "^/", "description": (
+        "folder on the site where CliMetLab Data is staged, shared by every run (e.g. on the "
+        "project's scratch file system)")},
 }
 
 

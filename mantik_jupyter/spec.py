@@ -9,6 +9,7 @@ user's own keys and spelling (so a re-run can show and edit it); normalised valu
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -169,6 +170,59 @@ def _parameters(value: Any, key: str) -> dict[str, Any]:
     return dict(value)
 
 
+# CliMetLab names its datasets and sources like this (maelstrom-ens10, url, url-pattern)
+_DATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+DATA_KINDS = ("Dataset", "Source")
+DATA_HELP = ("a list of items, each {Dataset: NAME, Args: {...}} or {Source: NAME, Args: "
+             "{...}}, as the notebook calls cml.load_dataset / cml.load_source")
+
+
+def _data(value: Any, key: str) -> list[dict[str, Any]]:
+    """The ``Data`` key: CliMetLab datasets and sources with their keyword arguments."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected {DATA_HELP}, got {value!r}", key=key)
+    items = []
+    for index, item in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: expected {DATA_HELP}, got {item!r}", key=where)
+        unknown = sorted(str(k) for k in item if k not in (*DATA_KINDS, "Args"))
+        if unknown:
+            raise ConfigError(f"unknown key {where}.{unknown[0]}; allowed here: Args, Dataset, "
+                              "Source", key=f"{where}.{unknown[0]}")
+        kinds = [kind for kind in DATA_KINDS if kind in item]
+        if len(kinds) != 1:
+            raise ConfigError(f"{where}: give exactly one of Dataset or Source, got "
+                              f"{', '.join(kinds) or 'neither'}", key=where)
+        kind = kinds[0]
+        name = plain_text(item[kind], f"{where}.{kind}")
+        if not _DATA_NAME.fullmatch(name):
+            raise ConfigError(f"{where}.{kind}: {name!r} is not a CliMetLab {kind.lower()} "
+                              "name (letters, digits, . _ -)", key=f"{where}.{kind}")
+        args = _data_args(item.get("Args"), f"{where}.Args")
+        items.append({kind: name, "Args": args} if "Args" in item else {kind: name})
+    return items
+
+
+def _data_args(value: Any, key: str) -> dict[str, Any]:
+    """Keyword arguments as JSON (they travel to the site in a file, never through a shell)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a mapping of keyword arguments, got {value!r}",
+                          key=key)
+    for name, item in value.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"{key}: {name!r} is not a keyword argument name", key=key)
+        try:
+            json.dumps(item, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}.{name}: {item!r} is not plain data (text, number, true/"
+                              "false, list or mapping); quote dates and times",
+                              key=f"{key}.{name}") from None
+    return dict(value)
+
+
 def _duration(value: Any, key: str) -> Any:
     if isinstance(value, str):
         plain_text(value, key)
@@ -272,6 +326,7 @@ TOP_LEVEL = {
     "Parameters": _parameters,
     "ProjectRoot": plain_text,
     "Bundle": _section(BUNDLE),
+    "Data": _data,
 }
 
 
@@ -390,6 +445,11 @@ class RunSpec:
     @property
     def environment(self) -> dict[str, Any]:
         return dict(self.config.get("Environment", {}))
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        """The CliMetLab datasets and sources staged for the run (``Data``)."""
+        return list(self.config.get("Data", []))
 
     @property
     def exclude(self) -> list[str]:

@@ -70,9 +70,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN progress TEXT
     """,
+    # 4: the CliMetLab data staged for the run: [{item, size, cached}]
+    """
+    ALTER TABLE runs ADD COLUMN data TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
-_JSON_FIELDS = ("parameters", "spec", "request", "progress")
+_JSON_FIELDS = ("parameters", "spec", "request", "progress", "data")
 #: JSON columns that may be null (null in the run's JSON too, not {})
 _NULLABLE_JSON = ("progress",)
 #: Columns the engine keeps for itself, not part of a run's JSON.
@@ -117,6 +121,8 @@ class Run:
     output_notebook: str | None = None
     #: how far the submission has got (:class:`~.progress.Snapshot`), while SUBMITTING
     progress: dict[str, Any] | None = None
+    #: the CliMetLab data staged for the run: ``{item, size, cached}`` each
+    data: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_state(self) -> RunState:

@@ -126,6 +126,8 @@ class FirecrestBackend(PathFiles, RemoteBackend):
         "client_id": {"type": "string", "minLength": 1, "description": "OIDC client id"},
         "work_root": {"type": "string", "pattern": "^/", "description": (
             "absolute folder for run directories (default: the system's work directory)")},
+        "compute_network": {"type": "boolean", "description": (
+            "compute nodes reach the network: a run's CliMetLab Data is staged in its job")},
     }
     profile_required = ("url", "machine")
     auth_methods = ("client-credentials", "token")
@@ -354,6 +356,16 @@ class FirecrestBackend(PathFiles, RemoteBackend):
         5 MiB by default there and refuses that above its ``max_ops_file_size`` (1 MiB on
         Alps), and pyfirecrest's ``view`` cannot ask for less."""
         return self._call(what, "tail", self.machine, path, num_bytes=size)["content"]
+
+    def validate(self, spec: RunSpec) -> None:
+        super().validate(spec)
+        if spec.data and not self.stages_in_job():
+            raise ConfigError(f"Data: site {self.site.name!r} has no place to stage data where "
+                              "the network is; if its compute nodes reach the network, set its "
+                              "profile key compute_network: true", key="Data")
+
+    def stages_in_job(self) -> bool:
+        return bool(self.settings.get("compute_network"))
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:

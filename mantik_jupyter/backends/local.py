@@ -18,7 +18,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import jobenv
+from .. import data, jobenv
 from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
 from ..jobscript import render
 from ..paths import confined, copy_out, write_atomic
@@ -86,7 +86,13 @@ class LocalBackend(Backend):
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
         (run_dir / META).mkdir(mode=0o700)
-        script = render(job.spec, job.bundle.command, login_shell=False)
+        before_main: list[str] = []
+        if job.spec.data:  # this machine has the network: staged in the job, before papermill
+            folder = self.site.settings.get(data.CACHE_KEY) or str(self.home / "data-cache")
+            for name, content in data.files(job.spec, folder).items():
+                (run_dir / name).write_bytes(content)
+            before_main = data.job_lines(folder, stage=True)
+        script = render(job.spec, job.bundle.command, login_shell=False, before_main=before_main)
         script_path = run_dir / SCRIPT
         script_path.write_text(script)
         env = {**jobenv.inherited(os.environ), **job.env, **job.secret_env}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
-from .. import credentials
+from .. import credentials, data
 from ..bundle import MANIFEST as RUN_MANIFEST
 from ..bundle import Bundle
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
@@ -240,6 +240,10 @@ class RemoteBackend(Backend):
                 f"Resources.Queue: site {self.site.name!r} has no queue {queue!r}; "
                 f"its queues: {', '.join(queues)}", key="Resources.Queue")
         local_image(effective_spec(self.settings.get("environment"), spec))
+        if spec.data and not self.settings.get(data.CACHE_KEY):
+            raise ConfigError(f"Data: site {self.site.name!r} names no folder to stage data in; "
+                              f"set its profile key {data.CACHE_KEY} (a folder shared by its runs)",
+                              key="Data")
         self.secret()  # missing credentials fail before anything is staged
 
     def call(
@@ -305,12 +309,13 @@ class RemoteBackend(Backend):
             secret_env = {}
             lines += [f'export MLFLOW_TRACKING_URI="file://$PWD/{OFFLINE_STORE}"',
                       "export MLFLOW_ALLOW_FILE_STORE=true"]
+        spec, data_files, before_main = self.data_staging(spec)
         script = render(spec, job.bundle.command, directives=self.script_directives(job, spec),
-                        exports=env, prologue=lines)
+                        exports=env, prologue=lines, before_main=before_main)
         workspace = self.open_workspace(job, spec)
         try:
             direct = {MANIFEST: manifest(files), SCRIPT: script.encode(),
-                      RUN_MANIFEST: (job.bundle.path / RUN_MANIFEST).read_bytes()}
+                      RUN_MANIFEST: (job.bundle.path / RUN_MANIFEST).read_bytes(), **data_files}
             if secret_env:
                 direct[SECRETS] = secrets_file(secret_env)
             for name, data in direct.items():
@@ -323,6 +328,24 @@ class RemoteBackend(Backend):
             self.discard(workspace)
             raise
         return Submission(submission.remote_job_id, submission.work_dir, script, sent)
+
+    def stages_in_job(self) -> bool:
+        """Whether the job itself stages its Data (its compute nodes reach the network)."""
+        return False
+
+    def data_staging(self, spec: RunSpec) -> tuple[RunSpec, dict[str, bytes], list[str]]:
+        """Where the run's ``Data`` is staged: the spec (with the login-node pre-command that
+        stages it, where the site runs one), the files for the job directory and the job's
+        lines before the notebook."""
+        if not spec.data:
+            return spec, {}, []
+        folder = self.settings[data.CACHE_KEY]
+        on_login = ("PreRunCommandOnLoginNode" in self.capabilities.login_node_commands
+                    and not self.stages_in_job())
+        if on_login:
+            spec = spec.with_overrides({"Environment": {
+                "PreRunCommandOnLoginNode": data.login_command(spec, folder)}})
+        return spec, data.files(spec, folder), data.job_lines(folder, stage=not on_login)
 
     def sync_cache(self, files: dict[str, tuple[str, Path]],
                    progress: Progress = NO_PROGRESS) -> int:

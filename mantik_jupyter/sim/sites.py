@@ -28,12 +28,16 @@ def presets(home: Path) -> list[Site]:
             "url": f"{sim}/{SimConfig.site}/rest/core", "auth": "password",
             "username": SimConfig.username, "credentials": {"source": "simulator"},
             "environment": here, "queues": QUEUES,
+            "data_cache": str(home / "sim" / "data-cache" / "unicore"),
         }),
         Site("sim-firecrest", "firecrest", "Local site simulator: FirecREST daint-sim", {
             "url": f"{sim}/firecrest/v2", "token_url": f"{sim}/auth/token",
             "machine": "daint-sim", "auth": "client-credentials",
             "client_id": SimConfig.client_id, "credentials": {"source": "simulator"},
             "environment": here, "queues": QUEUES,
+            # the simulated compute nodes are this machine, which has the network
+            "data_cache": str(home / "sim" / "data-cache" / "firecrest"),
+            "compute_network": True,
         }),
     ]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import tornado.web
+from tornado.ioloop import IOLoop
 
 from .executors import SubmitError, job_environment
 from .files import (
@@ -215,15 +216,39 @@ def run_precommand(job: Job) -> str | None:
     return None
 
 
+#: Jobs whose login-node precommand runs (a second start meanwhile does nothing).
+_PRECOMMANDS: set[str] = set()
+
+
 def start(site: Site, job: Job) -> None:
-    """Submit a READY job to the batch system (a second start does nothing)."""
-    if job.state != "NEW":
+    """Submit a READY job to the batch system (a second start does nothing). A login-node
+    precommand runs first, as UNICORE runs it: an asynchronous step after the start call
+    has been answered (the job stays READY meanwhile), its failure failing the job."""
+    if job.state != "NEW" or job.id in _PRECOMMANDS:
         return
     if job.description.get("User precommand") and precommand_on_login_node(job.description):
-        failure = run_precommand(job)
-        if failure:
-            site.fail_submission(job, SubmitError(failure))
-            return
+        _PRECOMMANDS.add(job.id)
+        IOLoop.current().spawn_callback(_after_precommand, site, job)
+        return
+    submit_batch(site, job)
+
+
+async def _after_precommand(site: Site, job: Job) -> None:
+    """Run the precommand off the server's loop, then submit the job or fail it."""
+    try:
+        failure = await IOLoop.current().run_in_executor(None, run_precommand, job)
+    finally:
+        _PRECOMMANDS.discard(job.id)
+    if job.state != "NEW":  # aborted (or removed) meanwhile
+        return
+    if failure:
+        site.fail_submission(job, SubmitError(failure))
+    else:
+        submit_batch(site, job)
+
+
+def submit_batch(site: Site, job: Job) -> None:
+    """Hand a started job's script to the batch system."""
     if job.description.get("Job type", "batch").lower() == "raw":
         try:
             text = confine(Path(job.workdir), job.description["BSS file"]).read_text()

@@ -124,3 +124,43 @@ def test_overrides_merge_sections_and_keep_the_rest():
     assert spec.parameters == {"lr": 0.1}
     with pytest.raises(ConfigError, match="Resources.Runtime"):
         spec.with_overrides({"Resources": {"Runtime": "soon"}})
+
+
+DATA_CONFIG = """
+Data:
+  - Dataset: maelstrom-ens10
+    Args: {date: "2017-08-01", dtype: sfc}
+  - Source: url
+    Args: {url: "https://example.org/era5-t2m-2020.nc"}
+  - Dataset: mantik-demo-t2m
+"""
+
+
+def test_data_is_a_list_of_climetlab_calls_kept_as_written():
+    spec = RunSpec(load_config(DATA_CONFIG))
+    assert spec.data == [
+        {"Dataset": "maelstrom-ens10", "Args": {"date": "2017-08-01", "dtype": "sfc"}},
+        {"Source": "url", "Args": {"url": "https://example.org/era5-t2m-2020.nc"}},
+        {"Dataset": "mantik-demo-t2m"},
+    ]
+    assert RunSpec(load_config("Site: local")).data == []
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ("Data: {Dataset: x}", "Data", "expected a list of items"),
+    ("Data: [maelstrom-ens10]", "Data[0]", "{Dataset: NAME, Args: {...}}"),
+    ("Data: [{Args: {a: 1}}]", "Data[0]", "exactly one of Dataset or Source, got neither"),
+    ("Data: [{Dataset: a, Source: url}]", "Data[0]", "got Dataset, Source"),
+    ("Data: [{Dataset: a, Arguments: {}}]", "Data[0].Arguments", "allowed here: Args"),
+    ("Data: [{Dataset: 'a b'}]", "Data[0].Dataset", "not a CliMetLab dataset name"),
+    ("Data: [{Source: ''}]", "Data[0].Source", "must not be empty"),
+    ("Data: [{Dataset: a, Args: [1]}]", "Data[0].Args", "mapping of keyword arguments"),
+    ("Data: [{Dataset: a, Args: {1x: 2}}]", "Data[0].Args", "not a keyword argument name"),
+    ("Data: [{Dataset: a}, {Dataset: b, Args: {date: 2017-08-01}}]", "Data[1].Args.date",
+     "quote dates"),
+])
+def test_bad_data_names_the_item_and_what_is_allowed(text, key, words):
+    with pytest.raises(ConfigError) as err:
+        load_config(text)
+    assert err.value.key == key, err.value.message
+    assert words in err.value.message

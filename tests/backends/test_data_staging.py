@@ -1,0 +1,165 @@
+"""Data for runs end to end: CliMetLab stages a run's ``Data`` where the network is and the
+unchanged example notebook reads it offline, on the local site and both simulated gateways
+over real Slurm. The data comes from a loopback HTTP server that refuses every request for a
+file once it has served it whole (staging's download), so any download from the compute
+step fails the run; its access log shows that a second run downloads nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from helpers import SITES, wait_for, write_config
+from mlflow.tracking import MlflowClient
+
+pytest.importorskip("climetlab", reason="climetlab is in the test extras: pip install -e .[test]")
+from mantik_jupyter.demo_data import temperature  # noqa: E402 - after the skip above
+
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "climetlab-data.ipynb"
+DATA_SITES = ("local", *SITES)
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
+TRAIN_YEAR, EVAL_YEAR = 2024, 2031
+
+
+class DataServer(ThreadingHTTPServer):
+    """Serves ``files`` by path; each one is refused (403) once it has been sent whole."""
+
+    def __init__(self, files: dict[str, bytes]):
+        super().__init__(("127.0.0.1", 0), DataHandler)
+        self.files = files
+        self.sent: set[str] = set()
+        self.log: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.lock = threading.Lock()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def requests(self, path: str) -> list[tuple[str, str, int]]:
+        with self.lock:
+            return [entry for entry in self.log if entry[1] == path]
+
+
+class DataHandler(BaseHTTPRequestHandler):
+    server: DataServer
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the http.server API
+        self.answer(body=False)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.answer(body=True)
+
+    def answer(self, body: bool) -> None:
+        server, path = self.server, self.path
+        with server.lock:
+            data = server.files.get(path)
+            status = 403 if path in server.sent else 404 if data is None else 200
+            server.log.append((self.command, path, status))
+        if status != 200:
+            self.send_error(status)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-netcdf")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+            self.wfile.flush()
+            with server.lock:
+                server.sent.add(path)
+
+    def log_message(self, format: str, *args: object) -> None:  # the log list is enough
+        pass
+
+
+@pytest.fixture
+def data_server(tmp_path: Path) -> Iterator[DataServer]:
+    """The loopback server with one evaluation file per site."""
+    nc = tmp_path / "t2m.nc"
+    temperature(EVAL_YEAR).to_netcdf(nc)
+    server = DataServer({f"/{site}/t2m.nc": nc.read_bytes() for site in DATA_SITES})
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def submit(cli, site: str, config: str, url: str) -> str:
+    return cli("submit", str(NOTEBOOK), "--site", site, "--config", config,
+               "-p", f"year={TRAIN_YEAR}", "-p", f"data_url={url}").stdout.strip()
+
+
+def wait_all(cli, runs: dict[str, str]) -> dict[str, dict]:
+    return {site: wait_for(cli, run_id, TERMINAL, timeout=600) for site, run_id in runs.items()}
+
+
+@pytest.mark.timeout(1500)  # six runs with CliMetLab through three sites on a shared machine
+def test_data_is_staged_once_per_site_and_read_offline(cli, sim, session_home, tmp_path,
+                                                       data_server):
+    configs = {site: write_config(tmp_path / f"{site}.yaml", {"Data": [
+        {"Dataset": "mantik-demo-t2m", "Args": {"year": TRAIN_YEAR}},
+        {"Source": "url", "Args": {"url": data_server.url(f"/{site}/t2m.nc")}},
+    ]}) for site in DATA_SITES}
+    urls = {site: data_server.url(f"/{site}/t2m.nc") for site in DATA_SITES}
+    mlflow = MlflowClient(f"sqlite:///{session_home / 'mlflow.db'}")
+    expected = {"t2m_train_mean": float(temperature(TRAIN_YEAR).t2m.mean()),
+                "t2m_eval_mean": float(temperature(EVAL_YEAR).t2m.mean())}
+
+    for attempt in ("first", "second"):
+        runs = {site: submit(cli, site, configs[site], urls[site]) for site in DATA_SITES}
+        ended = wait_all(cli, runs)
+        for site, run in ended.items():
+            assert run["state"] == "COMPLETED", (site, run["reason"], cli("logs", run["id"]).stdout)
+            metrics = mlflow.get_run(run["mlflow_run_id"]).data.metrics
+            for name, value in expected.items():
+                assert metrics[name] == pytest.approx(value, abs=1e-9), (site, name)
+            items = {entry["item"]: entry for entry in run["data"]}
+            assert set(items) == {f"Dataset mantik-demo-t2m {{year: {TRAIN_YEAR}}}",
+                                  f'Source url {{url: "{urls[site]}"}}'}, site
+            assert all(entry["size"] > 1000 for entry in items.values()), items
+            cached = {entry["cached"] for entry in items.values()}
+            assert cached == ({False} if attempt == "first" else {True}), (site, attempt, items)
+            # staging downloaded the file once (HEAD, GET); the compute step and the second
+            # run asked for nothing: a request after the GET would have been refused (403)
+            requests = data_server.requests(f"/{site}/t2m.nc")
+            assert [status for _, _, status in requests] == [200, 200], (site, requests)
+            assert "CLIMETLAB_MIRROR=" in run["script"]
+
+
+@pytest.mark.timeout(900)
+def test_staging_failure_fails_the_run_before_its_job_with_item_and_cause(
+        cli, sim, tmp_path, data_server):
+    missing = data_server.url("/nowhere/t2m.nc")
+    cases = {
+        "404": ({"Source": "url", "Args": {"url": missing}}, [missing, "404"]),
+        "plugin": ({"Dataset": "no-such-dataset", "Args": {"year": 1}},
+                   ["no-such-dataset", "not installed", "mantik-demo-t2m"]),
+    }
+    runs = {}
+    for site in ("local", "sim-unicore"):
+        for case, (item, _) in cases.items():
+            config = write_config(tmp_path / f"{site}-{case}.yaml", {"Data": [item]})
+            runs[site, case] = submit(cli, site, config, "")
+    ended = wait_all(cli, runs)
+    jobs = {job["name"]: job for job in sim.jobs()}
+    for (site, case), run in ended.items():
+        assert run["state"] == "FAILED", (site, case, run)
+        assert run["reason"].startswith("staging data failed: "), run["reason"]
+        for words in cases[case][1]:
+            assert words in run["reason"], (site, case, run["reason"])
+        assert "Input Notebook" not in cli("logs", run["id"]).stdout  # papermill never ran
+        assert run["data"] == []
+        if site == "sim-unicore":  # staged on the login node: no batch job was ever started
+            job = jobs[f"mantik-{run['id']}"]
+            assert job["state"] == "FAILED" and job["nativeId"] is None, job
+
+
+def test_bad_data_is_refused_before_anything_is_submitted(cli, tmp_path):
+    config = write_config(tmp_path / "bad.yaml", {"Data": [{"Dataset": "a", "Source": "url"}]})
+    before = cli("runs", "--json").stdout
+    proc = cli("submit", str(NOTEBOOK), "--site", "local", "--config", config, check=False)
+    assert proc.returncode != 0
+    assert "Data[0]: give exactly one of Dataset or Source, got Dataset, Source" in proc.stderr
+    assert cli("runs", "--json").stdout == before
