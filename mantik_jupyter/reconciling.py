@@ -18,6 +18,7 @@ from .errors import MantikError, NotFoundError
 from .finalizing import Finalizer
 from .states import RunState
 from .store import Run, now
+from .sweeping import aggregate
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ class Reconciler:
 
     def converge(self, runs: list[Run]) -> list[Run]:
         """Ask each site, once per site, about these runs' jobs; returns the changed runs."""
-        active = [r for r in runs if not r.run_state.terminal]
+        # a sweep's own record follows its points (aggregated below), it has no job
+        active = [r for r in runs if not r.run_state.terminal and not r.is_sweep]
         submitting = [r for r in active if r.run_state == RunState.SUBMITTING]
         recovered = self._recover(submitting) if submitting else []
         active = [r for r in active if r.run_state != RunState.SUBMITTING] + [
@@ -64,6 +66,10 @@ class Reconciler:
                     updated = self._apply(run, status)
                     if updated is not None:
                         changed[run.id] = updated
+        for sweep_id in {r.sweep_id for r in changed.values() if r.sweep_id and not r.is_sweep}:
+            sweep = aggregate(self.context, sweep_id)
+            if sweep is not None:
+                changed[sweep_id] = sweep
         return list(changed.values())
 
     def _recover(self, runs: list[Run]) -> list[Run]:

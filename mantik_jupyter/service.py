@@ -29,12 +29,15 @@ from .links import LinkPolicy
 from .params import Parameter, notebook_parameters
 from .reconciling import SUBMIT_GRACE, Reconciler
 from .request import RerunChanges, SubmitRequest
+from .results import rerun_sweep, sweep_results
 from .runfilter import RunFilter
 from .sites import Site, SiteCatalog
 from .spec import plain_text
 from .states import RunState
 from .store import ALL, Run, RunStore, now
 from .submitting import Submitter
+from .sweeping import SweepSubmitter
+from .sweeps import SweepPlan, SweepRequest
 from .tracking import Tracker
 
 
@@ -73,6 +76,7 @@ class RunService:
         self._finalizer = Finalizer(self._context)
         self._reconciler = Reconciler(self._context, self._finalizer, submit_grace)
         self._submitter = Submitter(self._context)
+        self._sweeper = SweepSubmitter(self._context, self._submitter)
         self.links = links or LinkPolicy.of(None, "", tracker.uri_for_humans)
 
     @property
@@ -111,15 +115,32 @@ class RunService:
 
     # ------------------------------------------------------------------ submit
     def submit(self, request: SubmitRequest) -> Run:
-        """Validate, bundle and submit a notebook; returns the QUEUED run."""
+        """Validate, bundle and submit a notebook; returns the QUEUED run (a config with a
+        ``Sweep`` key submits a sweep and returns its record)."""
+        if "Sweep" in request.spec.config:
+            return self.submit_sweep(SweepRequest.of(request))
         return self._submitter.submit(request)
+
+    def submit_sweep(self, request: SweepRequest) -> Run:
+        """Submit every point of a sweep, one job array per group; returns the sweep."""
+        return self._sweeper.submit(request)
+
+    def plan_sweep(self, request: SweepRequest) -> SweepPlan:
+        """The points and arrays a sweep would form, every point checked; nothing sent."""
+        return self._sweeper.plan(request)
 
     def rerun(self, run_id: str, changes: RerunChanges | None = None) -> Run:
         """Submit the request a run was made with again, with ``changes``, as a new run
-        whose parent is that run."""
+        whose parent is that run (a sweep: as a new sweep; ``failed``: its failed points)."""
         original = self._context.store.get(run_id)
+        changes = changes or RerunChanges()
+        if original.is_sweep:
+            return self.submit_sweep(rerun_sweep(original, self.points(original.id), changes))
+        if changes.failed:
+            raise ConflictError(f"run {original.id} is not a sweep; --failed re-runs the "
+                                "failed points of a sweep", key="failed")
         request = SubmitRequest.from_json(original.request, lambda path, _key: Path(path))
-        return self.submit(request.rerun(original.id, changes or RerunChanges()))
+        return self.submit(request.rerun(original.id, changes))
 
     # ------------------------------------------------------------------ reads (pure)
     def get(self, run_id: str) -> Run:
@@ -133,6 +154,19 @@ class RunService:
     def active(self) -> list[Run]:
         """Runs whose job may still change."""
         return self._context.store.active()
+
+    def points(self, sweep_id: str) -> list[Run]:
+        """The point runs of a sweep, by index."""
+        return self._context.store.points(self.get(sweep_id).id)
+
+    def results(self, run_id: str, sort: str | None = None) -> dict[str, Any]:
+        """A sweep's points with parameters, state, duration and the last value of each
+        metric (one MLflow search), sorted by the objective (or ``sort``), best marked."""
+        sweep = self.get(run_id)
+        if not sweep.is_sweep:
+            raise ConflictError(f"run {sweep.id} is not a sweep; results compare a sweep's "
+                                "points", key="run")
+        return sweep_results(sweep, self.points(sweep.id), self.tracker, sort)
 
     def run_json(self, run_id: str) -> str:
         """One run (by id or unique prefix) as the API's JSON text, links included."""
@@ -154,6 +188,9 @@ class RunService:
 
         Runs left SUBMITTING by a process that died are first reconciled with their site.
         """
+        if runs is not None:  # a sweep converges through its points
+            store = self._context.store
+            runs = [p for r in runs for p in ([r, *store.points(r.id)] if r.is_sweep else [r])]
         changed = self._reconciler.converge(self.active() if runs is None else runs)
         self._finalizer.finalize()
         return changed
@@ -216,7 +253,15 @@ class RunService:
             raise ConflictError(f"run {run.id} has already ended ({run.state})", key="run")
         if run.run_state == RunState.SUBMITTING:
             raise ConflictError(f"run {run.id} is still being submitted", key="run")
-        self.backend(run.site).cancel(run)
+        if run.is_sweep:  # every unfinished point, each site's arrays at once
+            by_site: dict[str, list[Run]] = {}
+            for point in self.points(run.id):
+                if not point.run_state.terminal and point.remote_job_id:
+                    by_site.setdefault(point.site, []).append(point)
+            for site, points in by_site.items():
+                self.backend(site).cancel_points(points)
+        else:
+            self.backend(run.site).cancel(run)
         return self.synced(run.id)
 
     def rename(self, run_id: str, name: str) -> Run:

@@ -70,13 +70,13 @@ class Submitter:
                 effective = {n: given.get(n, p.default) for n, p in declared.items()}
                 mlflow_run_id, experiment_id = ctx.tracker.start(
                     run_id=run_id, name=run_name, experiment=spec.experiment,
-                    parameters=effective, tags=self._tags(run, notebook_path, spec),
+                    parameters=effective, tags=self.tags(run, notebook_path, spec),
                 )
                 run = ctx.store.update(run_id, mlflow_run_id=mlflow_run_id,
                                        mlflow_experiment_id=experiment_id)
                 submission = backend.submit(JobRequest(
                     run_id=run_id, name=run_name, bundle=bundle, spec=spec,
-                    env=self._job_env(run, site), secret_env=ctx.tracker.job_secrets(),
+                    env=self.job_env(run, site), secret_env=ctx.tracker.job_secrets(),
                 ))
             except BaseException:
                 self._discard(run, staging)
@@ -88,7 +88,8 @@ class Submitter:
                 script=submission.script, bytes_uploaded=submission.bytes_uploaded,
             )
 
-    def _tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
+    def tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
+        """The MLflow tags of a run (site, bundle, notebook, resources, git commit)."""
         tags = {
             "mantik.site": run.site,
             "mantik.bundle_hash": run.bundle_hash or "",
@@ -102,7 +103,8 @@ class Submitter:
             tags["mlflow.source.git.commit"] = commit
         return tags
 
-    def _job_env(self, run: Run, site: Site) -> dict[str, str]:
+    def job_env(self, run: Run, site: Site) -> dict[str, str]:
+        """The variables a run's job gets (tracking, run and site names)."""
         return {
             "MLFLOW_TRACKING_URI": self.context.tracker.uri_for_humans,
             "MLFLOW_RUN_ID": run.mlflow_run_id or "",

@@ -31,6 +31,7 @@ from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
 from ..runfilter import RunFilter
 from ..service import RunService
 from ..store import Run
+from ..sweeps import SweepRequest
 
 T = TypeVar("T")
 MAX_PAGE = 500
@@ -254,8 +255,13 @@ class RunsHandler(MantikHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        request = SubmitRequest.from_json(self.body(), self.contents_path)
-        run = await self.call(self.service.submit, request)
+        body = self.body()
+        if SweepRequest.wanted(body):
+            run = await self.call(self.service.submit_sweep,
+                                  SweepRequest.from_json(body, self.contents_path))
+        else:
+            run = await self.call(self.service.submit,
+                                  SubmitRequest.from_json(body, self.contents_path))
         self.extensionapp.poller.wake()
         await self.reply_run(run, status=201)
 
@@ -306,6 +312,15 @@ class RerunHandler(MantikHandler):
         run = await self.call(self.service.rerun, run_id, changes)
         self.extensionapp.poller.wake()
         await self.reply_run(run, status=201)
+
+
+class ResultsHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        """A sweep's points side by side, ranked by its objective (or ``sort``)."""
+        sort = self.get_query_argument("sort", None)
+        self.reply(await self.call(self.service.results, run_id, sort))
 
 
 class LogsHandler(MantikHandler):
@@ -392,6 +407,7 @@ ROUTES: list[tuple[str, type[MantikHandler]]] = [
     (r"runs", RunsHandler),
     (rf"runs/{RUN}", RunHandler),
     (rf"runs/{RUN}/rerun", RerunHandler),
+    (rf"runs/{RUN}/results", ResultsHandler),
     (rf"runs/{RUN}/logs", LogsHandler),
     (rf"runs/{RUN}/files", FilesHandler),
     (rf"runs/{RUN}/download", DownloadHandler),

@@ -46,6 +46,9 @@ class Job:
     terminal_seen: float | None = None
     log: list[str] = field(default_factory=list)
     description: dict = field(default_factory=dict)
+    #: a job array's tasks by index as the batch system last reported them (state, reason,
+    #: exit_code, signal, start, end); kept after Slurm has forgotten the array
+    tasks: dict[str, dict] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
