@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,23 +22,11 @@ TRAIN = ("import time, mlflow\n"
          "if fail:\n"
          "    raise ValueError(f'diverged at lr={lr}')")
 PARAMETERS = "lr: float = 0.1\nepochs: int = 1\nfail: bool = False"
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
 
 
 @pytest.fixture
 def train(tmp_path):
     return make_notebook(tmp_path / "train.ipynb", PARAMETERS, TRAIN)
-
-
-def wait_sweep(cli, sweep_id: str, timeout: float = 600) -> dict:
-    """The sweep once it ended (the CLI syncs its points on every ``show``)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sweep = cli.json("show", sweep_id)
-        if sweep["state"] in TERMINAL:
-            return sweep
-        time.sleep(1)
-    raise AssertionError(f"sweep {sweep_id} did not end: {sweep}")
 
 
 def arrays_of(sim, sweep_id: str) -> list[dict]:
@@ -62,12 +49,9 @@ def test_a_grid_runs_as_one_array_tracked_and_ranked(cli, session_home, sim, tra
     config = write_config(tmp_path / "sweep.yaml", {"Sweep": {
         "Grid": {"lr": [0.05, 0.1, 0.3]}, "Repeat": 2, "MaxConcurrent": 2,
         "Objective": {"Metric": "loss", "Goal": "minimize"}}})
-    dry = cli("submit", str(train), "--site", site, "--config", config,
-              "--sweep", "epochs=1,3", "--dry-run").stdout
-    assert "12 points in 1 array(s)" in dry and "nothing was sent" in dry
-    sweep_id = cli("submit", str(train), "--site", site, "--config", config,
-                   "--sweep", "epochs=1,3").stdout.strip()
-    sweep = wait_sweep(cli, sweep_id)
+    sweep = cli.json("submit", str(train), "--site", site, "--config", config,
+                     "--sweep", "epochs=1,3", "--wait")
+    sweep_id = sweep["id"]
     assert sweep["state"] == "COMPLETED", sweep
     assert sweep["native_state"] == "12 points: 12 COMPLETED"
 
@@ -102,8 +86,8 @@ def test_a_grid_runs_as_one_array_tracked_and_ranked(cli, session_home, sim, tra
     losses = [row["metrics"]["loss"] for row in results["rows"]]
     assert losses == sorted(losses) and len(losses) == 12
     assert results["rows"][0]["best"] and not any(r["best"] for r in results["rows"][1:])
-    assert {(r["parameters"]["lr"], r["parameters"]["epochs"]) for r in results["rows"][:2]} \
-        == {(0.1, 3), (0.3, 1)}  # loss 0 (up to rounding) twice each: the best four
+    assert {(r["parameters"]["lr"], r["parameters"]["epochs"]) for r in results["rows"][:4]} \
+        == {(0.1, 3), (0.3, 1)}  # loss 0 (up to rounding), twice each: the best four
     csv = cli("results", sweep_id, "--csv").stdout.splitlines()
     assert csv[0].startswith("point,run_id,state") and len(csv) == 13
     point = results["rows"][0]["run_id"]
@@ -116,6 +100,10 @@ def test_bad_sweeps_are_refused_before_anything_is_sent(cli, sim, train, tmp_pat
     """Each a one-line error naming the point or key and what is allowed; no record, no job."""
     before_runs = len(cli.json("runs"))
     before_jobs = len(sim.jobs())
+    config = write_config(tmp_path / "fine.yaml", {"Sweep": {"Grid": {"lr": [0.1, 0.2]}}})
+    dry = cli("submit", str(train), "--site", "sim-firecrest", "--config", config,
+              "--sweep", "epochs=1,3", "--repeat", "3", "--dry-run").stdout
+    assert "12 points in 1 array(s)" in dry and "nothing was sent" in dry
     cases = {
         "wrong type": ({"Grid": {"epochs": [1, 2]}, "Points": [{"lr": "fast"}]},
                        ["Sweep point 2 (lr='fast')", "expects float"]),
@@ -147,8 +135,9 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
     config = write_config(tmp_path / "sites.yaml", {"Sweep": {
         "Grid": {"Site": list(SITES), "fail": [False, True]},
         "Objective": {"Metric": "loss", "Goal": "maximize"}}})
-    sweep_id = cli("submit", str(train), "--config", config).stdout.strip()
-    sweep = wait_sweep(cli, sweep_id)
+    sweep = json.loads(cli("submit", str(train), "--config", config, "--wait", "--json",
+                           check=False).stdout)
+    sweep_id = sweep["id"]
     assert sweep["state"] == "FAILED" and sweep["reason"] == "2 of 4 points did not complete"
     assert len(arrays_of(sim, sweep_id)) == 2
     rows = cli.json("results", sweep_id)["rows"]
@@ -157,13 +146,13 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
         for fail in (False, True)}
     assert all("diverged at lr=0.1" in r["reason"] for r in rows if r["state"] == "FAILED")
 
-    again = cli.json("rerun", sweep_id, "--failed")
+    again = json.loads(cli("rerun", sweep_id, "--failed", "--wait", "--json",
+                           check=False).stdout)
     assert again["parent_id"] == sweep_id and again["sweep_id"] == again["id"]
-    assert again["native_state"] == "2 points: 2 QUEUED"
+    assert again["state"] == "FAILED" and again["native_state"] == "2 points: 2 FAILED"
     points = cli.json("results", again["id"])["rows"]
     assert sorted((r["site"], r["parameters"]["fail"]) for r in points) == sorted(
         (site, True) for site in SITES)
-    assert wait_sweep(cli, again["id"])["state"] == "FAILED"
 
 
 @pytest.mark.timeout(600)
