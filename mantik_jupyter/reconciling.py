@@ -85,7 +85,8 @@ class Reconciler:
         for run in runs:
             if run.updated_at > horizon:
                 continue
-            lock = self.context.submit_lock(run.id)
+            # a sweep's points are submitted under the sweep's lock
+            lock = self.context.submit_lock(run.sweep_id or run.id)
             if not lock.acquire():
                 continue
             try:
@@ -109,7 +110,8 @@ class Reconciler:
             return None
         if run.run_state != RunState.SUBMITTING:
             return None
-        found = self.context.backend(run.site).find(run)
+        # a sweep point's job is its array, which only the sweep's submitter knew
+        found = None if run.point is not None else self.context.backend(run.site).find(run)
         shutil.rmtree(self.context.staging(run.id), ignore_errors=True)
         if found is None:
             log.warning("run %s: %s", run.id, INTERRUPTED)

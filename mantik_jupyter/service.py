@@ -299,7 +299,10 @@ class RunService:
             raise ConflictError(
                 f"run {run.id} is still {run.state}; cancel it first", key="run"
             )
-        if remote:
+        if run.is_sweep:  # its points go with it; the sweep itself has no directory
+            for point in self.points(run.id):
+                self.delete(point.id, remote=remote)
+        elif remote:
             self.backend(run.site).delete(run)
         shutil.rmtree(self._context.results(run.id), ignore_errors=True)
         self._context.store.delete(run.id)

@@ -130,13 +130,19 @@ def test_bad_sweeps_are_refused_before_anything_is_sent(cli, sim, train, tmp_pat
 
 @pytest.mark.timeout(900)
 def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, train, tmp_path):
-    """Site: [sim-unicore, sim-firecrest] x fail: [no, yes]: two arrays, one results table,
-    the raising points FAILED with their reason; rerun --failed submits only them."""
+    """Site: [sim-unicore, sim-firecrest] x fail: [no, yes]: two arrays (each once, though
+    the gateways' replies to the submissions are lost), one results table, the raising
+    points FAILED with their reason; rerun --failed submits only them."""
     config = write_config(tmp_path / "sites.yaml", {"Sweep": {
         "Grid": {"Site": list(SITES), "fail": [False, True]},
         "Objective": {"Metric": "loss", "Goal": "maximize"}}})
-    sweep = json.loads(cli("submit", str(train), "--config", config, "--wait", "--json",
-                           check=False).stdout)
+    lost = sim.faults["injected"]["lost_reply"]
+    sim.set_faults([{"route": r"/(rest/core|compute/[^/]+)/jobs/?$", "methods": ["POST"],
+                     "lost_reply_rate": 1.0}])  # the job is made, then the reply dropped
+    proc = cli("submit", str(train), "--config", config, "--json", "--wait", check=False)
+    assert sim.faults["injected"]["lost_reply"] - lost >= 2
+    sim.set_faults([])
+    sweep = json.loads(proc.stdout)
     sweep_id = sweep["id"]
     assert sweep["state"] == "FAILED" and sweep["reason"] == "2 of 4 points did not complete"
     assert len(arrays_of(sim, sweep_id)) == 2
