@@ -125,6 +125,8 @@ def _add_flag(parser: argparse.ArgumentParser, name: str, key: str, prop: dict[s
         options.update(action="append", metavar=name.upper())
     elif prop.get("type") == "object":
         options.update(type=_json_object, metavar="JSON")
+    elif prop.get("type") == "integer":
+        options.update(type=int, metavar=name.upper())
     else:
         options["metavar"] = name.upper()
     try:

@@ -163,7 +163,7 @@ class Jobs(FirecrestHandler):
         """FirecREST's JobModel of a job, or of one task of a job array: ``123_4``, or
         ``123_[5-9%2]`` for the tasks Slurm has not split off yet (as squeue names them)."""
         now = time.time()
-        record = job.tasks[task] if task is not None else {
+        record = job.task(task) if task is not None else {
             "state": job.state, "reason": job.reason, "exit_code": job.exit_code,
             "signal": job.signal, "start": job.start, "end": job.end}
         job_id = job.id if task is None else (
@@ -260,7 +260,7 @@ class JobResource(Jobs):
         self.site.refresh()
         array, _, task = job_id.partition("_")
         job = self.site.store.get(array, "firecrest", system)
-        if job is None or (task and task not in job.tasks):
+        if job is None or (task and job.task(task) is None):
             self.fail(404, f"Job not found: {job_id}")
         return job
 

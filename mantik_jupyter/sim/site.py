@@ -151,7 +151,7 @@ class Site:
 
     def cancel_task(self, job: Job, task: str) -> None:
         """Cancel one task of a job array (``scancel ARRAY_TASK``)."""
-        if job.native_id and job.tasks.get(task, {}).get("state") not in TERMINAL:
+        if job.native_id and (job.task(task) or {}).get("state") not in TERMINAL:
             job.note(f"Cancel of task {task} requested")
             self.store.save(job)
             self.executor.cancel(f"{job.native_id}_{task}")

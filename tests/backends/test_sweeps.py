@@ -163,8 +163,8 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
 
 @pytest.mark.timeout(600)
 def test_a_small_max_array_size_splits_and_cancel_ends_every_task(cli, sim, tmp_path):
-    """A site taking arrays of 5 gets 12 points as three arrays; cancelling the sweep leaves
-    no task in squeue and every point CANCELLED."""
+    """A site taking arrays of 5 gets 12 points as three arrays; one point is cancelled
+    alone, then the sweep: no task is left in squeue and every point is CANCELLED."""
     cli("sites", "add", "sim-firecrest-5", "--base", "sim-firecrest", "--max-array-size", "5")
     slow = make_notebook(tmp_path / "slow.ipynb", "lr: float = 0.1",
                          "import time\ntime.sleep(600)")
@@ -175,6 +175,9 @@ def test_a_small_max_array_size_splits_and_cancel_ends_every_task(cli, sim, tmp_
     sizes = sorted(Path(a["workdir"], "mantik-job.sh").read_text().count("\n  ")
                    for a in arrays)
     assert sizes == [2, 5, 5]  # one case line per task
+    first = cli.json("results", sweep_id)["rows"][0]["run_id"]
+    assert cli("cancel", first).stdout.split() == [first, "CANCELLED"]  # one task alone
+    assert cli.json("show", sweep_id)["state"] in ("QUEUED", "RUNNING")
     ended = cli("cancel", sweep_id).stdout
     assert ended.split() == [cli.json("show", sweep_id)["id"], "CANCELLED"]
     native = [a["nativeId"] for a in arrays]
