@@ -4,6 +4,7 @@ array per group of points, one MLflow parent run with a child per point, results
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -172,8 +173,8 @@ def test_a_small_max_array_size_splits_and_cancel_ends_every_task(cli, sim, tmp_
                    "lr=1,2,3,4,5,6,7,8,9,10,11,12").stdout.strip()
     arrays = arrays_of(sim, sweep_id)
     assert len(arrays) == 3
-    sizes = sorted(Path(a["workdir"], "mantik-job.sh").read_text().count("\n  ")
-                   for a in arrays)
+    sizes = sorted(len(re.findall(r"^  \d+\) export ", Path(a["workdir"], "mantik-job.sh")
+                                  .read_text(), re.MULTILINE)) for a in arrays)
     assert sizes == [2, 5, 5]  # one case line per task
     first = cli.json("results", sweep_id)["rows"][0]["run_id"]
     assert cli("cancel", first).stdout.split() == [first, "CANCELLED"]  # one task alone
