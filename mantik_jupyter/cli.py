@@ -49,14 +49,21 @@ def _show_run(service: Any, run: Any, as_json: bool) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    body = {"notebook": args.notebook, "site": args.site, "config_file": args.config,
+            "parameter_texts": args.param or [], "name": args.name,
+            "sweep_texts": args.sweep, "repeat": args.repeat,
+            "max_concurrent": args.max_concurrent}
+    sweep = _sweep_request(body)
     if args.dry_run:
-        return _dry_run(args)
+        return _dry_run(args) if sweep is None else _sweep_dry_run(args, sweep)
     service = _service()
-    request = SubmitRequest.from_json({
-        "notebook": args.notebook, "site": args.site, "config_file": args.config,
-        "parameter_texts": args.param or [], "name": args.name})
-    with Display(quiet=args.json) as display:
-        run = service.submit(request, progress=display)
+    if sweep is None:
+        request = SubmitRequest.from_json({k: v for k, v in body.items()
+                                           if k not in SWEEP_FIELDS})
+        with Display(quiet=args.json) as display:
+            run = service.submit(request, progress=display)
+    else:
+        run = service.submit_sweep(sweep)
     if args.follow:
         _follow(service, run.id, 0)
     if args.wait or args.follow:
@@ -79,6 +86,44 @@ def _dry_run(args: argparse.Namespace) -> int:
         _print_json(found.to_dict())
     else:
         print(describe(found))
+    return 0
+
+
+SWEEP_FIELDS = ("sweep_texts", "repeat", "max_concurrent")
+
+
+def _sweep_request(body: dict[str, Any]) -> Any:
+    """The sweep the submit flags or the config's ``Sweep`` key ask for, else None."""
+    from .sweeps import SweepRequest
+
+    if SweepRequest.wanted(body):
+        return SweepRequest.from_json(body)
+    plain = SubmitRequest.from_json({k: v for k, v in body.items() if k not in SWEEP_FIELDS})
+    return SweepRequest.of(plain) if "Sweep" in plain.spec.config else None
+
+
+def _sweep_dry_run(args: argparse.Namespace, sweep: Any) -> int:
+    """Print a sweep's points and the arrays they form; nothing is sent."""
+    found = _service().plan_sweep(sweep)
+    if args.json:
+        _print_json(found.to_dict())
+    else:
+        print(found.describe())
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from .results import results_csv, results_table
+
+    service = _service()
+    service.synced(args.run)
+    results = service.results(args.run, args.sort)
+    if args.json:
+        _print_json(results)
+    elif args.csv:
+        sys.stdout.write(results_csv(results))
+    else:
+        print(results_table(results))
     return 0
 
 
@@ -128,10 +173,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     service = _service()
-    request = service.rerun_request(args.run, RerunChanges.from_json({
-        "parameter_texts": args.param or [], "name": args.name, "site": args.site}))
+    changes = RerunChanges.from_json({
+        "parameter_texts": args.param or [], "name": args.name, "site": args.site,
+        "failed": args.failed})
     with Display(quiet=args.json) as display:
-        run = service.submit(request, progress=display)
+        run = service.rerun(args.run, changes, progress=display)
     if args.wait:
         run = service.wait(run.id)
     if args.json:
@@ -195,8 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="print the log until the run ends")
     p.add_argument("--json", action="store_true", help="print the run as JSON")
     p.add_argument("--dry-run", action="store_true",
-                   help="list what would be uploaded (files, bytes, largest, left out); "
-                        "send nothing")
+                   help="list what would be uploaded (files, bytes, largest, left out), or "
+                        "a sweep's points and arrays; send nothing")
+    p.add_argument("--sweep", action="append", metavar="NAME=V1,V2",
+                   help="sweep a parameter (or Resources.KEY, Site) over these values "
+                        "(repeatable: the grid is their product)")
+    p.add_argument("--repeat", type=int, help="run each sweep point this many times")
+    p.add_argument("--max-concurrent", type=int,
+                   help="at most this many sweep points running at once")
 
     p = add("runs", cmd_runs, "list runs, newest first")
     p.add_argument("--state", action="append", help="only runs in this state (repeatable)")
@@ -222,8 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE")
     p.add_argument("--site")
     p.add_argument("--name")
+    p.add_argument("--failed", action="store_true",
+                   help="a sweep: re-run only its points that did not complete")
     p.add_argument("--wait", action="store_true")
     p.add_argument("--json", action="store_true")
+
+    p = add("results", cmd_results, "a sweep's points side by side, best first")
+    run_arg(p)
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true")
+    shown.add_argument("--csv", action="store_true")
+    p.add_argument("--sort", metavar="METRIC",
+                   help="sort by this metric (default: the sweep's objective)")
 
     p = add("files", cmd_files, "list files of a run's working directory")
     run_arg(p)

@@ -18,6 +18,7 @@ from .errors import MantikError, NotFoundError
 from .finalizing import Finalizer
 from .states import RunState
 from .store import Run, now
+from .sweeping import aggregate
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ class Reconciler:
 
     def converge(self, runs: list[Run]) -> list[Run]:
         """Ask each site, once per site, about these runs' jobs; returns the changed runs."""
-        active = [r for r in runs if not r.run_state.terminal]
+        # a sweep's own record follows its points (aggregated below), it has no job
+        active = [r for r in runs if not r.run_state.terminal and not r.is_sweep]
         submitting = [r for r in active if r.run_state == RunState.SUBMITTING]
         recovered = self._recover(submitting) if submitting else []
         active = [r for r in active if r.run_state != RunState.SUBMITTING] + [
@@ -72,6 +74,10 @@ class Reconciler:
                     updated = self._apply(run, status)
                     if updated is not None:
                         changed[run.id] = updated
+        for sweep_id in {r.sweep_id for r in changed.values() if r.sweep_id and not r.is_sweep}:
+            sweep = aggregate(self.context, sweep_id)
+            if sweep is not None:
+                changed[sweep_id] = sweep
         return list(changed.values())
 
     def _recover(self, runs: list[Run]) -> list[Run]:
@@ -87,7 +93,8 @@ class Reconciler:
         for run in runs:
             if run.updated_at > horizon:
                 continue
-            lock = self.context.submit_lock(run.id)
+            # a sweep's points are submitted under the sweep's lock
+            lock = self.context.submit_lock(run.sweep_id or run.id)
             if not lock.acquire():
                 continue
             try:
@@ -111,7 +118,8 @@ class Reconciler:
             return None
         if run.run_state != RunState.SUBMITTING:
             return None
-        found = self.context.backend(run.site).find(run)
+        # a sweep point's job is its array, which only the sweep's submitter knew
+        found = None if run.point is not None else self.context.backend(run.site).find(run)
         shutil.rmtree(self.context.staging(run.id), ignore_errors=True)
         if found is None:
             log.warning("run %s: %s", run.id, INTERRUPTED)

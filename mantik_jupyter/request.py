@@ -51,23 +51,25 @@ class RerunChanges:
     parameter_texts: Mapping[str, str] = field(default_factory=dict)
     name: str | None = None
     replace: bool = False
+    #: re-run only the failed points of a sweep
+    failed: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], resolve: PathResolver = local_path
                   ) -> RerunChanges:
         """Read a ``POST runs/{id}/rerun`` body (``config_file`` is read here, once)."""
         _refuse_unknown(data, {"site", "config", "config_file", "parameters",
-                               "parameter_texts", "name", "replace"})
+                               "parameter_texts", "name", "replace", "failed"})
         return cls(site=text_field(data, "site"), config=_config(data, resolve),
                    parameters=_mapping(data, "parameters"),
                    parameter_texts=_texts(data), name=text_field(data, "name"),
-                   replace=_flag(data, "replace"))
+                   replace=_flag(data, "replace"), failed=_flag(data, "failed"))
 
     def to_json(self) -> dict[str, Any]:
         return {"site": self.site, "config": _config_json(self.config),
                 "parameters": dict(self.parameters),
                 "parameter_texts": dict(self.parameter_texts), "name": self.name,
-                "replace": self.replace}
+                "replace": self.replace, "failed": self.failed}
 
 
 @dataclass(frozen=True)

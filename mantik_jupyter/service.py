@@ -31,12 +31,15 @@ from .params import Parameter, notebook_parameters
 from .progress import NO_PROGRESS, Listener, Progress
 from .reconciling import SUBMIT_GRACE, Reconciler
 from .request import RerunChanges, SubmitRequest
+from .results import rerun_sweep, sweep_results
 from .runfilter import RunFilter
 from .sites import Site, SiteCatalog
 from .spec import plain_text
 from .states import RunState
 from .store import ALL, Run, RunStore, now
 from .submitting import Pending, Submitter
+from .sweeping import SweepSubmitter
+from .sweeps import SweepPlan, SweepRequest
 from .tracking import Tracker
 
 
@@ -77,6 +80,7 @@ class RunService:
         self._finalizer = Finalizer(self._context)
         self._reconciler = Reconciler(self._context, self._finalizer, submit_grace)
         self._submitter = Submitter(self._context)
+        self._sweeper = SweepSubmitter(self._context, self._submitter)
         self.links = links or LinkPolicy.of(None, "", tracker.uri_for_humans)
 
     @property
@@ -116,20 +120,43 @@ class RunService:
     # ------------------------------------------------------------------ submit
     def submit(self, request: SubmitRequest,
                progress: Listener | None = None) -> Run:
-        """Validate, bundle and submit a notebook; returns the QUEUED run. ``progress``
-        is told (run id, snapshot) of bundling and upload, a few times per second."""
+        """Validate, bundle and submit a notebook; returns the QUEUED run (a config with a
+        ``Sweep`` key submits a sweep and returns its record). ``progress`` is told (run id,
+        snapshot) of bundling and upload, a few times per second."""
+        if "Sweep" in request.spec.config:
+            return self.submit_sweep(SweepRequest.of(request))
         return self._submitter.submit(request, progress)
 
-    def rerun(self, run_id: str, changes: RerunChanges | None = None) -> Run:
+    def submit_sweep(self, request: SweepRequest) -> Run:
+        """Submit every point of a sweep, one job array per group; returns the sweep."""
+        return self._sweeper.submit(request)
+
+    def plan_sweep(self, request: SweepRequest) -> SweepPlan:
+        """The points and arrays a sweep would form, every point checked; nothing sent."""
+        return self._sweeper.plan(request)
+
+    def rerun(self, run_id: str, changes: RerunChanges | None = None,
+              progress: Listener | None = None) -> Run:
         """Submit the request a run was made with again, with ``changes``, as a new run
-        whose parent is that run."""
-        return self.submit(self.rerun_request(run_id, changes))
+        whose parent is that run (a sweep: as a new sweep; ``failed``: its failed points)."""
+        original = self._context.store.get(run_id)
+        changes = changes or RerunChanges()
+        if original.is_sweep:
+            return self.submit_sweep(rerun_sweep(original, self.points(original.id), changes))
+        return self.submit(self.rerun_request(run_id, changes), progress)
 
     def rerun_request(self, run_id: str, changes: RerunChanges | None = None) -> SubmitRequest:
-        """The request a re-run of a run submits: its own, with ``changes``."""
+        """The request a re-run of a (single) run submits: its own, with ``changes``."""
         original = self._context.store.get(run_id)
+        changes = changes or RerunChanges()
+        if original.is_sweep:
+            raise ConflictError(f"run {original.id} is a sweep: re-run it as a sweep",
+                                key="run")
+        if changes.failed:
+            raise ConflictError(f"run {original.id} is not a sweep; --failed re-runs the "
+                                "failed points of a sweep", key="failed")
         request = SubmitRequest.from_json(original.request, lambda path, _key: Path(path))
-        return request.rerun(original.id, changes or RerunChanges())
+        return request.rerun(original.id, changes)
 
     def begin_submit(self, request: SubmitRequest,
                      progress: Listener | None = None) -> Pending:
@@ -155,6 +182,19 @@ class RunService:
         """Runs whose job may still change."""
         return self._context.store.active()
 
+    def points(self, sweep_id: str) -> list[Run]:
+        """The point runs of a sweep, by index."""
+        return self._context.store.points(self.get(sweep_id).id)
+
+    def results(self, run_id: str, sort: str | None = None) -> dict[str, Any]:
+        """A sweep's points with parameters, state, duration and the last value of each
+        metric (one MLflow search), sorted by the objective (or ``sort``), best marked."""
+        sweep = self.get(run_id)
+        if not sweep.is_sweep:
+            raise ConflictError(f"run {sweep.id} is not a sweep; results compare a sweep's "
+                                "points", key="run")
+        return sweep_results(sweep, self.points(sweep.id), self.tracker, sort)
+
     def run_json(self, run_id: str) -> str:
         """One run (by id or unique prefix) as the API's JSON text, links included."""
         store = self._context.store
@@ -175,6 +215,9 @@ class RunService:
 
         Runs left SUBMITTING by a process that died are first reconciled with their site.
         """
+        if runs is not None:  # a sweep converges through its points
+            store = self._context.store
+            runs = [p for r in runs for p in ([r, *store.points(r.id)] if r.is_sweep else [r])]
         changed = self._reconciler.converge(self.active() if runs is None else runs)
         self._finalizer.finalize()
         return changed
@@ -243,7 +286,15 @@ class RunService:
             run = self._left_submitting(run.id)
             if run.run_state.terminal:  # stopped before any job reached the site
                 return run
-        self.backend(run.site).cancel(run)
+        if run.is_sweep:  # every unfinished point, each site's arrays at once
+            by_site: dict[str, list[Run]] = {}
+            for point in self.points(run.id):
+                if not point.run_state.terminal and point.remote_job_id:
+                    by_site.setdefault(point.site, []).append(point)
+            for site, points in by_site.items():
+                self.backend(site).cancel_points(points)
+        else:
+            self.backend(run.site).cancel(run)
         return self.synced(run.id)
 
     def _left_submitting(self, run_id: str, timeout: float = CANCEL_WAIT) -> Run:
@@ -296,7 +347,10 @@ class RunService:
             raise ConflictError(
                 f"run {run.id} is still {run.state}; cancel it first", key="run"
             )
-        if remote:
+        if run.is_sweep:  # its points go with it; the sweep itself has no directory
+            for point in self.points(run.id):
+                self.delete(point.id, remote=remote)
+        elif remote:
             self.backend(run.site).delete(run)
         shutil.rmtree(self._context.results(run.id), ignore_errors=True)
         self._context.store.delete(run.id)

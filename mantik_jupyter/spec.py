@@ -262,6 +262,14 @@ def _python_env(value: Any, key: str) -> Any:
     return plain_text(value, key)
 
 
+def _sweep(value: Any, key: str) -> dict:
+    """The shape only: :class:`mantik_jupyter.sweeps.SweepSpec` checks the rest."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a mapping (Grid, Points, Repeat, MaxConcurrent, "
+                          f"Objective), got {value!r}", key=key)
+    return dict(value)
+
+
 def _section(schema: Mapping[str, Validator]) -> Validator:
     def check(value: Any, key: str) -> dict:
         return _check_section(value, key, schema)
@@ -327,6 +335,7 @@ TOP_LEVEL = {
     "ProjectRoot": plain_text,
     "Bundle": _section(BUNDLE),
     "Data": _data,
+    "Sweep": _sweep,
 }
 
 

@@ -74,6 +74,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN data TEXT NOT NULL DEFAULT '[]';
     """,
+    # 5: sweeps: a sweep is a run whose sweep_id is its own id; its points are runs with
+    # its id as sweep_id and their index as point (kept apart from re-run lineage)
+    """
+    ALTER TABLE runs ADD COLUMN sweep_id TEXT;
+    ALTER TABLE runs ADD COLUMN point INTEGER;
+    CREATE INDEX runs_sweep ON runs (sweep_id, point)
+    """,
 ]
 
 _JSON_FIELDS = ("parameters", "spec", "request", "progress", "data")
@@ -123,10 +130,19 @@ class Run:
     progress: dict[str, Any] | None = None
     #: the CliMetLab data staged for the run: ``{item, size, cached}`` each
     data: list[dict[str, Any]] = field(default_factory=list)
+    #: the sweep this run belongs to (a sweep's own record holds its own id)
+    sweep_id: str | None = None
+    #: this run's index among its sweep's points (None: not a point)
+    point: int | None = None
 
     @property
     def run_state(self) -> RunState:
         return RunState(self.state)
+
+    @property
+    def is_sweep(self) -> bool:
+        """True for a sweep's own record (its points are runs of their own)."""
+        return self.sweep_id is not None and self.sweep_id == self.id
 
     def to_dict(self) -> dict[str, Any]:
         """The run as JSON-ready data (the shape the CLI and REST API return).
@@ -357,6 +373,11 @@ class RunStore:
     def active(self) -> list[Run]:
         """Runs whose job may still change."""
         return self.list(RunFilter(states=tuple(s.value for s in ACTIVE_STATES)))
+
+    def points(self, sweep_id: str) -> list[Run]:
+        """The point runs of a sweep, by index."""
+        return self._runs("SELECT * FROM runs WHERE sweep_id = ? AND id != ? ORDER BY point",
+                          [sweep_id, sweep_id])
 
     def unfinalized(self) -> list[Run]:
         """Terminal runs whose results were not yet logged to tracking."""

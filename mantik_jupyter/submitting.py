@@ -139,13 +139,13 @@ class Submitter:
                              for n, p in pending.declared.items()}
                 mlflow_run_id, experiment_id = ctx.tracker.start(
                     run_id=run.id, name=run.name, experiment=spec.experiment,
-                    parameters=effective, tags=self._tags(run, pending.notebook, spec),
+                    parameters=effective, tags=self.tags(run, pending.notebook, spec),
                 )
                 run = ctx.store.update(run.id, mlflow_run_id=mlflow_run_id,
                                        mlflow_experiment_id=experiment_id)
                 submission = pending.backend.submit(JobRequest(
                     run_id=run.id, name=run.name, bundle=bundle, spec=spec,
-                    env=self._job_env(run, pending.site), secret_env=ctx.tracker.job_secrets(),
+                    env=self.job_env(run, pending.site), secret_env=ctx.tracker.job_secrets(),
                     progress=progress,
                 ))
             except SubmitCancelled:
@@ -187,7 +187,8 @@ class Submitter:
                 listener(run_id, snapshot)
         return publish
 
-    def _tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
+    def tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
+        """The MLflow tags of a run (site, bundle, notebook, resources, git commit)."""
         tags = {
             "mantik.site": run.site,
             "mantik.bundle_hash": run.bundle_hash or "",
@@ -201,7 +202,8 @@ class Submitter:
             tags["mlflow.source.git.commit"] = commit
         return tags
 
-    def _job_env(self, run: Run, site: Site) -> dict[str, str]:
+    def job_env(self, run: Run, site: Site) -> dict[str, str]:
+        """The variables a run's job gets (tracking, run and site names)."""
         return {
             "MLFLOW_TRACKING_URI": self.context.tracker.uri_for_humans,
             "MLFLOW_RUN_ID": run.mlflow_run_id or "",

@@ -153,6 +153,21 @@ class Tracker:
                 imported += 1
         return imported
 
+    def sweep_metrics(self, experiment_id: str, sweep_id: str) -> dict[str, dict[str, float]]:
+        """The last value of every metric of a sweep's runs, by MLflow run id: one search
+        for the whole sweep, not one call per point."""
+        found: dict[str, dict[str, float]] = {}
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [experiment_id], filter_string=f"tags.`mantik.sweep_id` = '{sweep_id}'",
+                max_results=1000, page_token=token)
+            for run in page:
+                found[run.info.run_id] = dict(run.data.metrics)
+            token = page.token
+            if not token:
+                return found
+
     def delete(self, mlflow_run_id: str) -> None:
         """Remove a run that never became a job (a failed submission)."""
         self.client.delete_run(mlflow_run_id)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import registry
 from ..bundle import Bundle
 from ..errors import ConfigError
+from ..jobscript import POINTS_DIR
 from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
 from ..states import RunState
@@ -45,6 +46,8 @@ class Capabilities:
     deferred_start: bool = False
     #: many runs can go as one job array
     job_arrays: bool = False
+    #: the most tasks one array may have (a site profile's ``max_array_size`` may lower it)
+    max_array_size: int = 1001
     #: jobs can track to a file store in their run directory (compute nodes offline)
     offline_tracking: bool = False
 
@@ -66,6 +69,25 @@ class JobRequest:
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
     #: Where the upload reports its bytes and files (a cancel raises from it).
     progress: Progress = field(default=NO_PROGRESS, repr=False, compare=False)
+    #: the command to run instead of the bundle's (a sweep's task selection)
+    command: str | None = None
+    #: Slurm's ``--array`` value (``0-11%2``) when the job is a sweep's job array; its
+    #: tasks share the job directory (the bundle is restored once, secrets kept for all)
+    array: str | None = None
+
+    @property
+    def main_command(self) -> str:
+        return self.command or self.bundle.command
+
+
+@dataclass(frozen=True)
+class ArraySubmission:
+    """What a backend reports after starting a job array: the array's job and, per task
+    (in task order), the id and directory its point run is found by."""
+
+    submission: Submission
+    task_ids: list[str]
+    task_dirs: list[str]
 
 
 @dataclass(frozen=True)
@@ -164,6 +186,27 @@ class Backend(ABC):
     def cancel(self, run: Run) -> None:
         """End the run's job and everything it started."""
 
+    def submit_array(self, job: JobRequest, points: list[int]) -> ArraySubmission:
+        """Start a sweep's job array (``job.array`` set); task k runs point ``points[k]``.
+
+        Only kinds whose capabilities say ``job_arrays`` are asked."""
+        raise ConfigError(f"{self.title} sites take no job arrays", key="Sweep")
+
+    def cancel_points(self, runs: list[Run]) -> None:
+        """End several point runs of a sweep (their arrays where all go; default: each)."""
+        for run in runs:
+            self.cancel(run)
+
+    def point_dir(self, work_dir: str, point: int) -> str:
+        """Where a sweep point's executed notebook and log are (its run's ``work_dir``)."""
+        return f"{work_dir}/{POINTS_DIR}/{point}"
+
+    def max_array_size(self) -> int:
+        """The largest array this site takes (its profile's ``max_array_size``, else the
+        kind's)."""
+        value = self.site.settings.get("max_array_size")
+        return int(value) if value else self.capabilities.max_array_size
+
     @abstractmethod
     def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
         """Exactly the log bytes from ``offset`` (at most ``limit``); empty at the end."""
@@ -196,6 +239,31 @@ def backend_class(kind: str) -> type[Backend]:
 def installed() -> dict[str, type[Backend]]:
     """Every installed backend class by kind (one that fails to import is left out)."""
     return registry.load_all(registry.BACKENDS)
+
+
+def all_ended(statuses: Mapping[str, JobStatus]) -> JobStatus:
+    """One status for many jobs' (a cancel loop's): ended once every one has."""
+    ended = all(status.state.terminal for status in statuses.values())
+    return JobStatus(RunState.CANCELLED if ended else RunState.RUNNING)
+
+
+def task_status(job: JobStatus, tasks: dict[int, int | None], point: int) -> JobStatus:
+    """A sweep point's state from its whole job's and its task's state files (see
+    :data:`~mantik_jupyter.jobscript.TASK_STATE_DIR`), where the gateway knows only the job."""
+    if point in tasks and tasks[point] is not None:
+        code = tasks[point]
+        if code == 0:
+            return JobStatus(RunState.COMPLETED, "COMPLETED", None, 0)
+        return JobStatus(RunState.FAILED, "FAILED", f"exit code {code}", code)
+    if not job.state.terminal:
+        running = point in tasks
+        state = RunState.RUNNING if running else RunState.QUEUED
+        return JobStatus(state, "RUNNING" if running else job.native_state)
+    if job.state == RunState.CANCELLED:
+        return JobStatus(RunState.CANCELLED, job.native_state, job.reason)
+    return JobStatus(RunState.FAILED, job.native_state,
+                     "the task ended without noting its exit code"
+                     + (f" ({job.reason})" if job.reason else ""))
 
 
 def wait_terminal(status: Callable[[], JobStatus], timeout: float = CANCEL_WAIT,

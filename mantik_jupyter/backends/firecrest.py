@@ -31,7 +31,16 @@ from ..progress import NO_PROGRESS, Progress, Stream, reader
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
-from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission, slurm_jobs, wait_terminal
+from . import (
+    LOG_FILE,
+    FileEntry,
+    JobRequest,
+    JobStatus,
+    Submission,
+    all_ended,
+    slurm_jobs,
+    wait_terminal,
+)
 from .remote import Failure, PathFiles, RemoteBackend, relative_path
 from .slurm_jobs import JOB_ID_FILE, SlurmJob
 
@@ -369,7 +378,7 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
-        return slurm_jobs.directives(spec, job.run_id)
+        return slurm_jobs.directives(spec, job.run_id, job.array)
 
     def workspace(self, run_id: str) -> str:
         """The run's working directory on the system (named by the run id)."""
@@ -403,8 +412,8 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     def launch(self, workspace: str, job: JobRequest, spec: RunSpec, script: str) -> Submission:
         def recover() -> dict | None:  # the job a lost reply would have named
-            found = self._job_of(job.run_id)
-            return {"jobId": found.job_id} if found else None
+            found = self._job_of(job.run_id)  # an array's: one of its tasks, 123_4
+            return {"jobId": found.job_id.partition("_")[0]} if found else None
 
         created = self.call("submitting the job", self.client().submit, self.machine,
                             working_dir=workspace, script_str=script, recover=recover)
@@ -450,8 +459,14 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ status
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
-        jobs = {str(j["jobId"]): j
-                for j in self._call("listing jobs", "job_info", self.machine)}
+        jobs: dict[str, dict] = {}
+        for job in self._call("listing jobs", "job_info", self.machine):
+            job_id = str(job["jobId"])
+            jobs[job_id] = job
+            if "[" in job_id:  # array tasks not yet split, 123_[5-9%2]: each is pending
+                array, indices = slurm_jobs.task_indices(job_id)
+                for index in indices:
+                    jobs.setdefault(f"{array}_{index}", job)
         result = {}
         for run in runs:
             if not run.remote_job_id:
@@ -472,6 +487,12 @@ class FirecrestBackend(PathFiles, RemoteBackend):
         self._call("cancelling the job", "cancel_job", self.machine, run.remote_job_id)
         wait_terminal(lambda: job_status(
             self._call("reading the job", "job_info", self.machine, run.remote_job_id)[0]))
+
+    def cancel_points(self, runs: list[Run]) -> None:
+        """``scancel`` each array once (its tasks all end), then wait until the points did."""
+        for array in sorted({r.remote_job_id.partition("_")[0] for r in runs if r.remote_job_id}):
+            self._call("cancelling the job array", "cancel_job", self.machine, array)
+        wait_terminal(lambda: all_ended(self.status(runs)))
 
     # ------------------------------------------------------------------ files
     def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:

@@ -20,16 +20,29 @@ from pathlib import Path
 
 from .. import data, jobenv
 from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
-from ..jobscript import render
+from ..jobscript import TASK_STATE_DIR, array_runner, render, task_states
 from ..paths import confined, copy_out, write_atomic
 from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run, now
-from . import LOG_FILE, Backend, FileEntry, JobRequest, JobStatus, Submission, wait_terminal
+from . import (
+    LOG_FILE,
+    ArraySubmission,
+    Backend,
+    Capabilities,
+    FileEntry,
+    JobRequest,
+    JobStatus,
+    Submission,
+    all_ended,
+    task_status,
+    wait_terminal,
+)
 from .local_job import KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
+TASK_SCRIPT = "mantik-task.sh"
 CANCEL_MARK = "cancel.json"
 
 
@@ -38,6 +51,7 @@ class LocalBackend(Backend):
 
     kind = "local"
     title = "Local"
+    capabilities = Capabilities(job_arrays=True)
 
     @property
     def runs_dir(self) -> Path:
@@ -85,14 +99,42 @@ class LocalBackend(Backend):
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
+        script = render(job.spec, job.bundle.command, login_shell=False,
+                        before_main=self._data_lines(run_dir, job.spec))
+        return self._start(run_dir, job, script)
+
+    def _data_lines(self, run_dir: Path, spec: RunSpec) -> list[str]:
+        """The job's lines that stage its ``Data`` before the notebook (this machine has the
+        network), its staging files written into ``run_dir``."""
+        if not spec.data:
+            return []
+        folder = self.site.settings.get(data.CACHE_KEY) or str(self.home / "data-cache")
+        for name, content in data.files(spec, folder).items():
+            (run_dir / name).write_bytes(content)
+        return data.job_lines(folder, stage=True)
+
+    def submit_array(self, job: JobRequest, points: list[int]) -> ArraySubmission:
+        """The tasks as processes of one wrapper, at most MaxConcurrent at once (the
+        ``%K`` of ``job.array``), in a copy of the bundle the sweep's arrays share."""
+        run_dir = self.runs_dir / job.run_id
+        shutil.copytree(job.bundle.path, run_dir)
+        try:
+            job.bundle.copy_project(run_dir)
+            (run_dir / TASK_SCRIPT).write_text(render(
+                job.spec, job.main_command, login_shell=False,
+                before_main=self._data_lines(run_dir, job.spec)))
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        _, _, limit = (job.array or "").partition("%")
+        script = array_runner(TASK_SCRIPT, len(points), int(limit) if limit else None)
+        started = self._start(run_dir, job, script)
+        return ArraySubmission(started, [started.remote_job_id] * len(points),
+                               [self.point_dir(started.work_dir, p) for p in points])
+
+    def _start(self, run_dir: Path, job: JobRequest, script: str) -> Submission:
+        """Write the script and start the detached wrapper on it in ``run_dir``."""
         (run_dir / META).mkdir(mode=0o700)
-        before_main: list[str] = []
-        if job.spec.data:  # this machine has the network: staged in the job, before papermill
-            folder = self.site.settings.get(data.CACHE_KEY) or str(self.home / "data-cache")
-            for name, content in data.files(job.spec, folder).items():
-                (run_dir / name).write_bytes(content)
-            before_main = data.job_lines(folder, stage=True)
-        script = render(job.spec, job.bundle.command, login_shell=False, before_main=before_main)
         script_path = run_dir / SCRIPT
         script_path.write_text(script)
         env = {**jobenv.inherited(os.environ), **job.env, **job.secret_env}
@@ -122,10 +164,30 @@ class LocalBackend(Backend):
         return Submission(str(started["pid"]), str(run_dir), (run_dir / SCRIPT).read_text())
 
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
-        return {run.id: self._status(run) for run in runs}
+        result = {}
+        for run in runs:
+            if run.point is None:
+                result[run.id] = self._status(self.run_dir(run))
+            else:  # a sweep point: its array's wrapper and its task's state file
+                array = self.run_dir(run).parent.parent
+                try:
+                    names = os.listdir(array / TASK_STATE_DIR)
+                except FileNotFoundError:
+                    names = []
+                result[run.id] = task_status(self._status(array), task_states(names),
+                                             run.point)
+        return result
 
-    def _status(self, run: Run) -> JobStatus:
-        meta = self.run_dir(run) / META
+    def cancel_points(self, runs: list[Run]) -> None:
+        """End each array's wrapper (all its tasks) once."""
+        arrays = {self.run_dir(r).parent.parent for r in runs if r.point is not None}
+        for array in sorted(arrays):
+            if not (array / META / "exit.json").exists():
+                self._cancel(array, array.name)
+        wait_terminal(lambda: all_ended(self.status(runs)), timeout=KILL_GRACE + 5)
+
+    def _status(self, run_dir: Path) -> JobStatus:
+        meta = run_dir / META
         alive = self._alive(meta)  # before reading exit.json: the wrapper writes it, then ends
         ended = _read(meta / "exit.json")
         started = _read(meta / "started.json")
@@ -163,18 +225,25 @@ class LocalBackend(Backend):
         return _start_time(pid_info["pid"]) == pid_info.get("start_time")
 
     def cancel(self, run: Run) -> None:
-        meta = self.run_dir(run) / META
+        if run.point is not None:
+            raise ConflictError(f"run {run.id} is one task of a sweep's local array, which "
+                                f"is cancelled as a whole; cancel the sweep {run.sweep_id}",
+                                key="run")
+        self._cancel(self.run_dir(run), run.id)
+
+    def _cancel(self, run_dir: Path, run_id: str) -> None:
+        meta = run_dir / META
         if (meta / "exit.json").exists():
-            raise ConflictError(f"run {run.id} has already ended", key="run")
+            raise ConflictError(f"run {run_id} has already ended", key="run")
         pid_info = _read(meta / "pid.json")
         if not pid_info or not self._alive(meta):
-            raise ConflictError(f"run {run.id} is not running", key="run")
+            raise ConflictError(f"run {run_id} is not running", key="run")
         pid = pid_info["pid"]
         # Marked first: a wrapper killed before its handler was installed still reads as
         # cancelled, never as lost.
         write_atomic(meta / CANCEL_MARK, json.dumps({"requested_at": now()}))
         os.kill(pid, signal.SIGTERM)
-        wait_terminal(lambda: self._status(run), timeout=KILL_GRACE + 5, pause=0.05)
+        wait_terminal(lambda: self._status(run_dir), timeout=KILL_GRACE + 5, pause=0.05)
         if not (meta / "exit.json").exists():  # the wrapper did not answer: end it all hard
             kill_session(pid, grace=0)
             write_atomic(meta / "exit.json", json.dumps({

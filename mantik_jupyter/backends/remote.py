@@ -36,13 +36,15 @@ from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec, merge_config
 from ..store import Run
 from ..tracking import OFFLINE_STORE
-from . import LOG_FILE, Backend, Capabilities, JobRequest, Submission
+from . import LOG_FILE, ArraySubmission, Backend, Capabilities, JobRequest, Submission
 
 T = TypeVar("T")
 
 MANIFEST = ".mantik-files"
 SECRETS = ".mantik-secrets"
 SCRIPT = "mantik-job.sh"
+RESTORE_LOCK = ".mantik-restore.lock"
+RESTORED = ".mantik-restored"
 CACHE_TAG = "mantik-upload-cache"
 IMAGE_DIR = "mantik-image"
 ATTEMPTS = 8
@@ -104,18 +106,29 @@ def secrets_file(secret_env: dict[str, str]) -> bytes:
     return "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(secret_env.items())).encode()
 
 
-def prologue(cache_dir: str, bundle: Bundle) -> list[str]:
-    """Shell lines run first: log, secrets (read then deleted), the bundle from the cache."""
+def prologue(cache_dir: str, bundle: Bundle, shared: bool = False) -> list[str]:
+    """Shell lines run first: log, secrets (read then deleted), the bundle from the cache.
+
+    ``shared``: the tasks of a job array share the directory, so the secrets stay for the
+    other tasks (owner-only, removed with the directory) and the first task restores the
+    bundle while the others wait on a lock (``flock``)."""
     output_dir = PurePosixPath(bundle.output_notebook).parent
-    return [
-        "umask 077",  # first: the log and everything after it are owner-only
-        f"exec >>{LOG_FILE} 2>&1",
-        f"if [ -f {SECRETS} ]; then set -a; . ./{SECRETS}; set +a; rm -f {SECRETS}; fi",
+    forget = "" if shared else f" rm -f {SECRETS};"
+    restore = [
         f"mantik_cache={shlex.quote(cache_dir)}",
         "while IFS= read -r -d '' sha && IFS= read -r -d '' path; do",
         '  mkdir -p -- "$(dirname -- "$path")" && cp -- "$mantik_cache/$sha" "$path" || {',
         '    echo "mantik: cannot restore $path from the upload cache" >&2; exit 97; }',
         f"done < {MANIFEST}",
+    ]
+    if shared:
+        restore = [f"exec 9>{RESTORE_LOCK}", "flock 9", f"if [ ! -f {RESTORED} ]; then",
+                   *restore, f": > {RESTORED}", "fi", "flock -u 9"]
+    return [
+        "umask 077",  # first: the log and everything after it are owner-only
+        f"exec >>{LOG_FILE} 2>&1",
+        f"if [ -f {SECRETS} ]; then set -a; . ./{SECRETS}; set +a;{forget} fi",
+        *restore,
         f"mkdir -p -- {shlex.quote(str(output_dir))}",
     ]
 
@@ -153,9 +166,12 @@ class RemoteBackend(Backend):
         "offline_tracking": {"type": "boolean", "description": (
             "compute nodes without network: jobs track to a file store in their run "
             "directory, imported into your MLflow when they end")},
+        "max_array_size": {"type": "integer", "minimum": 1, "description": (
+            "the most tasks one job array may have (Slurm's MaxArraySize; default 1001): "
+            "a larger sweep goes as several arrays")},
     }
     profile_required = ("url",)
-    capabilities = Capabilities(offline_tracking=True)
+    capabilities = Capabilities(offline_tracking=True, job_arrays=True)
     #: how often a transient fault is tried before it fails the operation
     attempts = ATTEMPTS
 
@@ -303,14 +319,14 @@ class RemoteBackend(Backend):
         sent = self.sync_cache(files, job.progress)
         job.progress.phase("submitting")
         env, secret_env = job.env, job.secret_env
-        lines = prologue(cache, job.bundle) + self.started_lines()
+        lines = prologue(cache, job.bundle, shared=job.array is not None) + self.started_lines()
         if self.settings.get("offline_tracking"):  # no network: track to a file store here
             env = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
             secret_env = {}
             lines += [f'export MLFLOW_TRACKING_URI="file://$PWD/{OFFLINE_STORE}"',
                       "export MLFLOW_ALLOW_FILE_STORE=true"]
         spec, data_files, before_main = self.data_staging(spec)
-        script = render(spec, job.bundle.command, directives=self.script_directives(job, spec),
+        script = render(spec, job.main_command, directives=self.script_directives(job, spec),
                         exports=env, prologue=lines, before_main=before_main)
         workspace = self.open_workspace(job, spec)
         try:
@@ -346,6 +362,17 @@ class RemoteBackend(Backend):
             spec = spec.with_overrides({"Environment": {
                 "PreRunCommandOnLoginNode": data.login_command(spec, folder)}})
         return spec, data.files(spec, folder), data.job_lines(folder, stage=not on_login)
+
+    def submit_array(self, job: JobRequest, points: list[int]) -> ArraySubmission:
+        """The array as one job (bundle and script sent once); its tasks' ids and folders."""
+        submission = self.submit(job)
+        return ArraySubmission(submission, self.task_ids(submission, len(points)),
+                               [self.point_dir(submission.work_dir, p) for p in points])
+
+    def task_ids(self, submission: Submission, count: int) -> list[str]:
+        """The ids the tasks of a started array are known by, in task order (Slurm's
+        ``<array job>_<task>``)."""
+        return [f"{submission.remote_job_id}_{task}" for task in range(count)]
 
     def sync_cache(self, files: dict[str, tuple[str, Path]],
                    progress: Progress = NO_PROGRESS) -> int:

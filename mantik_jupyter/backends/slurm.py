@@ -82,7 +82,9 @@ class SlurmBackend(PathFiles, RemoteBackend):
     profile_required = ()
     auth_methods = ()  # SSH logs in with the user's own keys or agent; mantik holds no secret
     capabilities = Capabilities(login_node_commands=frozenset({"PreRunCommandOnLoginNode"}),
-                                deferred_start=True, job_arrays=True, offline_tracking=True)
+                                # job arrays: not yet (status and cancel of array tasks
+                                # untested here); a sweep's points go as single jobs
+                                deferred_start=True, offline_tracking=True)
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)

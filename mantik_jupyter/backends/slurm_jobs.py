@@ -77,6 +77,25 @@ class SlurmJob:
                          self.ended_at)
 
 
+def array_spec(count: int, max_concurrent: int | None) -> str:
+    """Slurm's ``--array`` value for ``count`` tasks, at most ``max_concurrent`` at once."""
+    return f"0-{count - 1}" + (f"%{max_concurrent}" if max_concurrent else "")
+
+
+def task_indices(job_id: str) -> tuple[str, list[str]]:
+    """An array entry's id split: ``123_4`` -> ("123", ["4"]); a not yet split rest such as
+    ``123_[5-9%2]`` or ``123_[1,3-4]`` -> ("123", ["5", ..., "9"]); else (id, [])."""
+    array, sep, rest = job_id.partition("_")
+    if not sep:
+        return job_id, []
+    indices: list[str] = []
+    for part in rest.strip("[]").split("%")[0].split(","):
+        first, dash, last = part.partition("-")
+        if first.isdigit() and (not dash or last.isdigit()):
+            indices += [str(i) for i in range(int(first), int(last if dash else first) + 1)]
+    return array, indices
+
+
 def run_job(jobs: Iterable[SlurmJob], run_id: str, work_dir: str) -> SlurmJob | None:
     """The job a run started: named after the run and working in the run's directory."""
     name = job_name(run_id)
@@ -88,10 +107,13 @@ def noted_job_id(text: str) -> str | None:
     return text.strip() or None
 
 
-def directives(spec: RunSpec, run_id: str) -> list[str]:
-    """``#SBATCH`` lines for the run's job name and the Mantik ``Resources``, values quoted."""
+def directives(spec: RunSpec, run_id: str, array: str | None = None) -> list[str]:
+    """``#SBATCH`` lines for the run's job name and the Mantik ``Resources``, values quoted;
+    ``array`` (``0-11%2``) makes the job a job array."""
     res = spec.resources
     options: list[tuple[str, object]] = [("job-name", job_name(run_id))]
+    if array:
+        options.append(("array", array))
     options += [(option, res[key]) for key, option in OPTIONS.items() if key in res]
     if spec.runtime_seconds:
         options.append(("time", _clock(spec.runtime_seconds)))

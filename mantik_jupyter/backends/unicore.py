@@ -21,13 +21,23 @@ from typing import Any
 
 import httpx
 
-from ..errors import BackendError, CredentialsError, MantikError, NotFoundError
-from ..jobscript import unicore_resources
+from ..errors import BackendError, ConflictError, CredentialsError, MantikError, NotFoundError
+from ..jobscript import POINTS_DIR, TASK_STATE_DIR, task_states, unicore_resources
 from ..progress import NO_PROGRESS, Progress, reader
 from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
-from . import LOG_FILE, FileEntry, JobRequest, JobStatus, Submission, wait_terminal
+from . import (
+    LOG_FILE,
+    FileEntry,
+    JobRequest,
+    JobStatus,
+    Submission,
+    all_ended,
+    slurm_jobs,
+    task_status,
+    wait_terminal,
+)
 from .remote import CACHE_TAG, SCRIPT, Failure, RemoteBackend, job_name, relative_path
 
 log = logging.getLogger(__name__)
@@ -190,7 +200,14 @@ class UnicoreBackend(RemoteBackend):
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
-        return []
+        # an array goes as a raw job: its script is the batch script, sent verbatim
+        return slurm_jobs.directives(spec, job.run_id, job.array) if job.array else []
+
+    def task_ids(self, submission: Submission, count: int) -> list[str]:
+        return [submission.remote_job_id] * count  # UNICORE knows the array as one job
+
+    def point_dir(self, work_dir: str, point: int) -> str:
+        return f"{work_dir}/files/{POINTS_DIR}/{point}"
 
     def open_workspace(self, job: JobRequest, spec: RunSpec) -> tuple[str, str]:
         tag = job_name(job.run_id)
@@ -198,6 +215,10 @@ class UnicoreBackend(RemoteBackend):
             "Name": tag, "Tags": [tag, "mantik"], "Executable": "/bin/bash",
             "Arguments": [SCRIPT], "haveClientStageIn": "true",
         }
+        if job.array:  # UNICORE's array resources are broken in current TSIs; a raw job's
+            # batch script is submitted as it is, so its #SBATCH --array line is honoured
+            description = {"Name": tag, "Tags": [tag, "mantik"], "Job type": "raw",
+                           "BSS file": SCRIPT, "haveClientStageIn": "true"}
         resources = unicore_resources(spec)
         if resources:
             description["Resources"] = resources
@@ -268,9 +289,17 @@ class UnicoreBackend(RemoteBackend):
 
     # ------------------------------------------------------------------ status
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
+        arrays: dict[str, list[Run]] = {}
+        for run in runs:
+            if run.point is not None and run.remote_job_id:
+                arrays.setdefault(run.remote_job_id, []).append(run)
         result: dict[str, JobStatus] = {}
+        for job_url, points in arrays.items():
+            result.update(self._array_status(job_url, points))
         now = time.monotonic()
         for run in runs:
+            if run.point is not None:
+                continue
             due, interval = self._polls.get(run.id, (0.0, 0.0))
             if now < due or not run.remote_job_id:
                 continue
@@ -289,14 +318,45 @@ class UnicoreBackend(RemoteBackend):
             result[run.id] = status
         return result
 
+    def _array_status(self, job_url: str, points: list[Run]) -> dict[str, JobStatus]:
+        """Every point of one array job: the job's state (one request) and the tasks' own
+        state files (one listing), as all tasks share UNICORE's exit code."""
+        try:
+            job = job_status(self._get("reading the job", job_url))
+        except NotFoundError:
+            return {run.id: JobStatus(RunState.UNKNOWN, "GONE",
+                                      "the job no longer exists on the site") for run in points}
+        storage = (points[0].work_dir or "").partition("/files/")[0]
+        try:
+            listing = self._get("listing the task states", f"{storage}/files/{TASK_STATE_DIR}",
+                                headers={"Accept": "application/json"}).get("content", {})
+        except NotFoundError:  # no task started yet
+            listing = {}
+        tasks = task_states(name.strip("/") for name in listing)
+        return {run.id: task_status(job, tasks, run.point) for run in points}
+
+    def cancel_points(self, runs: list[Run]) -> None:
+        """Abort each array job once; every task of it ends."""
+        jobs = sorted({run.remote_job_id for run in runs if run.remote_job_id})
+        for job_url in jobs:
+            self._post("aborting the job", f"{job_url}/actions/abort", {})
+        wait_terminal(lambda: all_ended(self.status(runs)))
+
     def cancel(self, run: Run) -> None:
+        if run.point is not None:
+            raise ConflictError(f"run {run.id} is one task of a UNICORE job array, which "
+                                "UNICORE cancels only as a whole; cancel the sweep "
+                                f"{run.sweep_id}", key="run")
         self._post("aborting the job", f"{run.remote_job_id}/actions/abort", {})
         self._polls.pop(run.id, None)
         wait_terminal(lambda: job_status(self._get("reading the job", run.remote_job_id)))
 
     # ------------------------------------------------------------------ files
     def _file_url(self, run: Run, path: str) -> str:
-        return f"{run.work_dir}/files/{relative_path(path)}"
+        # a point's work_dir is a folder of its array job's storage: STORAGE/files/points/N
+        storage, _, folder = (run.work_dir or "").partition("/files/")
+        rel = relative_path(path)
+        return f"{storage}/files/{folder}/{rel}" if folder else f"{storage}/files/{rel}"
 
     def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
         headers = {"Accept": "application/octet-stream"}

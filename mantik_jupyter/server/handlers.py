@@ -34,6 +34,7 @@ from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
 from ..runfilter import RunFilter
 from ..service import RunService
 from ..store import Run
+from ..sweeps import SweepRequest
 
 T = TypeVar("T")
 MAX_PAGE = 500
@@ -283,8 +284,15 @@ class RunsHandler(MantikHandler):
     @web.authenticated
     @authorized("execute")
     async def post(self) -> None:
-        request = SubmitRequest.from_json(self.body(), self.contents_path)
-        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
+        body = self.body()
+        if SweepRequest.wanted(body):  # many jobs: submitted before the answer
+            run = await self.call(self.service.submit_sweep,
+                                  SweepRequest.from_json(body, self.contents_path))
+            self.extensionapp.poller.wake()
+        else:  # one job: recorded now, bundled and uploaded in the background
+            run = await self.extensionapp.start_submit(
+                SubmitRequest.from_json(body, self.contents_path))
+        await self.reply_run(run, status=201)
 
 
 class RunHandler(MantikHandler):
@@ -330,8 +338,22 @@ class RerunHandler(MantikHandler):
     @authorized("execute")
     async def post(self, run_id: str) -> None:
         changes = RerunChanges.from_json(self.body(), self.contents_path)
-        request = await self.call(self.service.rerun_request, run_id, changes)
-        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
+        if (await self.read(self.service.get, run_id)).is_sweep:
+            run = await self.call(self.service.rerun, run_id, changes)
+            self.extensionapp.poller.wake()
+        else:
+            request = await self.call(self.service.rerun_request, run_id, changes)
+            run = await self.extensionapp.start_submit(request)
+        await self.reply_run(run, status=201)
+
+
+class ResultsHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        """A sweep's points side by side, ranked by its objective (or ``sort``)."""
+        sort = self.get_query_argument("sort", None)
+        self.reply(await self.call(self.service.results, run_id, sort))
 
 
 class LogsHandler(MantikHandler):
@@ -439,6 +461,7 @@ ROUTES: list[tuple[str, type[MantikHandler]]] = [
     (r"runs", RunsHandler),
     (rf"runs/{RUN}", RunHandler),
     (rf"runs/{RUN}/rerun", RerunHandler),
+    (rf"runs/{RUN}/results", ResultsHandler),
     (rf"runs/{RUN}/logs", LogsHandler),
     (rf"runs/{RUN}/files", FilesHandler),
     (rf"runs/{RUN}/download", DownloadHandler),

@@ -32,6 +32,32 @@ class Status:
     signal: int | None = None
     start: float | None = None
     end: float | None = None
+    #: a job array's tasks by index (``"2-5%2"``: the tasks Slurm has not split off yet)
+    tasks: dict[str, Status] | None = None
+
+
+ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED")
+
+
+def array_status(tasks: dict[str, Status]) -> Status:
+    """An array's state from its tasks' as UNICORE's TSI folds them: running while any task
+    is, ended once all are (COMPLETED only if every task completed with exit code 0)."""
+    states = [t.state for t in tasks.values()]
+    starts = [t.start for t in tasks.values() if t.start]
+    ends = [t.end for t in tasks.values() if t.end]
+    if any(s in ACTIVE for s in states):
+        running = any(s in ("RUNNING", "COMPLETING") for s in states)
+        return Status("RUNNING" if running else "PENDING", None, None, None,
+                      min(starts, default=None), None, tasks)
+    codes = [t.exit_code or 0 for t in tasks.values()]
+    if all(s == "COMPLETED" for s in states) and not any(codes):
+        state = "COMPLETED"
+    elif "CANCELLED" in states:
+        state = "CANCELLED"
+    else:
+        state = "FAILED"
+    return Status(state, None, max(codes, default=0), None, min(starts, default=None),
+                  max(ends, default=None), tasks)
 
 
 class Executor(Protocol):
@@ -161,13 +187,20 @@ class SlurmExecutor:
         """One ``scontrol show job`` for all jobs; ``sacct -c`` for those it forgot."""
         wanted = set(native_ids)
         found: dict[str, Status] = {}
+        arrays: dict[str, dict[str, Status]] = {}
         for line in self._run("scontrol", "show", "job", "-o").splitlines():
             fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-            if fields.get("JobId") in wanted:
-                found[fields["JobId"]] = self._status(
-                    fields["JobState"], fields.get("Reason"), fields.get("ExitCode", ""),
-                    fields.get("StartTime"), fields.get("EndTime"),
-                )
+            status = self._status(
+                fields.get("JobState", "UNKNOWN"), fields.get("Reason"),
+                fields.get("ExitCode", ""), fields.get("StartTime"), fields.get("EndTime"))
+            # an array's tasks are records of their own (ArrayJobId=the array's id); sacct
+            # -c mixes them up without accounting, so they are read here only
+            if fields.get("ArrayJobId") in wanted and fields.get("ArrayTaskId"):
+                arrays.setdefault(fields["ArrayJobId"], {})[fields["ArrayTaskId"]] = status
+            elif fields.get("JobId") in wanted:
+                found[fields["JobId"]] = status
+        for array, tasks in arrays.items():
+            found[array] = array_status(tasks)
         missing = sorted(wanted - set(found))
         if missing:
             out = self._run("sacct", "-c", "-n", "-P", "-j", ",".join(missing),
@@ -192,7 +225,7 @@ class SlurmExecutor:
         )
 
     def cancel(self, native_id: str) -> None:
-        """``scancel ID``."""
+        """``scancel ID`` (``ID_TASK``: one task of an array)."""
         self._run("scancel", native_id)
 
     def kill(self, native_id: str) -> None:

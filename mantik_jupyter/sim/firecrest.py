@@ -157,20 +157,28 @@ class Jobs(FirecrestHandler):
         self.system(system)
         self.site.refresh()
         jobs = self.site.store.all("firecrest", system)
-        self.send_json(200, {"jobs": [self.model(j) for j in jobs]})
+        self.send_json(200, {"jobs": [self.model(j, task) for j in jobs
+                                      for task in (sorted(j.tasks) or [None])]})
 
-    def model(self, job: Job) -> dict:
-        """FirecREST's JobModel of a job."""
+    def model(self, job: Job, task: str | None = None) -> dict:
+        """FirecREST's JobModel of a job, or of one task of a job array: ``123_4``, or
+        ``123_[5-9%2]`` for the tasks Slurm has not split off yet (as squeue names them)."""
         now = time.time()
+        record = job.task(task) if task is not None else {
+            "state": job.state, "reason": job.reason, "exit_code": job.exit_code,
+            "signal": job.signal, "start": job.start, "end": job.end}
+        job_id = job.id if task is None else (
+            f"{job.id}_{task}" if task.isdigit() else f"{job.id}_[{task}]")
+        start, end = record["start"], record["end"]
         return {
-            "jobId": job.id,
+            "jobId": job_id,
             "name": job.name,
-            "status": {"state": job.state, "stateReason": job.reason, "exitCode": job.exit_code,
-                       "interruptSignal": job.signal},
+            "status": {"state": record["state"], "stateReason": record["reason"],
+                       "exitCode": record["exit_code"], "interruptSignal": record["signal"]},
             "time": {
-                "elapsed": int((job.end or now) - job.start) if job.start else 0,
-                "start": int(job.start) if job.start else None,
-                "end": int(job.end) if job.end else None,
+                "elapsed": int((end or now) - start) if start else 0,
+                "start": int(start) if start else None,
+                "end": int(end) if end else None,
                 "limit": -(-job.time_limit // 60) if job.time_limit else None,
                 "suspended": 0,
             },
@@ -178,7 +186,7 @@ class Jobs(FirecrestHandler):
             "allocationNodes": 1,
             "cluster": job.system,
             "group": self.site.user,
-            "nodes": "localhost" if job.start else "",
+            "nodes": "localhost" if start else "",
             "partition": job.partition or "",
             "priority": None,
             "killRequestUser": None,
@@ -248,21 +256,30 @@ class JobResource(Jobs):
     """``/compute/{system}/jobs/{id}``: status and cancel."""
 
     def job(self, system: str, job_id: str) -> Job:
-        """The job, or 404 ``Job not found``."""
+        """The job (of ``123_4``: its array), or 404 ``Job not found``."""
         self.system(system)
         self.site.refresh()
-        job = self.site.store.get(job_id, "firecrest", system)
-        if job is None:
+        array, _, task = job_id.partition("_")
+        job = self.site.store.get(array, "firecrest", system)
+        if job is None or (task and job.task(task) is None):
             self.fail(404, f"Job not found: {job_id}")
         return job
 
     def get(self, system: str, job_id: str) -> None:
-        """``{"jobs": [JobModel]}``."""
-        self.send_json(200, {"jobs": [self.model(self.job(system, job_id))]})
+        """``{"jobs": [JobModel]}``; an array's id: one per task, as squeue lists them."""
+        job = self.job(system, job_id)
+        task = job_id.partition("_")[2]
+        tasks = [task] if task else (sorted(job.tasks) or [None])
+        self.send_json(200, {"jobs": [self.model(job, t) for t in tasks]})
 
     def delete(self, system: str, job_id: str) -> None:
-        """``scancel``; 204."""
-        self.site.cancel(self.job(system, job_id))
+        """``scancel`` (of one array task for ``123_4``); 204."""
+        job = self.job(system, job_id)
+        task = job_id.partition("_")[2]
+        if task:
+            self.site.cancel_task(job, task)
+        else:
+            self.site.cancel(job)
         self.no_content()
 
 

@@ -46,6 +46,22 @@ class Job:
     terminal_seen: float | None = None
     log: list[str] = field(default_factory=list)
     description: dict = field(default_factory=dict)
+    #: a job array's tasks by index as the batch system last reported them (state, reason,
+    #: exit_code, signal, start, end); kept after Slurm has forgotten the array
+    tasks: dict[str, dict] = field(default_factory=dict)
+
+    def task(self, index: str) -> dict | None:
+        """An array task's record: its own, or that of the not yet split tasks holding it
+        (``2-5%2``, ``1,3-4``)."""
+        if index in self.tasks:
+            return self.tasks[index]
+        for key, record in self.tasks.items():
+            for part in key.split("%")[0].split(","):
+                first, _, last = part.partition("-")
+                if index.isdigit() and first.isdigit() and (
+                        int(first) <= int(index) <= int(last or first)):
+                    return record
+        return None
 
     @property
     def finished(self) -> bool:

@@ -21,10 +21,12 @@ from .executors import (
     slurm_time,
 )
 from .faults import Faults
-from .jobs import Job, JobStore, expand_pattern
+from .jobs import TERMINAL, Job, JobStore, expand_pattern
 from .s3store import ObjectStore
 from .tokens import TokenSigner
 
+#: What the site keeps of each task of a job array.
+TASK_FIELDS = ("state", "reason", "exit_code", "signal", "start", "end")
 #: How stale the batch system's view may be before a request asks it again.
 REFRESH_INTERVAL = 0.2
 
@@ -109,8 +111,12 @@ class Site:
         self._refreshed = time.monotonic()
 
     def _update(self, job: Job, status: Status) -> None:
-        if (status.state, status.exit_code, status.start) == (job.state, job.exit_code, job.start):
+        tasks = {k: {f: getattr(t, f) for f in TASK_FIELDS}
+                 for k, t in (status.tasks or {}).items()}
+        if (status.state, status.exit_code, status.start, tasks or job.tasks) == (
+                job.state, job.exit_code, job.start, job.tasks):
             return
+        job.tasks = tasks or job.tasks
         if status.state != job.state:
             job.note(f"{self.executor.name} state {status.state}"
                      + (f" ({status.reason})" if status.reason else ""))
@@ -142,6 +148,14 @@ class Site:
         self.store.save(job)
         self.executor.cancel(job.native_id)
         self._refreshed = 0.0
+
+    def cancel_task(self, job: Job, task: str) -> None:
+        """Cancel one task of a job array (``scancel ARRAY_TASK``)."""
+        if job.native_id and (job.task(task) or {}).get("state") not in TERMINAL:
+            job.note(f"Cancel of task {task} requested")
+            self.store.save(job)
+            self.executor.cancel(f"{job.native_id}_{task}")
+            self._refreshed = 0.0
 
     def delete(self, job: Job) -> None:
         """Cancel, then forget the job and remove its UNICORE working directory."""

@@ -300,6 +300,17 @@ async def test_bad_reruns_get_accurate_errors_and_leave_no_run(
      "cannot read config file 'none.yaml'"),
     ({"notebook": "ok.ipynb", "config_file": "x.yaml", "config": "{}"}, 400, "config",
      "either as config or as config_file"),
+    ({"notebook": "ok.ipynb", "sweep": {"Grid": {"x": [0.1, "big"]}}}, 422, "Parameters.x",
+     "Sweep point 1 (x='big'): parameter 'x' expects float"),
+    ({"notebook": "ok.ipynb", "sweep": {"Grid": {"m": [1]}}}, 422, "Parameters.m",
+     "unknown parameter 'm'"),
+    ({"notebook": "ok.ipynb", "sweep": {"Grid": {"n": []}}}, 422, "Sweep.Grid.n",
+     "non-empty list"),
+    ({"notebook": "ok.ipynb", "sweep": {"Grid": {"n": list(range(1001))}}}, 422, "Sweep",
+     "1001 points is too many; at most 1000"),
+    ({"notebook": "ok.ipynb", "sweep": {"Grid": {"n": [1]}}, "max_concurrent": 0}, 422,
+     "Sweep.MaxConcurrent", "1 or more"),
+    ({"notebook": "ok.ipynb", "sweep": "n"}, 400, "sweep", "must be a JSON object"),
 ])
 async def test_bad_submissions_get_accurate_errors_and_leave_no_run(
         api, jp_root_dir, body, status, key, text):
@@ -314,6 +325,7 @@ async def test_bad_submissions_get_accurate_errors_and_leave_no_run(
 @pytest.mark.parametrize("method, path, params, status", [
     ("GET", "runs/nope", None, 404),
     ("GET", "runs/nope/logs", None, 404),
+    ("GET", "runs/nope/results", None, 404),
     ("GET", "runs", {"limit": "0"}, 400),
     ("GET", "runs", {"limit": "lots"}, 400),
     ("GET", "runs", {"cursor": "garbage!"}, 400),

@@ -138,7 +138,8 @@ async def test_a_new_backend_kind_and_credential_source_are_one_module_each(
     assert listing["kinds"]["throwaway"] == {
         "title": "Throwaway", "auth_methods": ["api-key"],
         "capabilities": {"login_node_commands": [], "deferred_start": True,
-                         "job_arrays": True, "offline_tracking": False}}
+                         "job_arrays": True, "max_array_size": 1001,
+                         "offline_tracking": False}}
     site = {s["name"]: s for s in listing["sites"]}["tw"]
     assert site["kind"] == "throwaway" and site["credentials_set"] is True
     assert site["settings"]["credentials"] == {"source": "vault-file",

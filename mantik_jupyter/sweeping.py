@@ -1,0 +1,244 @@
+"""Submitting a sweep: its points become runs, queued as one job array per group, or nothing.
+
+The bundle is staged once; each site's upload cache then holds it once whatever the number
+of arrays. The sweep is a run record of its own (``sweep_id`` = its id) with an MLflow
+parent run; each point is a run (``sweep_id``, ``point``) with an MLflow child run
+(``mlflow.parentRunId``) that the notebook's ``mlflow.start_run()`` logs into. A site that
+takes no arrays gets the points as jobs of their own. When any step fails, every array
+already queued is cancelled and no record or MLflow run is left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .backends import Backend, JobRequest, slurm_jobs
+from .bundle import Bundle, stage
+from .context import EngineContext
+from .jobscript import Task, array_command
+from .params import notebook_parameters, resolve_parameters
+from .request import SubmitRequest
+from .spec import RunSpec, plain_text
+from .states import RunState
+from .store import Run, now
+from .submitting import DEFAULT_SITE, Submitter
+from .sweeps import ArrayGroup, PlannedPoint, SweepPlan, SweepRequest, plan
+
+log = logging.getLogger(__name__)
+
+
+class SweepSubmitter:
+    """Turns a :class:`SweepRequest` into a sweep record and its point runs, queued."""
+
+    def __init__(self, context: EngineContext, submitter: Submitter):
+        self.context = context
+        self.submitter = submitter
+
+    def plan(self, request: SweepRequest) -> SweepPlan:
+        """Check every point (parameters, site, resources); nothing is staged or sent."""
+        ctx = self.context
+        notebook = Path(request.base.notebook).expanduser().resolve()
+        declared = notebook_parameters(notebook)
+
+        def site_info(name: str) -> tuple[str, int, Any]:
+            site = ctx.catalog.get(name)
+            backend = ctx.backend(site)
+            return site.name, backend.max_array_size(), backend.validate
+
+        return plan(request, declared, site_info, DEFAULT_SITE)
+
+    def submit(self, request: SweepRequest) -> Run:
+        """Plan, stage once, record, track and queue; returns the sweep's record."""
+        ctx = self.context
+        sweep_plan = self.plan(request)
+        base = request.base
+        notebook = Path(base.notebook).expanduser().resolve()
+        base_spec = base.spec
+        declared = notebook_parameters(notebook)
+        given = resolve_parameters(declared, {**base_spec.parameters, **base.parameters},
+                                   dict(base.parameter_texts))
+        sweep_id = uuid.uuid4().hex[:12]
+        name = plain_text(base.name, "name") if base.name else (
+            base_spec.name or f"{notebook.stem}-sweep-{sweep_id[:6]}")
+        sites = sorted({p.site for p in sweep_plan.points})
+        staging = ctx.staging(sweep_id)
+        staging.parent.mkdir(exist_ok=True, mode=0o700)
+        records: list[Run] = []
+        queued: list[tuple[Backend, list[Run]]] = []
+        with ctx.submit_lock(sweep_id):
+            try:
+                bundle = stage(notebook, run_id=sweep_id, config=base_spec.config,
+                               parameters=given, dest=staging, skip=(ctx.home,),
+                               within=ctx.contents_root, hashes=ctx.hashes)
+                sweep_config = {**base_spec.config, "Sweep": request.sweep.to_config()}
+                sweep = ctx.store.insert(Run(
+                    id=sweep_id, name=name, site="+".join(sites), notebook=str(notebook),
+                    parameters=given, spec=sweep_config, bundle_hash=bundle.bundle_hash,
+                    parent_id=request.rerun_of, request=request.to_json(),
+                    sweep_id=sweep_id))
+                records.append(sweep)
+                parent_mlflow = self._track_sweep(sweep, sweep_plan, base_spec)
+                points = [self._point_record(sweep, point, bundle, parent_mlflow, declared)
+                          for point in sweep_plan.points]
+                records += points
+                for number, group in enumerate(sweep_plan.arrays):
+                    members = [points[p.index] for p in group.points]
+                    backend = ctx.backend(group.site)
+                    queued.append((backend, members))
+                    self._queue(backend, sweep, number, group, members, bundle)
+            except BaseException:
+                self._discard(records, queued, staging)
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+            return ctx.store.update(sweep_id, state=RunState.QUEUED.value,
+                                    native_state=counts_text(ctx.store.points(sweep_id)))
+
+    def _track_sweep(self, sweep: Run, sweep_plan: SweepPlan, spec: RunSpec) -> str:
+        """The MLflow parent run: the grid and the objective as params."""
+        sweep_spec = sweep_plan.request.sweep
+        grid = {**sweep_spec.grid, **sweep_plan.request.text_grid}
+        params = {"sweep.grid": json.dumps(grid, sort_keys=True, default=str),
+                  "sweep.points": len(sweep_plan.points), "sweep.repeat": sweep_spec.repeat}
+        if sweep_spec.objective:
+            params["sweep.objective"] = (f"{sweep_spec.objective.goal} "
+                                         f"{sweep_spec.objective.metric}")
+        tags = {"mantik.sweep_id": sweep.id, "mantik.site": sweep.site,
+                "mantik.notebook": sweep.notebook, "mlflow.source.name": sweep.notebook,
+                "mantik.kind": "sweep"}
+        mlflow_id, experiment = self.context.tracker.start(
+            run_id=sweep.id, name=sweep.name, experiment=spec.experiment, parameters=params,
+            tags=tags)
+        self.context.store.update(sweep.id, mlflow_run_id=mlflow_id,
+                                  mlflow_experiment_id=experiment)
+        return mlflow_id
+
+    def _point_record(self, sweep: Run, point: PlannedPoint, bundle: Bundle,
+                      parent_mlflow: str, declared: dict) -> Run:
+        """A point's run, with its MLflow child run under the sweep's."""
+        ctx = self.context
+        run_id = uuid.uuid4().hex[:12]
+        request = SubmitRequest(notebook=sweep.notebook, site=point.site,
+                                config=point.spec.config, parameters=point.parameters)
+        run = ctx.store.insert(Run(
+            id=run_id, name=f"{sweep.name}/{point.index}", site=point.site,
+            notebook=sweep.notebook, parameters=point.parameters, spec=point.spec.config,
+            bundle_hash=bundle.bundle_hash, request=request.to_json(),
+            output_notebook=bundle.output_notebook, sweep_id=sweep.id, point=point.index))
+        effective = {n: point.parameters.get(n, p.default) for n, p in declared.items()}
+        tags = {**self.submitter.tags(run, Path(sweep.notebook), point.spec),
+                "mlflow.parentRunId": parent_mlflow, "mantik.sweep_id": sweep.id,
+                "mantik.point": str(point.index), "mantik.repeat": str(point.repeat)}
+        mlflow_id, experiment = ctx.tracker.start(
+            run_id=run_id, name=run.name, experiment=point.spec.experiment,
+            parameters=effective, tags=tags)
+        return ctx.store.update(run_id, mlflow_run_id=mlflow_id,
+                                mlflow_experiment_id=experiment)
+
+    def _queue(self, backend: Backend, sweep: Run, number: int, group: ArrayGroup,
+               members: list[Run], bundle: Bundle) -> None:
+        """One job array for the group, or one job per point where the site takes none."""
+        ctx = self.context
+        site = ctx.catalog.get(group.site)
+        tasks = [Task(run.point or 0, run.parameters, {
+            "MANTIK_RUN_ID": run.id, "MLFLOW_RUN_ID": run.mlflow_run_id or ""})
+            for run in members]
+        shared = {**self.submitter.job_env(sweep, site), "MANTIK_SWEEP_ID": sweep.id}
+        shared.pop("MLFLOW_RUN_ID", None)
+        shared.pop("MANTIK_RUN_ID", None)
+        command = array_command(bundle.notebook, bundle.output_notebook, tasks)
+        job = JobRequest(run_id=f"{sweep.id}-{number}", name=f"{sweep.name}-{number}",
+                         bundle=bundle, spec=group.spec, env=shared,
+                         secret_env=ctx.tracker.job_secrets(), command=command)
+        if backend.capabilities.job_arrays:
+            limit = sweep_max_concurrent(sweep)
+            started = backend.submit_array(
+                replace(job, array=slurm_jobs.array_spec(len(tasks), limit)),
+                [t.point for t in tasks])
+            placed = list(zip(started.task_ids, started.task_dirs, strict=True))
+            submissions = [started.submission] * len(members)
+        else:  # separate jobs, each picking its point by MANTIK_TASK; the bundle is shared
+            submissions = [backend.submit(replace(
+                job, run_id=run.id, env={**shared, "MANTIK_TASK": str(k)}))
+                for k, run in enumerate(members)]
+            placed = [(s.remote_job_id, backend.point_dir(s.work_dir, run.point or 0))
+                      for s, run in zip(submissions, members, strict=True)]
+        for run, (task_id, folder), submission in zip(members, placed, submissions,
+                                                      strict=True):
+            ctx.store.update(run.id, state=RunState.QUEUED.value, native_state="SUBMITTED",
+                             remote_job_id=task_id, work_dir=folder,
+                             script=submission.script,
+                             bytes_uploaded=submission.bytes_uploaded)
+
+    def _discard(self, records: list[Run], queued: list[tuple[Backend, list[Run]]],
+                 staging: Path) -> None:
+        """Undo a sweep that failed part-way: queued arrays, MLflow runs, records."""
+        shutil.rmtree(staging, ignore_errors=True)
+        store = self.context.store
+        for backend, members in queued:
+            started = [store.get(r.id) for r in members]
+            started = [r for r in started if r.remote_job_id]
+            if started:
+                try:
+                    backend.cancel_points(started)
+                except Exception:  # noqa: BLE001 - best effort; the submit error matters more
+                    log.warning("could not cancel the arrays of a failed sweep on %s",
+                                backend.site.name)
+        for run in reversed(records):
+            current = store.get(run.id)
+            if current.mlflow_run_id:
+                try:
+                    self.context.tracker.delete(current.mlflow_run_id)
+                except Exception:  # noqa: BLE001 - best effort, as above
+                    log.warning("could not delete MLflow run %s", current.mlflow_run_id)
+            store.delete(run.id)
+
+
+def sweep_max_concurrent(sweep: Run) -> int | None:
+    """The sweep's ``MaxConcurrent`` (None: no limit)."""
+    return (sweep.spec.get("Sweep") or {}).get("MaxConcurrent")
+
+
+def counts_text(points: list[Run]) -> str:
+    """Points per state in words: ``12 points: 3 COMPLETED, 9 QUEUED``."""
+    counts = Counter(p.state for p in points)
+    return f"{len(points)} points: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def aggregate(context: EngineContext, sweep_id: str) -> Run | None:
+    """Write the sweep's state from its points' (and their counts); None if unchanged."""
+    store = context.store
+    sweep = store.get(sweep_id)
+    points = store.points(sweep_id)
+    if not points:
+        return None
+    states = Counter(p.state for p in points)
+    active = [s for s in states if not RunState(s).terminal]
+    reason = None
+    if active:
+        state = RunState.RUNNING if states[RunState.RUNNING.value] or len(active) < len(
+            states) else RunState.QUEUED
+    elif states[RunState.COMPLETED.value] == len(points):
+        state = RunState.COMPLETED
+    elif states[RunState.CANCELLED.value] and not states[RunState.FAILED.value]:
+        state = RunState.CANCELLED
+    else:
+        state = RunState.FAILED
+        failed = len(points) - states[RunState.COMPLETED.value]
+        reason = f"{failed} of {len(points)} points did not complete"
+    changes: dict[str, Any] = {"state": state.value, "native_state": counts_text(points),
+                               "reason": reason}
+    started = [p.started_at for p in points if p.started_at]
+    if started and not sweep.started_at:
+        changes["started_at"] = min(started)
+    if state.terminal and not sweep.ended_at:
+        changes["ended_at"] = max((p.ended_at for p in points if p.ended_at), default=now())
+    if all(getattr(sweep, k) == v for k, v in changes.items()):
+        return None
+    return store.update(sweep_id, **changes)
