@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import schedule
 from .errors import ConfigError, LimitError
 
 # matched with fullmatch: a pattern ending in $ would also take a trailing newline
@@ -272,6 +273,7 @@ TOP_LEVEL = {
     "Parameters": _parameters,
     "ProjectRoot": plain_text,
     "Bundle": _section(BUNDLE),
+    "Schedule": schedule.validate,
 }
 
 
@@ -390,6 +392,11 @@ class RunSpec:
     @property
     def environment(self) -> dict[str, Any]:
         return dict(self.config.get("Environment", {}))
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        """The ``Schedule`` section (empty: start now, once)."""
+        return dict(self.config.get("Schedule", {}))
 
     @property
     def exclude(self) -> list[str]:
