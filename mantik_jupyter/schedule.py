@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from .errors import ConfigError
 
@@ -88,6 +88,11 @@ def _cron(value: Any, key: str = "Schedule.Cron") -> str:
     if len(text.split(" ")) != 5 or not croniter.is_valid(text):
         raise ConfigError(f"{key}: {value!r} is not a cron expression; use {CRON_HELP}",
                           key=key)
+    try:
+        croniter(text, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ConfigError(f"{key}: {value!r} never matches a date (such as day 31 of "
+                          "February)", key=key) from None
     return text
 
 

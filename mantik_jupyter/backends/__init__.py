@@ -14,6 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,6 +64,8 @@ class JobRequest:
     #: Secrets the job needs (MLflow credentials): never in a job description, script or
     #: log; remote backends deliver them as an owner-only file in the job directory.
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the job waits on the site until this time (backends with ``deferred_start``)
+    begin: datetime | None = None
 
 
 @dataclass(frozen=True)

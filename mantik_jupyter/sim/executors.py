@@ -32,6 +32,8 @@ class Status:
     signal: int | None = None
     start: float | None = None
     end: float | None = None
+    #: a pending job held by ``--begin``: when it may start (Slurm's StartTime)
+    begin: float | None = None
 
 
 class Executor(Protocol):
@@ -168,6 +170,9 @@ class SlurmExecutor:
                     fields["JobState"], fields.get("Reason"), fields.get("ExitCode", ""),
                     fields.get("StartTime"), fields.get("EndTime"),
                 )
+                if fields["JobState"] == "PENDING" and fields.get("Reason") == "BeginTime":
+                    # scontrol's StartTime of a job held by --begin is its begin time
+                    found[fields["JobId"]].begin = _slurm_timestamp(fields.get("StartTime"))
         missing = sorted(wanted - set(found))
         if missing:
             out = self._run("sacct", "-c", "-n", "-P", "-j", ",".join(missing),

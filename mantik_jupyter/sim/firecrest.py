@@ -168,7 +168,8 @@ class Jobs(FirecrestHandler):
                        "interruptSignal": job.signal},
             "time": {
                 "elapsed": int((job.end or now) - job.start) if job.start else 0,
-                "start": int(job.start) if job.start else None,
+                # Slurm's StartTime: when a pending --begin job may start, else when it did
+                "start": int(job.start or job.begin) if job.start or job.begin else None,
                 "end": int(job.end) if job.end else None,
                 "limit": -(-job.time_limit // 60) if job.time_limit else None,
                 "suspended": 0,

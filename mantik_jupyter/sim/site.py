@@ -109,14 +109,15 @@ class Site:
         self._refreshed = time.monotonic()
 
     def _update(self, job: Job, status: Status) -> None:
-        if (status.state, status.exit_code, status.start) == (job.state, job.exit_code, job.start):
+        if (status.state, status.exit_code, status.start, status.reason, status.begin) == (
+                job.state, job.exit_code, job.start, job.reason, job.begin):
             return
         if status.state != job.state:
             job.note(f"{self.executor.name} state {status.state}"
                      + (f" ({status.reason})" if status.reason else ""))
         job.state, job.reason = status.state, status.reason
         job.exit_code, job.signal = status.exit_code, status.signal
-        job.start, job.end = status.start, status.end
+        job.start, job.end, job.begin = status.start, status.end, status.begin
         if job.finished and job.terminal_seen is None:
             job.terminal_seen = time.time()
             job.note(f"Finished: {job.state}, exit code {job.exit_code}:{job.signal}")

@@ -73,6 +73,7 @@ def test_the_clock_refuses_a_past_at_and_an_until_before_the_first_time():
 @pytest.mark.parametrize("section, key, words", [
     ({"Cron": "61 * * * *"}, "Schedule.Cron", "not a cron expression"),
     ({"Cron": "0 3 * *"}, "Schedule.Cron", "5 fields"),
+    ({"Cron": "0 0 31 2 *"}, "Schedule.Cron", "never matches"),
     ({"Cron": "0 3 * * 1", "Timezone": "Mars/Olympus"}, "Schedule.Timezone", "IANA"),
     ({"At": "tomorrow"}, "Schedule.At", "ISO time"),
     ({"At": "2027-01-01T00:00:00+01:00", "Cron": "* * * * *"}, "Schedule", "either At"),
