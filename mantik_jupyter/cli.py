@@ -14,8 +14,10 @@ from typing import Any
 
 from . import __version__, registry
 from .errors import MantikError
-from .request import RerunChanges, SubmitRequest
+from .request import RerunChanges
 from .runfilter import RunFilter
+from .schedules_cli import add_when_flags, request_of
+from .schedules_cli import register as register_schedules
 from .sites_cli import register as register_sites
 
 Handler = Callable[[argparse.Namespace], int]
@@ -51,9 +53,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args)
     service = _service()
-    run = service.submit(SubmitRequest.from_json({
-        "notebook": args.notebook, "site": args.site, "config_file": args.config,
-        "parameter_texts": args.param or [], "name": args.name}))
+    request = request_of(args)
+    if "Cron" in request.spec.schedule:  # recurring: a schedule, not one run
+        schedule = service.add_schedule(request)
+        if args.json:
+            _print_json(schedule)
+        else:
+            print(schedule["id"])
+        return 0
+    run = service.submit(request)
     if args.follow:
         _follow(service, run.id, 0)
     if args.wait or args.follow:
@@ -187,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="list what would be uploaded (files, bytes, largest, left out); "
                         "send nothing")
+    add_when_flags(p)
 
     p = add("runs", cmd_runs, "list runs, newest first")
     p.add_argument("--state", action="append", help="only runs in this state (repeatable)")
@@ -230,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote", action="store_true", help="also remove its working directory")
 
     register_sites(sub)
+    register_schedules(sub)
     # commands of installed distributions (the simulator's ``sim``), by entry point
     for register in registry.load_all(registry.COMMANDS).values():
         register(sub)

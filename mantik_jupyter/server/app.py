@@ -20,12 +20,15 @@ from ..links import LinkPolicy
 from ..reconciling import SUBMIT_GRACE
 from ..service import RunService
 from ..sites import SiteCatalog
+from ..store import now
 from ..tracking import Tracker
 from .handlers import ROUTES
 from .poller import RunPoller
 
 EVENT_SCHEMA = Path(__file__).parent / "events" / "run-state-v1.yaml"
 EVENT_SCHEMA_ID = "https://events.mantik-jupyter.org/run-state/v1"
+SCHEDULE_SCHEMA = Path(__file__).parent / "events" / "schedule-v1.yaml"
+SCHEDULE_SCHEMA_ID = "https://events.mantik-jupyter.org/schedule/v1"
 API_PREFIX = "mantik/api"
 
 
@@ -83,8 +86,10 @@ class MantikJupyter(ExtensionApp):
         self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mantik")
         self.site_health: dict[str, dict[str, Any]] = {}
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
+        self.serverapp.event_logger.register_event_schema(SCHEDULE_SCHEMA)
         self.poller = RunPoller(self.service, self.executor, self.emit_state_change,
-                                self.poll_min_interval, self.poll_max_interval)
+                                self.poll_min_interval, self.poll_max_interval,
+                                on_schedules=self.emit_ticked)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in ROUTES)
@@ -92,6 +97,17 @@ class MantikJupyter(ExtensionApp):
     def emit_state_change(self, data: dict[str, Any]) -> None:
         """Announce a run's state change on the server's event bus (event loop thread)."""
         self.serverapp.event_logger.emit(schema_id=EVENT_SCHEMA_ID, data=data)
+
+    def emit_schedule_change(self, schedule: dict[str, Any], change: str) -> None:
+        """Announce a schedule's change on the server's event bus (event loop thread)."""
+        self.serverapp.event_logger.emit(schema_id=SCHEDULE_SCHEMA_ID, data={
+            "schedule_id": schedule["id"], "name": schedule["name"], "change": change,
+            "next_time": schedule["next_time"], "time": now()})
+
+    def emit_ticked(self, schedules: list[dict[str, Any]]) -> None:
+        """Announce the schedules a poll's tick changed (it queued their next runs)."""
+        for schedule in schedules:
+            self.emit_schedule_change(schedule, "ticked")
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Once the loop runs: tell kernels where the API is, start the poller."""
