@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from .request import SubmitRequest
-from .spec import load_config, read_config_file
 
 
 def add_when_flags(p: argparse.ArgumentParser, cron_required: bool = False) -> None:
@@ -41,17 +39,11 @@ def schedule_section(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def request_of(args: argparse.Namespace) -> SubmitRequest:
-    """The submission the flags describe, the ``Schedule`` flags merged into the config."""
-    section = schedule_section(args)
-    data: dict[str, Any] = {"notebook": args.notebook, "site": args.site,
-                            "parameter_texts": args.param or [], "name": args.name}
-    if section is None:
-        data["config_file"] = args.config
-    else:
-        text = read_config_file(Path(args.config), args.config) if args.config else ""
-        config = load_config(text, args.config or "config")
-        data["config"] = {**config, "Schedule": {**config.get("Schedule", {}), **section}}
-    return SubmitRequest.from_json(data)
+    """The submission the flags describe (the ``Schedule`` flags merged into the config)."""
+    return SubmitRequest.from_json({
+        "notebook": args.notebook, "site": args.site, "config_file": args.config,
+        "parameter_texts": args.param or [], "name": args.name,
+        "schedule": schedule_section(args)})
 
 
 def _service() -> Any:
