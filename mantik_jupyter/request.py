@@ -122,7 +122,9 @@ class SubmitRequest:
             spec = RunSpec.from_config(_loaded(changes.config))
             parameters = dict(changes.parameters)
         else:
-            spec = self.spec.with_overrides(_loaded(changes.config) or {})
+            # a start time belonged to the run it was given to: a re-run starts now
+            base = RunSpec({k: v for k, v in self.spec.config.items() if k != "Schedule"})
+            spec = base.with_overrides(_loaded(changes.config) or {})
             parameters = {**self.parameters, **changes.parameters}
         return replace(self, site=changes.site or spec.site or self.site, config=spec.config,
                        parameters=parameters, parameter_texts=dict(changes.parameter_texts),

@@ -159,6 +159,7 @@ export function buildSubmission(
   const config = JSON.parse(JSON.stringify(edited ?? {})) as IRunConfig;
   delete config.Parameters; // the form's parameters and site stand for these
   delete config.Site;
+  delete config.Schedule; // a re-run starts now: the start time was the run's own
   const resources = { ...config.Resources };
   for (const key of RESOURCE_KEYS) {
     const text = values.resources[key].trim();

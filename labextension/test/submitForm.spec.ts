@@ -23,8 +23,10 @@ describe('the submit form\'s "when"', () => {
     });
   });
 
-  it('never sends a schedule with a re-run', () => {
+  it('never sends a schedule with a re-run, nor keeps the run\'s start time', () => {
     const values = { ...fresh, when: 'repeat' as const, cron: '0 3 * * 1' };
     expect(buildSubmission(values, {}, {}).schedule).toBeUndefined();
+    const edited = { Schedule: { At: '2030-01-01T00:00:00+00:00' }, Name: 'x' };
+    expect(buildSubmission(values, {}, edited).config).toEqual({ Name: 'x' });
   });
 });

@@ -66,3 +66,12 @@ def test_a_schedule_field_is_merged_into_the_config_schedule(tmp_path):
     with pytest.raises(ConfigError) as error:
         RunSpec.from_config(bad.config)
     assert error.value.key == "Schedule.At"
+
+
+def test_a_rerun_starts_now_whatever_time_the_run_was_given():
+    later = SubmitRequest(notebook="/nb.ipynb", site="local", config={
+        "Name": "x", "Schedule": {"At": "2020-01-01T00:00:00+00:00"}})
+    again = later.rerun("r1", RerunChanges())
+    assert again.config == {"Name": "x"} and again.parent_id == "r1"
+    timed = later.rerun("r1", RerunChanges(config={"Schedule": {"At": "2031-01-01T00:00:00Z"}}))
+    assert timed.spec.schedule == {"At": "2031-01-01T00:00:00Z"}
