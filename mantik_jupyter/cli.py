@@ -17,6 +17,8 @@ from .cli_progress import Display
 from .errors import MantikError
 from .request import RerunChanges, SubmitRequest
 from .runfilter import RunFilter
+from .schedules_cli import add_when_flags, request_of
+from .schedules_cli import register as register_schedules
 from .sites_cli import register as register_sites
 
 Handler = Callable[[argparse.Namespace], int]
@@ -57,13 +59,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args) if sweep is None else _sweep_dry_run(args, sweep)
     service = _service()
-    if sweep is None:
-        request = SubmitRequest.from_json({k: v for k, v in body.items()
-                                           if k not in SWEEP_FIELDS})
+    if sweep is not None:
+        run = service.submit_sweep(sweep)
+    else:
+        request = request_of(args)
+        if "Cron" in request.spec.schedule:  # recurring: a schedule, not one run
+            schedule = service.add_schedule(request)
+            if args.json:
+                _print_json(schedule)
+            else:
+                print(schedule["id"])
+            return 0
         with Display(quiet=args.json) as display:
             run = service.submit(request, progress=display)
-    else:
-        run = service.submit_sweep(sweep)
     if args.follow:
         _follow(service, run.id, 0)
     if args.wait or args.follow:
@@ -249,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, help="run each sweep point this many times")
     p.add_argument("--max-concurrent", type=int,
                    help="at most this many sweep points running at once")
+    add_when_flags(p)
 
     p = add("runs", cmd_runs, "list runs, newest first")
     p.add_argument("--state", action="append", help="only runs in this state (repeatable)")
@@ -302,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote", action="store_true", help="also remove its working directory")
 
     register_sites(sub)
+    register_schedules(sub)
     # commands of installed distributions (the simulator's ``sim``), by entry point
     for register in registry.load_all(registry.COMMANDS).values():
         register(sub)

@@ -148,6 +148,8 @@ class Reconciler:
             reason = self.finalizer.failure_reason(run) or reason
         if reason is not None and reason != run.reason:
             changes["reason"] = reason
+        elif reason is None and run.state == RunState.QUEUED.value and state.value != run.state:
+            changes["reason"] = None  # why it waited (its begin time) ends with the wait
         if state.terminal and not (run.ended_at or status.ended_at):
             changes["ended_at"] = now()
         if not changes:

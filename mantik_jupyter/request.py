@@ -96,10 +96,11 @@ class SubmitRequest:
         them to its contents root). ``parameter_texts`` may be ``{NAME: VALUE}`` or a list
         of ``NAME=VALUE`` items, as typed on a command line."""
         _refuse_unknown(data, {"notebook", "site", "config", "config_file", "parameters",
-                               "parameter_texts", "name", "parent_id"})
+                               "parameter_texts", "name", "parent_id", "schedule"})
         notebook = resolve(text_field(data, "notebook") or "", "notebook")
+        config = _with_schedule(_config(data, resolve), _mapping(data, "schedule"))
         return cls(notebook=str(notebook), site=text_field(data, "site"),
-                   config=_config(data, resolve), parameters=_mapping(data, "parameters"),
+                   config=config, parameters=_mapping(data, "parameters"),
                    parameter_texts=_texts(data), name=text_field(data, "name"),
                    parent_id=text_field(data, "parent_id"))
 
@@ -123,7 +124,9 @@ class SubmitRequest:
             spec = RunSpec.from_config(_loaded(changes.config))
             parameters = dict(changes.parameters)
         else:
-            spec = self.spec.with_overrides(_loaded(changes.config) or {})
+            # a start time belonged to the run it was given to: a re-run starts now
+            base = RunSpec({k: v for k, v in self.spec.config.items() if k != "Schedule"})
+            spec = base.with_overrides(_loaded(changes.config) or {})
             parameters = {**self.parameters, **changes.parameters}
         return replace(self, site=changes.site or spec.site or self.site, config=spec.config,
                        parameters=parameters, parameter_texts=dict(changes.parameter_texts),
@@ -184,6 +187,16 @@ def _texts(data: Mapping[str, Any]) -> dict[str, str]:
             raise BadRequest(f"parameter_texts.{name} must be a string, got "
                              f"{type(text).__name__}", key=f"parameter_texts.{name}")
     return texts
+
+
+def _with_schedule(config: Mapping[str, Any] | str | None, schedule: dict[str, Any]
+                   ) -> Mapping[str, Any] | str | None:
+    """The config with ``schedule`` (keys of its ``Schedule`` section, as the faces' --at,
+    --cron flags give them) merged in."""
+    if not schedule:
+        return config
+    loaded = dict(_loaded(config) or {})
+    return {**loaded, "Schedule": {**loaded.get("Schedule", {}), **schedule}}
 
 
 def _config(data: Mapping[str, Any], resolve: PathResolver) -> Mapping[str, Any] | str | None:

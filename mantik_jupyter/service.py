@@ -33,6 +33,7 @@ from .reconciling import SUBMIT_GRACE, Reconciler
 from .request import RerunChanges, SubmitRequest
 from .results import rerun_sweep, sweep_results
 from .runfilter import RunFilter
+from .scheduling import Scheduler
 from .sites import Site, SiteCatalog
 from .spec import plain_text
 from .states import RunState
@@ -81,6 +82,7 @@ class RunService:
         self._reconciler = Reconciler(self._context, self._finalizer, submit_grace)
         self._submitter = Submitter(self._context)
         self._sweeper = SweepSubmitter(self._context, self._submitter)
+        self._scheduler = Scheduler(self._context, self._submitter, self.cancel)
         self.links = links or LinkPolicy.of(None, "", tracker.uri_for_humans)
 
     @property
@@ -169,6 +171,50 @@ class RunService:
         (nothing left on the site), or CANCELLED if a cancel came first."""
         return self._submitter.complete(pending)
 
+    # ------------------------------------------------------------------ schedules
+    def add_schedule(self, request: SubmitRequest) -> dict[str, Any]:
+        """Add a recurring schedule (``Schedule: {Cron: ...}``) and queue its first run."""
+        return self._scheduler.record_json(self._scheduler.add(request))
+
+    def schedules(self, deleted: bool = False) -> list[dict[str, Any]]:
+        """Every schedule (deleted ones only when asked), newest first."""
+        return [self._scheduler.record_json(r)
+                for r in self._scheduler.store.list(deleted=deleted)]
+
+    def schedule(self, schedule_id: str) -> dict[str, Any]:
+        """One schedule by id or unique prefix."""
+        return self._scheduler.record_json(self._scheduler.store.get(schedule_id))
+
+    def pause_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """Pause: nothing more is queued and the waiting run is cancelled on the site."""
+        return self._scheduler.record_json(self._scheduler.pause(schedule_id))
+
+    def resume_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """Resume: the next occurrence is queued."""
+        return self._scheduler.record_json(self._scheduler.resume(schedule_id))
+
+    def remove_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """Delete: the waiting run is cancelled; the schedule's history stays."""
+        return self._scheduler.record_json(self._scheduler.remove(schedule_id))
+
+    def schedule_runs_json(self, schedule_id: str) -> str:
+        """The runs a schedule queued, latest occurrence first, as the API's JSON text
+        ``{runs: [{occurrence, run}]}`` (``run`` null once the run was deleted)."""
+        store, members = self._context.store, self.links.members()
+        items = [f'{{"occurrence":{json.dumps(occurrence)},"run":'
+                 f'{store.get_json(run_id, members) if store.exists(run_id) else "null"}}}'
+                 for occurrence, run_id in self._scheduler.runs(schedule_id)]
+        return f'{{"runs":[{",".join(items)}]}}'
+
+    def has_schedules(self) -> bool:
+        """True while any schedule may queue runs (not paused, not deleted)."""
+        return any(not r.paused for r in self._scheduler.store.list())
+
+    def tick_schedules(self) -> list[dict[str, Any]]:
+        """Reconcile every schedule with the clock (queue what is due); returns those
+        that changed."""
+        return [self._scheduler.record_json(r) for r in self._scheduler.tick()]
+
     # ------------------------------------------------------------------ reads (pure)
     def get(self, run_id: str) -> Run:
         """One run by id (or unique prefix), as the store has it."""
@@ -214,8 +260,11 @@ class RunService:
         every ended run not yet finalized; returns the runs that changed.
 
         Runs left SUBMITTING by a process that died are first reconciled with their site.
+        A full sync (no ``runs``) first reconciles the schedules.
         """
-        if runs is not None:  # a sweep converges through its points
+        if runs is None:
+            self.tick_schedules()
+        else:  # a sweep converges through its points
             store = self._context.store
             runs = [p for r in runs for p in ([r, *store.points(r.id)] if r.is_sweep else [r])]
         changed = self._reconciler.converge(self.active() if runs is None else runs)

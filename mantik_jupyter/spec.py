@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import schedule
 from .errors import ConfigError, LimitError
 
 # matched with fullmatch: a pattern ending in $ would also take a trailing newline
@@ -336,6 +337,7 @@ TOP_LEVEL = {
     "Bundle": _section(BUNDLE),
     "Data": _data,
     "Sweep": _sweep,
+    "Schedule": schedule.validate,
 }
 
 
@@ -459,6 +461,11 @@ class RunSpec:
     def data(self) -> list[dict[str, Any]]:
         """The CliMetLab datasets and sources staged for the run (``Data``)."""
         return list(self.config.get("Data", []))
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        """The ``Schedule`` section (empty: start now, once)."""
+        return dict(self.config.get("Schedule", {}))
 
     @property
     def exclude(self) -> list[str]:

@@ -81,6 +81,37 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN point INTEGER;
     CREATE INDEX runs_sweep ON runs (sweep_id, point)
     """,
+    # 6: recurring schedules and the occurrences each queued (its history, kept after
+    # delete); one row per occurrence: an occurrence is never submitted twice
+    """
+    CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        site TEXT NOT NULL,
+        notebook TEXT NOT NULL,
+        request TEXT NOT NULL,
+        bundle_hash TEXT,
+        cron TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        until TEXT,
+        count INTEGER,
+        catchup TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        anchor TEXT NOT NULL,
+        next_time TEXT,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE schedule_runs (
+        schedule_id TEXT NOT NULL,
+        occurrence TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        PRIMARY KEY (schedule_id, occurrence)
+    )
+    """,
 ]
 
 _JSON_FIELDS = ("parameters", "spec", "request", "progress", "data")
@@ -263,6 +294,12 @@ class RunStore:
         if not runs:
             raise NotFoundError(f"no run with id {run_id!r}", key="run")
         return runs[0]
+
+    def exists(self, run_id: str) -> bool:
+        """True if a run has exactly this id."""
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM runs WHERE id = ?",
+                                      [run_id]).fetchone() is not None
 
     def _runs(self, sql: str, args: list[Any]) -> list[Run]:
         """Runs of a SELECT * query (rows zipped with the column names: cheaper than Row)."""
@@ -474,3 +511,116 @@ def _from_values(values: dict[str, Any]) -> Run:
         text = values[name]
         values[name] = None if not text and name in _NULLABLE_JSON else json.loads(text or "{}")
     return Run(**values)
+
+
+@dataclass
+class ScheduleRecord:
+    """A recurring schedule: the request each occurrence replays (its project snapshot's
+    notebook), the cron, zone and end, and whether it is paused or deleted."""
+
+    id: str
+    name: str
+    site: str
+    notebook: str
+    request: dict[str, Any]
+    cron: str
+    timezone: str
+    catchup: str
+    anchor: str  # occurrences at or before this time are never caught up (creation, resume)
+    bundle_hash: str | None = None
+    until: str | None = None
+    count: int | None = None
+    paused: int = 0
+    deleted: int = 0
+    next_time: str | None = None
+    last_error: str | None = None
+    created_at: str = field(default_factory=now)
+    updated_at: str = field(default_factory=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schedule as the CLI and REST API show it (its stored request aside)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "request"}
+        data["paused"], data["deleted"] = bool(self.paused), bool(self.deleted)
+        return data
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence a schedule queued: its time and the run it became."""
+
+    occurrence: str
+    run_id: str
+    queued_at: str
+
+
+class ScheduleStore:
+    """The schedules tables, in the run store's database and transactions."""
+
+    def __init__(self, runs: RunStore):
+        self._runs = runs
+
+    def insert(self, record: ScheduleRecord) -> ScheduleRecord:
+        row = {f.name: getattr(record, f.name) for f in fields(record)}
+        row["request"] = _json_column("request", row["request"])
+        with self._runs._transaction() as conn:
+            conn.execute(f"INSERT INTO schedules ({','.join(row)}) VALUES "
+                         f"({','.join('?' * len(row))})", list(row.values()))
+        return record
+
+    def get(self, schedule_id: str) -> ScheduleRecord:
+        """The schedule with this id or unique id prefix (deleted ones too)."""
+        found = self._select("WHERE id = ?", [schedule_id])
+        if not found and schedule_id:
+            found = self._select("WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+                                 [_like_prefix(schedule_id)])
+            if len(found) > 1:
+                raise ConfigError(f"schedule id prefix {schedule_id!r} is ambiguous",
+                                  key="schedule")
+        if not found:
+            raise NotFoundError(f"no schedule with id {schedule_id!r}", key="schedule")
+        return found[0]
+
+    def list(self, deleted: bool = False) -> list[ScheduleRecord]:
+        """Schedules, newest first; deleted ones only when asked."""
+        where = "" if deleted else "WHERE deleted = 0"
+        return self._select(f"{where} ORDER BY created_at DESC, id DESC", [])
+
+    def _select(self, tail: str, args: list[Any]) -> list[ScheduleRecord]:
+        with self._runs._lock:
+            cursor = self._runs._conn.execute(f"SELECT * FROM schedules {tail}", args)
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        records = []
+        for row in rows:
+            values = dict(zip(names, row, strict=True))
+            values["request"] = json.loads(values["request"])
+            records.append(ScheduleRecord(**values))
+        return records
+
+    def update(self, schedule_id: str, /, **changes: Any) -> ScheduleRecord:
+        """Change fields of one schedule atomically and return the new record."""
+        changes["updated_at"] = now()
+        with self._runs._transaction() as conn:
+            conn.execute(f"UPDATE schedules SET {', '.join(f'{k} = ?' for k in changes)} "
+                         "WHERE id = ?", [*changes.values(), schedule_id])
+        return self.get(schedule_id)
+
+    def delete(self, schedule_id: str) -> None:
+        """Remove a schedule and its history (only a schedule that never queued a run)."""
+        with self._runs._transaction() as conn:
+            conn.execute("DELETE FROM schedule_runs WHERE schedule_id = ?", (schedule_id,))
+            conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
+
+    def add_occurrence(self, schedule_id: str, occurrence: str, run_id: str) -> None:
+        """Record the run an occurrence became (once: a second record is ignored)."""
+        with self._runs._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO schedule_runs VALUES (?, ?, ?, ?)",
+                         (schedule_id, occurrence, run_id, now()))
+
+    def occurrences(self, schedule_id: str) -> list[Occurrence]:
+        """What a schedule queued, the latest occurrence first."""
+        with self._runs._lock:
+            rows = self._runs._conn.execute(
+                "SELECT occurrence, run_id, queued_at FROM schedule_runs WHERE schedule_id = ? "
+                "ORDER BY occurrence DESC", (schedule_id,)).fetchall()
+        return [Occurrence(*row) for row in rows]

@@ -15,17 +15,19 @@ import shutil
 import threading
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .backends import Backend, JobRequest
 from .bundle import Plan as BundlePlan
 from .bundle import plan, stage
 from .context import EngineContext
-from .errors import MantikError, out_of_space
+from .errors import ConfigError, ConflictError, MantikError, out_of_space
 from .locks import RunLock
 from .params import Parameter, notebook_parameters, resolve_parameters
 from .progress import Listener, Snapshot, SubmitCancelled, Tracker
 from .request import SubmitRequest
+from .schedule import Schedule
 from .sites import Site
 from .spec import RunSpec, plain_text
 from .states import RunState
@@ -51,6 +53,10 @@ class Pending:
     lock: RunLock
     planned: BundlePlan
     progress: Tracker
+    #: the site holds the job until then (``Schedule.At``, a schedule's occurrence)
+    begin: datetime | None = None
+    #: the project lies in the contents root (False: a schedule's snapshot in the home)
+    confined: bool = True
 
 
 class Submitter:
@@ -61,37 +67,50 @@ class Submitter:
         self._pending: dict[str, Tracker] = {}  # runs this process is submitting
         self._guard = threading.Lock()
 
-    def submit(self, request: SubmitRequest,
-               listener: Listener | None = None) -> Run:
+    def submit(self, request: SubmitRequest, listener: Listener | None = None, *,
+               begin: datetime | None = None, run_id: str | None = None,
+               confined: bool = True) -> Run:
         """Validate, bundle and submit; returns the QUEUED run, stored with its request in
         the resolved form a re-run replays (absolute notebook, site, typed parameters).
-        A failure leaves nothing behind (no record, MLflow run or job) and raises."""
-        pending = self.begin(request, listener)
+        A failure leaves nothing behind (no record, MLflow run or job) and raises.
+
+        A ``Schedule.At`` (or ``begin``) has the site hold the job until then. A schedule's
+        occurrence comes with its own ``run_id`` (its identity: never submitted twice) and
+        from the schedule's snapshot of the project (``confined=False``: kept in the home
+        folder, outside the contents root)."""
+        pending = self.begin(request, listener, begin=begin, run_id=run_id, confined=confined)
         return self.complete(pending, keep_failed=False)
 
-    def begin(self, request: SubmitRequest,
-              listener: Listener | None = None) -> Pending:
+    def begin(self, request: SubmitRequest, listener: Listener | None = None, *,
+              begin: datetime | None = None, run_id: str | None = None,
+              confined: bool = True) -> Pending:
         """Validate everything that can be checked at once (site, spec, parameters, what
-        the bundle would hold) and record the run SUBMITTING, its lock held."""
+        the bundle would hold) and record the run SUBMITTING, its lock held (the
+        arguments after ``listener`` as for :meth:`submit`)."""
         ctx = self.context
         spec = request.spec
+        begin = self._begin(spec) or begin
         notebook_path = Path(request.notebook).expanduser().resolve()
         declared = notebook_parameters(notebook_path)
         site = ctx.catalog.get(request.site or spec.site or DEFAULT_SITE)
         backend = ctx.backend(site)
         backend.validate(spec)
+        check_deferred_start(backend, begin)
         given = resolve_parameters(declared, {**spec.parameters, **request.parameters},
                                    dict(request.parameter_texts))
         spec = spec.with_overrides({"Parameters": given, "Site": site.name})
         resolved = replace(request, notebook=str(notebook_path), site=site.name,
                            config=spec.config, parameters=given, parameter_texts={})
-        planned = plan(notebook_path, spec.config, within=ctx.contents_root, skip=(ctx.home,))
-        run_id = uuid.uuid4().hex[:12]
+        planned = plan(notebook_path, spec.config, within=ctx.contents_root if confined else None,
+                       skip=(ctx.home,) if confined else ())
+        run_id = run_id or uuid.uuid4().hex[:12]
         run_name = plain_text(request.name, "name") if request.name else (
             spec.name or f"{notebook_path.stem}-{run_id[:6]}")
         lock = ctx.submit_lock(run_id)
-        lock.acquire()  # a fresh id: nobody else holds it; kept until SUBMITTING is left
+        lock.acquire()  # kept until SUBMITTING is left
         try:
+            if ctx.store.exists(run_id):  # an occurrence another process submitted
+                raise ConflictError(f"run {run_id} has been submitted already", key="run")
             run = ctx.store.insert(Run(
                 id=run_id, name=run_name, site=site.name, notebook=str(notebook_path),
                 parameters=given, spec=spec.config, parent_id=request.parent_id,
@@ -104,7 +123,7 @@ class Submitter:
         with self._guard:
             self._pending[run_id] = tracker
         return Pending(run, notebook_path, spec, declared, backend, site, lock, planned,
-                       tracker)
+                       tracker, begin, confined)
 
     def cancel(self, run_id: str) -> bool:
         """Stop a submission this process is working on; False if it is none of ours."""
@@ -130,8 +149,10 @@ class Submitter:
                 progress.phase("bundling", total_bytes=planned.size,
                                total_files=len(planned.files))
                 bundle = stage(pending.notebook, run_id=run.id, config=spec.config,
-                               parameters=run.parameters, dest=staging, skip=(ctx.home,),
-                               within=ctx.contents_root, hashes=ctx.hashes)
+                               parameters=run.parameters, dest=staging,
+                               skip=(ctx.home,) if pending.confined else (),
+                               within=ctx.contents_root if pending.confined else None,
+                               hashes=ctx.hashes)
                 progress.advance(planned.size, len(planned.files))
                 run = ctx.store.update(run.id, bundle_hash=bundle.bundle_hash,
                                        output_notebook=bundle.output_notebook)
@@ -146,7 +167,7 @@ class Submitter:
                 submission = pending.backend.submit(JobRequest(
                     run_id=run.id, name=run.name, bundle=bundle, spec=spec,
                     env=self.job_env(run, pending.site), secret_env=ctx.tracker.job_secrets(),
-                    progress=progress,
+                    progress=progress, begin=pending.begin,
                 ))
             except SubmitCancelled:
                 return self._discard(run, staging, RunState.CANCELLED,
@@ -170,6 +191,7 @@ class Submitter:
                 remote_job_id=submission.remote_job_id, work_dir=submission.work_dir,
                 script=submission.script, bytes_uploaded=submission.bytes_uploaded,
                 progress=None,
+                reason=f"starts at {pending.begin.isoformat()}" if pending.begin else None,
             )
         finally:
             with self._guard:
@@ -186,6 +208,19 @@ class Submitter:
             if listener is not None:
                 listener(run_id, snapshot)
         return publish
+
+    @staticmethod
+    def _begin(spec: RunSpec) -> datetime | None:
+        """``Schedule.At`` checked against the clock (a recurring schedule is no run)."""
+        if not spec.schedule:
+            return None
+        when = Schedule.of(spec.schedule)
+        if when.recurring:
+            raise ConfigError("Schedule.Cron: a recurring schedule is added as a schedule "
+                              "(mantik-jupyter schedules add, submit --cron, POST schedules), "
+                              "not submitted as one run", key="Schedule.Cron")
+        when.check(datetime.now(timezone.utc))
+        return when.at
 
     def tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
         """The MLflow tags of a run (site, bundle, notebook, resources, git commit)."""
@@ -238,3 +273,11 @@ def _cause(exc: Exception) -> str:
     if isinstance(exc, MantikError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
+
+
+def check_deferred_start(backend: Backend, begin: datetime | None) -> None:
+    """Refuse a later start on a site whose kind cannot hold a job until a time."""
+    if begin is not None and not backend.capabilities.deferred_start:
+        raise ConfigError(f"Schedule: site {backend.site.name!r} ({backend.title}) cannot hold "
+                          "a job until a given time; choose a site that can, or start now",
+                          key="Schedule")

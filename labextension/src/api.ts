@@ -143,6 +143,38 @@ export interface ISubmitRequest {
   /** texts the engine converts to the declared types: by name, or `NAME=VALUE` items */
   parameter_texts?: Record<string, string> | string[];
   name?: string;
+  /** keys of the config's Schedule section (At; or Cron, Timezone, ...) merged into it */
+  schedule?: IScheduleKeys;
+}
+
+/** The Schedule section: once `At` a time, or repeating on a `Cron` in a `Timezone`. */
+export interface IScheduleKeys {
+  At?: string;
+  Cron?: string;
+  Timezone?: string;
+  Until?: string;
+  Count?: number;
+  Catchup?: 'latest' | 'none';
+}
+
+/** A recurring schedule as GET schedules returns it. */
+export interface ISchedule {
+  id: string;
+  name: string;
+  site: string;
+  notebook: string;
+  cron: string;
+  timezone: string;
+  until: string | null;
+  count: number | null;
+  catchup: 'latest' | 'none';
+  paused: boolean;
+  deleted: boolean;
+  /** the occurrence waiting on the site (ISO, UTC) */
+  next_time: string | null;
+  last_error: string | null;
+  runs: number;
+  last_run: { id: string; occurrence: string; state: RunState } | null;
 }
 
 /** The engine's RerunChanges as JSON: the body of POST runs/{id}/rerun. */
@@ -333,5 +365,22 @@ export class MantikApi {
     return (
       await this.request<{ parameters: IParameter[] }>('notebooks/parameters', {}, { path })
     ).parameters;
+  }
+
+  async schedules(): Promise<ISchedule[]> {
+    return (await this.request<{ schedules: ISchedule[] }>('schedules')).schedules;
+  }
+
+  /** Add a recurring schedule (a request whose schedule has Cron); its first run waits. */
+  addSchedule(request: ISubmitRequest): Promise<ISchedule> {
+    return this.send('POST', 'schedules', request);
+  }
+
+  setSchedulePaused(id: string, paused: boolean): Promise<ISchedule> {
+    return this.send('PATCH', `schedules/${id}`, { action: paused ? 'pause' : 'resume' });
+  }
+
+  async removeSchedule(id: string): Promise<void> {
+    await this.send('DELETE', `schedules/${id}`);
   }
 }

@@ -14,6 +14,7 @@ import { CommandIds, RUN_COMMANDS } from './commandIds';
 import { formatDuration, formatTime } from './format';
 import { mantikIcon } from './icons';
 import { RunsModel } from './runsModel';
+import { SchedulesSection } from './schedulesSection';
 import { SitesSection } from './sitesSection';
 import { StateChip, stateLabel } from './stateChip';
 import { WindowedList } from './windowedList';
@@ -133,6 +134,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
           onNearEnd={() => void model.loadMore()}
           renderRow={run => this._row(run)}
         />
+        <SchedulesSection api={api} model={model} trans={trans} />
         <SitesSection api={api} trans={trans} />
       </div>
     );

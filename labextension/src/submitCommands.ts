@@ -74,9 +74,15 @@ export function addSubmitCommands(context: ISubmitCommandsContext): (run: IRun) 
       className: 'jp-MantikSubmitDialog',
       send: async (submission: ISubmission) => {
         await saveIfOpen(path);
-        return rerunOf
-          ? api.rerun(rerunOf.id, submission)
-          : api.submit(submitRequest(path, submission));
+        if (rerunOf) {
+          return api.rerun(rerunOf.id, submission);
+        }
+        if (submission.schedule?.Cron !== undefined) {
+          // a schedule: its first run, waiting on the site, is what the dialog opens
+          const schedule = await api.addSchedule(submitRequest(path, submission));
+          return api.run(schedule.last_run?.id ?? '');
+        }
+        return api.submit(submitRequest(path, submission));
       }
     });
     await dialog.launch();

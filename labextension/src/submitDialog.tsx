@@ -13,6 +13,7 @@ import {
   ISubmitValues,
   RESOURCE_KEYS,
   ResourceKey,
+  When,
   buildSubmission,
   defaultText
 } from './submitForm';
@@ -64,7 +65,11 @@ export class SubmitForm extends ServerForm<ISubmission> {
       'Environment.Python',
       'Environment.Apptainer',
       'Environment.Modules',
-      'Environment.Variables'
+      'Environment.Variables',
+      'Schedule',
+      'Schedule.At',
+      'Schedule.Cron',
+      'Schedule.Timezone'
     ];
   }
 
@@ -113,6 +118,7 @@ export class SubmitForm extends ServerForm<ISubmission> {
               onChange={event => this._set({ name: event.target.value })}
             />
           ))}
+          {!this._options.edited && this._when()}
           <h3 className="jp-MantikSubmit-section">{trans.__('Parameters')}</h3>
           {parameters.length === 0 && (
             <div className="jp-MantikEmpty">
@@ -190,6 +196,53 @@ export class SubmitForm extends ServerForm<ISubmission> {
           )}
         </fieldset>
       </form>
+    );
+  }
+
+  /** When the run starts: now, once later (the site holds it), or on a cron. */
+  private _when(): JSX.Element {
+    const { trans } = this._options;
+    const values = this._values;
+    return (
+      <>
+        {this._field('Schedule', trans.__('When'), '', (
+          <select
+            className="jp-mod-styled jp-MantikSubmit-when"
+            value={values.when}
+            onChange={event => this._set({ when: event.target.value as When })}
+          >
+            <option value="now">{trans.__('now')}</option>
+            <option value="at">{trans.__('at a time')}</option>
+            <option value="repeat">{trans.__('repeat (a schedule)')}</option>
+          </select>
+        ))}
+        {values.when === 'at' &&
+          this._field('Schedule.At', trans.__('Start at'), trans.__('the site holds the job'), (
+            <input
+              className="jp-mod-styled"
+              type="datetime-local"
+              value={values.at}
+              onChange={event => this._set({ at: event.target.value })}
+            />
+          ))}
+        {values.when === 'repeat' &&
+          this._field('Schedule.Cron', trans.__('Cron'), trans.__('minute hour day month weekday'), (
+            <input
+              className="jp-mod-styled"
+              value={values.cron}
+              placeholder="0 3 * * 1"
+              onChange={event => this._set({ cron: event.target.value })}
+            />
+          ))}
+        {values.when === 'repeat' &&
+          this._field('Schedule.Timezone', trans.__('Time zone'), '', (
+            <input
+              className="jp-mod-styled"
+              value={values.timezone}
+              onChange={event => this._set({ timezone: event.target.value })}
+            />
+          ))}
+      </>
     );
   }
 

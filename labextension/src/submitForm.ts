@@ -3,7 +3,7 @@
  * into the run configuration, changed parameters as texts the server converts to the
  * declared types. Field keys are the configuration keys the server names in errors.
  */
-import { IParameter, IRun, IRunConfig, ISubmission } from './api';
+import { IParameter, IRun, IRunConfig, IScheduleKeys, ISubmission } from './api';
 
 export const RESOURCE_KEYS = [
   'Queue',
@@ -20,6 +20,9 @@ const NUMERIC: ResourceKey[] = ['Nodes', 'CPUsPerNode', 'GPUsPerNode'];
 
 export type EnvironmentKind = 'none' | 'venv' | 'apptainer';
 
+/** When a new run starts: now, once at a time, or repeating on a cron. */
+export type When = 'now' | 'at' | 'repeat';
+
 export interface ISubmitValues {
   site: string;
   name: string;
@@ -30,6 +33,28 @@ export interface ISubmitValues {
   image: string;
   modules: string;
   variables: string;
+  when: When;
+  /** a local date and time (the browser's zone), as a datetime-local input gives it */
+  at: string;
+  cron: string;
+  timezone: string;
+}
+
+/** The browser's IANA zone: a schedule repeats in the user's local time. */
+export function browserZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+/** The Schedule keys the form's "when" asks for (none for "now"). */
+export function scheduleOf(values: ISubmitValues): IScheduleKeys | undefined {
+  if (values.when === 'at') {
+    const at = new Date(values.at);
+    return { At: Number.isNaN(at.getTime()) ? values.at : at.toISOString() };
+  }
+  if (values.when === 'repeat') {
+    return { Cron: values.cron.trim(), Timezone: values.timezone.trim() || browserZone() };
+  }
+  return undefined;
 }
 
 /** A parameter value as the text a user would type for it. */
@@ -66,7 +91,11 @@ export function initialValues(site: string, parameters: IParameter[]): ISubmitVa
     venv: '',
     image: '',
     modules: '',
-    variables: ''
+    variables: '',
+    when: 'now',
+    at: '',
+    cron: '',
+    timezone: browserZone()
   };
 }
 
@@ -130,6 +159,7 @@ export function buildSubmission(
   const config = JSON.parse(JSON.stringify(edited ?? {})) as IRunConfig;
   delete config.Parameters; // the form's parameters and site stand for these
   delete config.Site;
+  delete config.Schedule; // a re-run starts now: the start time was the run's own
   const resources = { ...config.Resources };
   for (const key of RESOURCE_KEYS) {
     const text = values.resources[key].trim();
@@ -167,11 +197,13 @@ export function buildSubmission(
       ([name, text]) => text !== '' && text !== defaults[name]
     )
   );
+  const schedule = edited ? undefined : scheduleOf(values);
   return {
     site: values.site,
     config,
     parameter_texts: texts,
     name: values.name.trim() || undefined,
-    ...(edited ? { replace: true } : {})
+    ...(edited ? { replace: true } : {}),
+    ...(schedule ? { schedule } : {})
   };
 }

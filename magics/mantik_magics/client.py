@@ -58,6 +58,12 @@ class Client(Protocol):
     def download(self, run_id: str, path: str, to: Path) -> Path:
         """Copy a file or folder of the run's directory into the folder ``to``."""
 
+    def add_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Add a recurring schedule: ``request`` is a ``SubmitRequest``'s JSON with Cron."""
+
+    def schedules(self, deleted: bool = False) -> list[dict[str, Any]]:
+        """Schedules, newest first (deleted ones only when asked)."""
+
 
 def connect() -> Client:
     """The REST client if a server with the extension started this kernel, else in process."""

@@ -48,3 +48,20 @@ class SiteList(list):
         rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(s.get(c, '')))}</td>"
                                          for c in self.COLUMNS) + "</tr>" for s in self)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+class ScheduleList(list):
+    """Schedules as a list of dicts, one line each: state, cron, next time, last run."""
+
+    def __repr__(self) -> str:
+        lines = [f"{len(self)} schedule(s)"]
+        for s in self:
+            state = "deleted" if s.get("deleted") else "paused" if s.get("paused") else "active"
+            last = s.get("last_run") or {}
+            lines.append(f"{s.get('id')}  {state:7}  {s.get('cron'):15}  next "
+                         f"{s.get('next_time') or '-'}  last {last.get('state', '-')}  "
+                         f"{s.get('name')}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))

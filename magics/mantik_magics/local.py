@@ -104,3 +104,17 @@ class LocalClient:
     def download(self, run_id: str, path: str, to: Path) -> Path:
         """Copy a file or folder of the run's directory into ``to``."""
         return self._call(lambda: self.service.download(run_id, path, to))
+
+    def add_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Add a recurring schedule and submit its first run."""
+        from mantik_jupyter.request import SubmitRequest
+
+        return self._call(lambda: self.service.add_schedule(SubmitRequest.from_json(request)))
+
+    def schedules(self, deleted: bool = False) -> list[dict[str, Any]]:
+        """Schedules after a tick (what is due is queued, as the server's poller would)."""
+        def listed() -> list[dict[str, Any]]:
+            self.service.tick_schedules()
+            return self.service.schedules(deleted)
+
+        return self._call(listed)

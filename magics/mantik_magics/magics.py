@@ -19,7 +19,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from .client import Client, connect
 from .errors import ClientError
-from .lists import RunList, SiteList
+from .lists import RunList, ScheduleList, SiteList
 from .records import DOWNLOAD_ROOT, RunRecord, in_kernel, summary
 
 RUN_ID_ENV = "MANTIK_RUN_ID"
@@ -55,6 +55,13 @@ def _magic(func: Callable[..., Any]) -> Callable[..., Any]:
             raise UsageError(f"mantik: {exc.message}") from None
 
     return run
+
+
+def _unquoted(text: str) -> str:
+    """A value without the quotes around it (IPython's argument split keeps them)."""
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
 
 
 run_argument = argument("run", help="run id (a unique prefix is enough)")
@@ -112,6 +119,10 @@ class MantikMagics(Magics):
     @argument("--notebook", metavar="PATH",
               help="the notebook to submit (default: this kernel's notebook)")
     @argument("--config", metavar="FILE", help="run configuration YAML file (line magic)")
+    @argument("--at", metavar="TIME", help="start once at this ISO time; the site holds the job")
+    @argument("--cron", metavar="EXPR",
+              help="repeat on this 5-field cron (quote it): adds a schedule instead of a run")
+    @argument("--timezone", metavar="ZONE", help="IANA zone of --cron (default: local)")
     @_magic
     def mantik_submit(self, args: argparse.Namespace, cell: str | None) -> RunRecord | None:
         """Package this notebook and submit it as a run; the cell body is the YAML config.
@@ -139,6 +150,16 @@ class MantikMagics(Magics):
             request["config"] = "\n" + cell
         elif args.config:
             request["config_file"] = str(Path(args.config).expanduser().absolute())
+        when = {k: _unquoted(v) for k, v in (("At", args.at), ("Cron", args.cron),
+                                             ("Timezone", args.timezone)) if v}
+        if when:
+            request["schedule"] = when
+        if args.cron:
+            schedule = self.client.add_schedule(request)
+            print(f"added schedule {schedule['id']} ({schedule['name']}): {schedule['cron']} "
+                  f"in {schedule['timezone']}, next run at {schedule['next_time']} (UTC)",
+                  flush=True)
+            return None
         run = self.client.submit(request)
         print(f"submitted run {run['id']} ({run['name']}) to site {run['site']} through "
               f"{self.client.where}", flush=True)
@@ -160,6 +181,16 @@ class MantikMagics(Magics):
         """List runs, newest first: an interactive table; returns the runs as dicts."""
         return RunList(self.client.runs(states=args.state, site=args.site, limit=args.limit),
                        self.client)
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @argument("--all", action="store_true", help="deleted schedules too")
+    @_magic
+    def mantik_schedules(self, args: argparse.Namespace, _cell: str | None) -> ScheduleList:
+        """List recurring schedules with their next time and last run; returns them as
+        dicts (manage them in the lab's Schedules section or `mantik-jupyter schedules`)."""
+        return ScheduleList(self.client.schedules(deleted=args.all))
 
     @line_magic
     @magic_arguments()

@@ -77,3 +77,13 @@ class RestClient:
                     zipped.extractall(to)  # extractall drops absolute and ../ parts
         top = PurePosixPath(names[0]).parts[0] if names else PurePosixPath(path).name
         return to / (top or run_id)
+
+    def add_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
+        """POST schedules (its first run is submitted before the answer)."""
+        return self.server.json("POST", f"{API}schedules", body=request,
+                                timeout=SUBMIT_TIMEOUT)
+
+    def schedules(self, deleted: bool = False) -> list[dict[str, Any]]:
+        """GET schedules."""
+        return self.server.json("GET", f"{API}schedules",
+                                params={"deleted": "true" if deleted else None})["schedules"]

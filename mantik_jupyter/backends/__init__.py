@@ -14,6 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -88,6 +89,8 @@ class ArraySubmission:
     submission: Submission
     task_ids: list[str]
     task_dirs: list[str]
+    #: the job waits on the site until this time (backends with ``deferred_start``)
+    begin: datetime | None = None
 
 
 @dataclass(frozen=True)

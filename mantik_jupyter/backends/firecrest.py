@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,8 @@ class FirecrestBackend(PathFiles, RemoteBackend):
     }
     profile_required = ("url", "machine")
     auth_methods = ("client-credentials", "token")
+    # sbatch reads the script's #SBATCH --begin (FirecREST submits through sbatch over SSH)
+    capabilities = replace(RemoteBackend.capabilities, deferred_start=True)
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)
@@ -378,7 +381,9 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
-        return slurm_jobs.directives(spec, job.run_id, job.array)
+        begin_in = (slurm_jobs.begin_delay(job.begin, datetime.now(timezone.utc))
+                    if job.begin else None)
+        return slurm_jobs.directives(spec, job.run_id, job.array, begin_in)
 
     def workspace(self, run_id: str) -> str:
         """The run's working directory on the system (named by the run id)."""
@@ -546,10 +551,15 @@ def slurm_job(job: dict) -> SlurmJob:
     """A FirecREST JobModel as a Slurm job."""
     status, times = job.get("status", {}), job.get("time", {})
     code = status.get("exitCode")
+    state = str(status.get("state") or "UNKNOWN")
+    # a pending job's start time is when Slurm expects to start it (a --begin job's begin)
+    pending = state.split()[0] == "PENDING" if state.strip() else False
+    start = _iso(times.get("start"))
     return SlurmJob(str(job.get("jobId")), str(job.get("name") or ""),
-                    job.get("workingDirectory"), str(status.get("state") or "UNKNOWN"),
+                    job.get("workingDirectory"), state,
                     code if isinstance(code, int) else None, status.get("interruptSignal"),
-                    _iso(times.get("start")), _iso(times.get("end")))
+                    None if pending else start, _iso(times.get("end")),
+                    status.get("stateReason"), start if pending else None)
 
 
 def job_status(job: dict) -> JobStatus:

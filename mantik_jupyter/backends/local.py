@@ -39,7 +39,7 @@ from . import (
     task_status,
     wait_terminal,
 )
-from .local_job import KILL_GRACE, META, kill_session
+from .local_job import BEGIN, KILL_GRACE, META, kill_session
 
 SCRIPT = "mantik-job.sh"
 TASK_SCRIPT = "mantik-task.sh"
@@ -51,7 +51,8 @@ class LocalBackend(Backend):
 
     kind = "local"
     title = "Local"
-    capabilities = Capabilities(job_arrays=True)
+    # the detached wrapper waits for the begin time itself (it outlives the submitter)
+    capabilities = Capabilities(deferred_start=True, job_arrays=True)
 
     @property
     def runs_dir(self) -> Path:
@@ -141,10 +142,12 @@ class LocalBackend(Backend):
         # The job finds papermill and the kernel of the environment mantik-jupyter runs in.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         runtime = job.spec.runtime_seconds
+        if job.begin:
+            write_atomic(run_dir / META / BEGIN, json.dumps({"begin": job.begin.isoformat()}))
         with open(run_dir / LOG_FILE, "ab", buffering=0) as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "mantik_jupyter.backends.local_job", str(run_dir),
-                 SCRIPT, str(runtime or "")],
+                 SCRIPT, str(runtime or ""), str(job.begin.timestamp() if job.begin else "")],
                 cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
             )
@@ -206,7 +209,9 @@ class LocalBackend(Backend):
                              ended.get("ended_at"))
         if alive:
             state = RunState.RUNNING if started else RunState.QUEUED
-            return JobStatus(state, state.value, None, None, started_at)
+            begin = None if started else _read(meta / BEGIN)
+            reason = f"starts at {begin['begin']}" if begin else None
+            return JobStatus(state, state.value, reason, None, started_at)
         if not (meta / "pid.json").exists() and not started:
             return JobStatus(RunState.UNKNOWN, None, "the job was never started")
         if (meta / CANCEL_MARK).exists():  # killed before it could record the cancel

@@ -5,7 +5,10 @@ on SIGTERM (cancel), ends every process of its session, kernels included. Whatev
 happens it leaves ``.mantik-job/exit.json`` behind, from which the engine recovers the
 state even after the submitting process or Jupyter has gone.
 
-Run as ``python -m mantik_jupyter.backends.local_job RUN_DIR SCRIPT [RUNTIME_SECONDS]``.
+A job with a begin time waits for it here (QUEUED until then; a cancel ends the wait).
+
+Run as ``python -m mantik_jupyter.backends.local_job RUN_DIR SCRIPT [RUNTIME_SECONDS
+[BEGIN_EPOCH]]``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from ..paths import write_atomic
 from ..store import now
 
 META = ".mantik-job"
+#: The begin time of a deferred job, kept for its QUEUED reason.
+BEGIN = "begin.json"
 KILL_GRACE = 5.0
 
 
@@ -59,6 +64,7 @@ def kill_session(sid: int, grace: float = KILL_GRACE) -> None:
 def main(argv: list[str]) -> int:
     run_dir, script = Path(argv[0]), argv[1]
     runtime = float(argv[2]) if len(argv) > 2 and argv[2] else None
+    begin = float(argv[3]) if len(argv) > 3 and argv[3] else None
     meta = run_dir / META
     outcome = {"cancelled": False, "timed_out": False}
 
@@ -67,6 +73,12 @@ def main(argv: list[str]) -> int:
         kill_session(os.getsid(0))
 
     signal.signal(signal.SIGTERM, on_term)
+    while begin is not None and not outcome["cancelled"] and time.time() < begin:
+        time.sleep(min(1.0, begin - time.time()))
+    if outcome["cancelled"]:  # cancelled while it waited for its begin time
+        write_atomic(meta / "exit.json", json.dumps({"exit_code": -signal.SIGTERM,
+                                                     "ended_at": now(), **outcome}))
+        return 0
     write_atomic(meta / "started.json", json.dumps({"started_at": now(), "pid": os.getpid()}))
     child = subprocess.Popen(["/bin/bash", script], cwd=run_dir)
     try:

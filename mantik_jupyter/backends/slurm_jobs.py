@@ -9,6 +9,7 @@ forgotten it).
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Iterable
@@ -50,6 +51,10 @@ class SlurmJob:
     signal: int | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    #: why a pending job waits, as Slurm says (``BeginTime``, ``Priority``, ...)
+    reason: str | None = None
+    #: when a job held by ``--begin`` may start (Slurm's StartTime while it is pending)
+    begins_at: str | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -70,6 +75,8 @@ class SlurmJob:
         else:
             state = RunState.UNKNOWN
         reason = None
+        if state is RunState.QUEUED and self.reason == "BeginTime" and self.begins_at:
+            reason = f"starts at {self.begins_at}"
         if state.terminal and state is not RunState.COMPLETED:
             reason = f"Slurm state {self.state}, exit code {self.exit_code}" + (
                 f", signal {self.signal}" if self.signal else "")
@@ -107,13 +114,25 @@ def noted_job_id(text: str) -> str | None:
     return text.strip() or None
 
 
-def directives(spec: RunSpec, run_id: str, array: str | None = None) -> list[str]:
-    """``#SBATCH`` lines for the run's job name and the Mantik ``Resources``, values quoted;
-    ``array`` (``0-11%2``) makes the job a job array."""
+def begin_delay(begin: datetime, now: datetime) -> int:
+    """Whole seconds for ``--begin=now+N`` so the job starts no earlier than ``begin``.
+
+    Slurm reads absolute times in the submitting host's zone and refuses offsets, so the
+    delay is what is sent; one second more covers Slurm truncating its own clock."""
+    return max(0, math.ceil((begin - now).total_seconds()) + 1)
+
+
+def directives(spec: RunSpec, run_id: str, array: str | None = None,
+               begin_in: int | None = None) -> list[str]:
+    """``#SBATCH`` lines for the run's job name, the Mantik ``Resources``, a job array
+    (``array``: ``0-11%2``) and a deferred start ``begin_in`` seconds after submission (see
+    :func:`begin_delay`), values quoted."""
     res = spec.resources
     options: list[tuple[str, object]] = [("job-name", job_name(run_id))]
     if array:
         options.append(("array", array))
+    if begin_in:
+        options.append(("begin", f"now+{begin_in}"))
     options += [(option, res[key]) for key, option in OPTIONS.items() if key in res]
     if spec.runtime_seconds:
         options.append(("time", _clock(spec.runtime_seconds)))

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 _STATUS_ERROR = re.compile(r"^(\d{3}) Server Error: (.*?)(?: for url: .*)?$", re.DOTALL)
 QUEUED_STATES = frozenset({"READY", "STAGINGIN", "QUEUED"})
+#: What UNICORE/X logs when it holds a started job until its "Not before" time.
+HELD = "Further processing scheduled for "
 RUNNING_STATES = frozenset({"RUNNING", "STAGINGOUT"})
 FAST_POLL = 1.0
 SLOW_POLL = 15.0
@@ -64,8 +67,10 @@ class UnicoreBackend(RemoteBackend):
     }
     auth_methods = ("password", "token")
     # The pre-command runs as UNICORE's user pre-command on the login node; there is no post.
+    # A deferred start is UNICORE's "Not before": the server holds the job until then.
     capabilities = replace(RemoteBackend.capabilities,
-                           login_node_commands=frozenset({"PreRunCommandOnLoginNode"}))
+                           login_node_commands=frozenset({"PreRunCommandOnLoginNode"}),
+                           deferred_start=True)
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)
@@ -224,6 +229,8 @@ class UnicoreBackend(RemoteBackend):
             description["Resources"] = resources
         if "Project" in spec.resources:
             description["Project"] = str(spec.resources["Project"])
+        if job.begin:
+            description["Not before"] = not_before(job.begin)
         login_pre = spec.environment.get("PreRunCommandOnLoginNode")
         if login_pre:
             description["User precommand"] = login_pre
@@ -274,7 +281,7 @@ class UnicoreBackend(RemoteBackend):
         found = None
         for job_url in self._jobs_tagged(job_name(run.id)):
             props = self._get("reading the job", job_url)
-            if props.get("status") == "READY":
+            if props.get("status") == "READY" and held_until(props) is None:
                 self.discard((job_url, ""))
             elif found is None:
                 found = job_url, props["_links"]["workingDirectory"]["href"]
@@ -431,10 +438,30 @@ class UnicoreBackend(RemoteBackend):
             self._delete("deleting the job", run.remote_job_id)
 
 
+def not_before(begin: datetime) -> str:
+    """UNICORE's "Not before": ISO time with an RFC-822 offset (``+0100``, not ``+01:00``
+    or ``Z``), whole seconds rounded up so the job never starts early."""
+    if begin.microsecond:
+        begin = begin.replace(microsecond=0) + timedelta(seconds=1)
+    return begin.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def held_until(props: dict) -> str | None:
+    """When UNICORE will send a started job held by "Not before" on (from its log)."""
+    for line in reversed(props.get("log") or []):
+        _, found, when = line.partition(HELD)
+        if found:
+            return when.strip() or None
+    return None
+
+
 def job_status(props: dict) -> JobStatus:
     """A UNICORE job's properties as a normalised status."""
     native = props.get("status", "UNDEFINED")
     message = props.get("statusMessage") or None
+    held = held_until(props) if native == "READY" else None
+    if held:
+        message = f"starts at {held}"
     code = props.get("exitCode")
     exit_code = int(code) if isinstance(code, str) and code.lstrip("-").isdigit() else None
     if native in QUEUED_STATES:

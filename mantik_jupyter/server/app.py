@@ -26,7 +26,7 @@ from ..reconciling import SUBMIT_GRACE
 from ..request import SubmitRequest
 from ..service import RunService
 from ..sites import SiteCatalog
-from ..store import Run
+from ..store import Run, now
 from ..tracking import Tracker
 from .handlers import ROUTES
 from .poller import RunPoller
@@ -35,6 +35,8 @@ EVENT_SCHEMA = Path(__file__).parent / "events" / "run-state-v1.yaml"
 EVENT_SCHEMA_ID = "https://events.mantik-jupyter.org/run-state/v1"
 PROGRESS_SCHEMA = Path(__file__).parent / "events" / "run-progress-v1.yaml"
 PROGRESS_SCHEMA_ID = "https://events.mantik-jupyter.org/run-progress/v1"
+SCHEDULE_SCHEMA = Path(__file__).parent / "events" / "schedule-v1.yaml"
+SCHEDULE_SCHEMA_ID = "https://events.mantik-jupyter.org/schedule/v1"
 API_PREFIX = "mantik/api"
 
 
@@ -118,9 +120,10 @@ class MantikJupyter(ExtensionApp):
                                                   thread_name_prefix="mantik-submit")
         self.serverapp.event_logger.register_event_schema(EVENT_SCHEMA)
         self.serverapp.event_logger.register_event_schema(PROGRESS_SCHEMA)
+        self.serverapp.event_logger.register_event_schema(SCHEDULE_SCHEMA)
         self.poller = RunPoller(self.service, self.poll_thread, self.emit_state_change,
-                                self.poll_min_interval, self.poll_max_interval) \
-            if self.service else None
+                                self.poll_min_interval, self.poll_max_interval,
+                                on_schedules=self.emit_ticked) if self.service else None
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in ROUTES)
@@ -147,6 +150,17 @@ class MantikJupyter(ExtensionApp):
     def emit_state_change(self, data: dict[str, Any]) -> None:
         """Announce a run's state change on the server's event bus (event loop thread)."""
         self.serverapp.event_logger.emit(schema_id=EVENT_SCHEMA_ID, data=data)
+
+    def emit_schedule_change(self, schedule: dict[str, Any], change: str) -> None:
+        """Announce a schedule's change on the server's event bus (event loop thread)."""
+        self.serverapp.event_logger.emit(schema_id=SCHEDULE_SCHEMA_ID, data={
+            "schedule_id": schedule["id"], "name": schedule["name"], "change": change,
+            "next_time": schedule["next_time"], "time": now()})
+
+    def emit_ticked(self, schedules: list[dict[str, Any]]) -> None:
+        """Announce the schedules a poll's tick changed (it queued their next runs)."""
+        for schedule in schedules:
+            self.emit_schedule_change(schedule, "ticked")
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Once the loop runs: tell kernels where the API is, start the poller."""

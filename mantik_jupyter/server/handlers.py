@@ -436,6 +436,69 @@ class SaveFrontendHandler(MantikHandler):
         self.reply({"saves": True})
 
 
+class ScheduleChanges(MantikHandler):
+    """Base of the schedule routes that change one: the change goes on the event bus."""
+
+    def schedule_changed(self, schedule: dict[str, Any], change: str) -> None:
+        """Announce a schedule change; the runs it queued come by the poller."""
+        self.extensionapp.emit_schedule_change(schedule, change)
+        self.extensionapp.poller.wake()
+
+
+class SchedulesHandler(ScheduleChanges):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        deleted = self.get_query_argument("deleted", "false").lower() in ("true", "1", "yes")
+        self.reply({"schedules": await self.call(self.service.schedules, deleted)})
+
+    @web.authenticated
+    @authorized("execute")
+    async def post(self) -> None:
+        request = SubmitRequest.from_json(self.body(), self.contents_path)
+        schedule = await self.call(self.service.add_schedule, request)
+        self.schedule_changed(schedule, "added")
+        self.reply(schedule, status=201)
+
+
+class ScheduleHandler(ScheduleChanges):
+    @web.authenticated
+    @authorized
+    async def get(self, schedule_id: str) -> None:
+        self.reply(await self.call(self.service.schedule, schedule_id))
+
+    @web.authenticated
+    @authorized("execute")
+    async def patch(self, schedule_id: str) -> None:
+        body = self.body()
+        if set(body) != {"action"} or body["action"] not in ("pause", "resume"):
+            raise BadRequest("PATCH takes {\"action\": \"pause\"} or {\"action\": "
+                             "\"resume\"}", key="action")
+        action = body["action"]
+        schedule = await self.call(getattr(self.service, f"{action}_schedule"), schedule_id)
+        self.schedule_changed(schedule, f"{action}d")
+        self.reply(schedule)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, schedule_id: str) -> None:
+        schedule = await self.call(self.service.schedule, schedule_id)
+        if schedule["id"] != schedule_id:  # a prefix is enough to look, not to destroy
+            raise BadRequest(f"deleting a schedule takes its full id, not the prefix "
+                             f"{schedule_id!r}", key="schedule_id")
+        schedule = await self.call(self.service.remove_schedule, schedule_id)
+        self.schedule_changed(schedule, "deleted")
+        self.set_status(204)
+        self.finish()
+
+
+class ScheduleRunsHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, schedule_id: str) -> None:
+        self.reply_json(await self.call(self.service.schedule_runs_json, schedule_id))
+
+
 def _zip_folder(folder: Path, target: Path) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for dirpath, _, filenames in os.walk(folder):
@@ -468,4 +531,7 @@ ROUTES: list[tuple[str, type[MantikHandler]]] = [
     (rf"runs/{RUN}/notebook", NotebookHandler),
     (r"notebooks/parameters", ParametersHandler),
     (r"kernels/(?P<kernel_id>[^/]+)/save-frontend", SaveFrontendHandler),
+    (r"schedules", SchedulesHandler),
+    (r"schedules/(?P<schedule_id>[^/]+)", ScheduleHandler),
+    (r"schedules/(?P<schedule_id>[^/]+)/runs", ScheduleRunsHandler),
 ]

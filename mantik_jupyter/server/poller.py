@@ -32,6 +32,7 @@ class RunPoller:
         emit: Callable[[dict[str, Any]], None],
         min_interval: float = 1.0,
         max_interval: float = 10.0,
+        on_schedules: Callable[[list[dict[str, Any]]], None] | None = None,
     ):
         self.service = service
         self.executor = executor
@@ -39,6 +40,8 @@ class RunPoller:
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.interval = min_interval
+        #: receives the schedules a poll's tick changed (their next runs were queued)
+        self.on_schedules = on_schedules
         self.polls = 0
         self._seen: dict[str, str] = {}
         self._wake = asyncio.Event()
@@ -64,17 +67,23 @@ class RunPoller:
         while True:
             self._wake.clear()
             try:
+                ticked = await loop.run_in_executor(self.executor,
+                                                    self.service.tick_schedules)
                 changes, active = await loop.run_in_executor(self.executor, self.poll_once)
             except Exception:  # noqa: BLE001 - the poller must outlive any failure
                 log.exception("mantik poller: poll failed; retrying")
-                changes, active = [], True
+                ticked, changes, active = [], [], True
+            if ticked and self.on_schedules:
+                self.on_schedules(ticked)
             for change in changes:
                 self.emit(change)
             if changes:
                 self.interval = self.min_interval
             else:
                 self.interval = min(self.max_interval, self.interval * 1.5)
-            timeout = self.interval if active else None  # idle: sleep until woken
+            # idle: sleep until woken, unless a schedule may come due (at the longest pause)
+            timeout = self.interval if active else (
+                self.max_interval if self.service.has_schedules() else None)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

@@ -52,11 +52,14 @@ class JobsHandler(AdminHandler):
     """``GET /_sim/jobs``: every job record of both gateways (no environments)."""
 
     def get(self) -> None:
-        """id, api, system, name, tags, state, native id and working directory of each job."""
+        """id, api, system, name, tags, state (and why), native id, working directory, and
+        when the batch system started it (or, held by --begin, may start it) of each job."""
         self.site.refresh()
         self.send_json(200, {"jobs": [
             {"id": j.id, "api": j.api, "system": j.system, "name": j.name, "tags": j.tags,
-             "state": j.state, "nativeId": j.native_id, "workdir": j.workdir}
+             "state": j.state, "reason": j.reason, "nativeId": j.native_id,
+             "workdir": j.workdir, "start": j.start, "begin": j.begin,
+             "heldUntil": j.held_until}
             for j in self.site.store.all()
         ]})
 

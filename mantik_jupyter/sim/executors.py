@@ -34,6 +34,8 @@ class Status:
     end: float | None = None
     #: a job array's tasks by index (``"2-5%2"``: the tasks Slurm has not split off yet)
     tasks: dict[str, Status] | None = None
+    #: a pending job held by ``--begin``: when it may start (Slurm's StartTime)
+    begin: float | None = None
 
 
 ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED")
@@ -193,6 +195,9 @@ class SlurmExecutor:
             status = self._status(
                 fields.get("JobState", "UNKNOWN"), fields.get("Reason"),
                 fields.get("ExitCode", ""), fields.get("StartTime"), fields.get("EndTime"))
+            if status.state == "PENDING" and fields.get("Reason") == "BeginTime":
+                # scontrol's StartTime of a job held by --begin is its begin time
+                status.begin = _slurm_timestamp(fields.get("StartTime"))
             # an array's tasks are records of their own (ArrayJobId=the array's id); sacct
             # -c mixes them up without accounting, so they are read here only
             if fields.get("ArrayJobId") in wanted and fields.get("ArrayTaskId"):

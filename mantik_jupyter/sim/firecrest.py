@@ -177,7 +177,8 @@ class Jobs(FirecrestHandler):
                        "exitCode": record["exit_code"], "interruptSignal": record["signal"]},
             "time": {
                 "elapsed": int((end or now) - start) if start else 0,
-                "start": int(start) if start else None,
+                # Slurm's StartTime: when a pending --begin job may start, else when it did
+                "start": int(start or job.begin) if start or job.begin else None,
                 "end": int(end) if end else None,
                 "limit": -(-job.time_limit // 60) if job.time_limit else None,
                 "suspended": 0,

@@ -46,6 +46,10 @@ class Job:
     terminal_seen: float | None = None
     log: list[str] = field(default_factory=list)
     description: dict = field(default_factory=dict)
+    #: a pending job held by ``--begin``: when Slurm will start it (its StartTime)
+    begin: float | None = None
+    #: a started UNICORE job held by its "Not before" time until then
+    held_until: float | None = None
     #: a job array's tasks by index as the batch system last reported them (state, reason,
     #: exit_code, signal, start, end); kept after Slurm has forgotten the array
     tasks: dict[str, dict] = field(default_factory=dict)

@@ -15,6 +15,8 @@ from .config import HOST, MAX_BODY, SimConfig
 from .faults import FaultRule, Faults
 
 STATE_FILE = "sim.json"
+#: How often the site looks for held jobs whose start time has come.
+RELEASE_INTERVAL_MS = 1000
 
 
 class Simulator:
@@ -37,10 +39,12 @@ class Simulator:
     def start(self) -> Simulator:
         """Bind the port, serve in a daemon thread and write the state file; returns self."""
         from tornado.httpserver import HTTPServer
+        from tornado.ioloop import PeriodicCallback
         from tornado.netutil import bind_sockets
 
         from .app import make_app
         from .site import Site
+        from .unicore import release_due
 
         self.site = Site(self.config, self._faults)
         sockets = bind_sockets(self.config.port, HOST)
@@ -52,6 +56,8 @@ class Simulator:
             asyncio.set_event_loop(self._loop)
             server = HTTPServer(make_app(self.site), max_body_size=MAX_BODY)
             server.add_sockets(sockets)
+            # the site's own clock: held UNICORE jobs go to the batch system on time
+            PeriodicCallback(lambda: release_due(self.site), RELEASE_INTERVAL_MS).start()
             self._loop.call_soon(ready.set)
             self._loop.run_forever()
             server.stop()

@@ -113,8 +113,9 @@ class Site:
     def _update(self, job: Job, status: Status) -> None:
         tasks = {k: {f: getattr(t, f) for f in TASK_FIELDS}
                  for k, t in (status.tasks or {}).items()}
-        if (status.state, status.exit_code, status.start, tasks or job.tasks) == (
-                job.state, job.exit_code, job.start, job.tasks):
+        if (status.state, status.exit_code, status.start, status.reason, status.begin,
+                tasks or job.tasks) == (job.state, job.exit_code, job.start, job.reason,
+                                        job.begin, job.tasks):
             return
         job.tasks = tasks or job.tasks
         if status.state != job.state:
@@ -122,7 +123,7 @@ class Site:
                      + (f" ({status.reason})" if status.reason else ""))
         job.state, job.reason = status.state, status.reason
         job.exit_code, job.signal = status.exit_code, status.signal
-        job.start, job.end = status.start, status.end
+        job.start, job.end, job.begin = status.start, status.end, status.begin
         if job.finished and job.terminal_seen is None:
             job.terminal_seen = time.time()
             job.note(f"Finished: {job.state}, exit code {job.exit_code}:{job.signal}")

@@ -6,6 +6,7 @@ import re
 import subprocess
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,8 @@ def build_job(site: Site, description: Any) -> Job:
             outputs[key] = str(confine(workdir, description.get(key, default)))
         except Forbidden:
             raise ValueError(f"'{key}' must stay inside the job directory") from None
+    if "Not before" in description:
+        parse_not_before(description["Not before"])
     partition, time_limit, options = _resources(description.get("Resources", {}))
     if "Project" in description:
         options.append(f"--account={description['Project']}")
@@ -220,12 +223,60 @@ def run_precommand(job: Job) -> str | None:
 _PRECOMMANDS: set[str] = set()
 
 
+def parse_not_before(value: Any, now: float | None = None) -> float:
+    """Epoch seconds of a "Not before" as UNICORE reads it: ``HH:mm`` (the next such time),
+    ``yyyy-MM-dd HH:mm`` (both in the server's zone) or ``yyyy-MM-dd'T'HH:mm:ssZ`` with an
+    RFC-822 offset such as ``+0100``; ValueError otherwise."""
+    text = value.strip() if isinstance(value, str) else ""
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M", "%H:%M"):
+        if pattern.endswith("%z") and not re.fullmatch(r".*[+-]\d{4}", text):
+            continue  # UNICORE takes no "Z" and no "+01:00"
+        try:
+            parsed = datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        if parsed.tzinfo is not None:
+            return parsed.timestamp()
+        if pattern == "%H:%M":
+            today = datetime.fromtimestamp(now or time.time())
+            parsed = today.replace(hour=parsed.hour, minute=parsed.minute, second=0,
+                                   microsecond=0)
+            if parsed.timestamp() <= (now or time.time()):
+                parsed += timedelta(days=1)
+        return parsed.timestamp()
+    raise ValueError(f"'Not before' {value!r} is not a time: use HH:mm, yyyy-MM-dd HH:mm or "
+                     "yyyy-MM-dd'T'HH:mm:ssZ (offset as +0100)")
+
+
 def start(site: Site, job: Job) -> None:
-    """Submit a READY job to the batch system (a second start does nothing). A login-node
-    precommand runs first, as UNICORE runs it: an asynchronous step after the start call
-    has been answered (the job stays READY meanwhile), its failure failing the job."""
-    if job.state != "NEW" or job.id in _PRECOMMANDS:
+    """Start a READY job (a second start does nothing): held until its "Not before" time
+    (UNICORE/X keeps it READY, not Slurm), else submitted to the batch system now. A
+    login-node precommand runs first, as UNICORE runs it: an asynchronous step after the
+    start call has been answered (the job stays READY meanwhile), its failure failing it."""
+    if job.state != "NEW" or job.held_until or job.id in _PRECOMMANDS:
         return
+    if "Not before" in job.description:
+        when = parse_not_before(job.description["Not before"])
+        if when > time.time():
+            job.held_until = when
+            job.note(f"Further processing scheduled for {iso_time(when)}")
+            site.store.save(job)
+            return
+    submit_now(site, job)
+
+
+def release_due(site: Site) -> None:
+    """Send held jobs whose "Not before" time has come to the batch system (UNICORE/X's
+    action runner wakes them by itself, whoever is watching)."""
+    for job in site.store.all("unicore"):
+        if job.state == "NEW" and job.held_until and job.held_until <= time.time():
+            job.note("Not before time reached")
+            job.held_until = None  # released once: a login-node precommand may take a while
+            submit_now(site, job)
+
+
+def submit_now(site: Site, job: Job) -> None:
+    """Run the login-node precommand, write the batch script, submit it."""
     if job.description.get("User precommand") and precommand_on_login_node(job.description):
         _PRECOMMANDS.add(job.id)
         IOLoop.current().spawn_callback(_after_precommand, site, job)

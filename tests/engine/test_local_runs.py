@@ -205,3 +205,15 @@ def test_a_job_never_gets_the_jupyter_server_token(cli, tmp_path):
     log = cli("logs", run["id"]).stdout
     assert "server env: []" in log
     assert "planted-server-token" not in (Path(run["work_dir"]) / "mantik-job.log").read_text()
+
+
+def test_a_run_at_a_later_time_waits_queued_and_starts_no_earlier(cli, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    nb = make_notebook(tmp_path / "later.ipynb", None, "print('later')")
+    at = (datetime.now(timezone.utc) + timedelta(seconds=10)).replace(microsecond=0)
+    run = cli.json("submit", str(nb), "--at", at.isoformat())
+    assert run["state"] == "QUEUED" and run["reason"] == f"starts at {at.isoformat()}", run
+    done = wait_for(cli, run["id"], {"COMPLETED", "FAILED"})
+    assert done["state"] == "COMPLETED", done
+    assert datetime.fromisoformat(done["started_at"]) >= at

@@ -6,6 +6,7 @@ import pytest
 
 from mantik_jupyter.errors import ConfigError, MantikError
 from mantik_jupyter.request import RerunChanges, SubmitRequest
+from mantik_jupyter.spec import RunSpec
 
 
 def test_json_round_trip_and_command_line_items(tmp_path):
@@ -51,3 +52,26 @@ def test_a_rerun_merges_into_the_stored_request_or_replaces_it():
     assert replaced.parameters == {"n": 4} and replaced.site == "other"
     with pytest.raises(MantikError, match="replace must be true or false"):
         RerunChanges.from_json({"replace": "yes"})
+
+
+def test_a_schedule_field_is_merged_into_the_config_schedule(tmp_path):
+    (tmp_path / "run.yaml").write_text("Resources: {Nodes: 2}\nSchedule: {Cron: '0 3 * * *'}\n")
+    request = SubmitRequest.from_json({
+        "notebook": str(tmp_path / "nb.ipynb"), "config_file": str(tmp_path / "run.yaml"),
+        "schedule": {"Timezone": "Europe/Berlin", "Catchup": "none"}})
+    assert request.spec.schedule == {"Cron": "0 3 * * *", "Timezone": "Europe/Berlin",
+                                     "Catchup": "none"}
+    assert request.spec.resources == {"Nodes": 2}
+    bad = SubmitRequest.from_json({"notebook": "a.ipynb", "schedule": {"At": "soon"}})
+    with pytest.raises(ConfigError) as error:
+        RunSpec.from_config(bad.config)
+    assert error.value.key == "Schedule.At"
+
+
+def test_a_rerun_starts_now_whatever_time_the_run_was_given():
+    later = SubmitRequest(notebook="/nb.ipynb", site="local", config={
+        "Name": "x", "Schedule": {"At": "2020-01-01T00:00:00+00:00"}})
+    again = later.rerun("r1", RerunChanges())
+    assert again.config == {"Name": "x"} and again.parent_id == "r1"
+    timed = later.rerun("r1", RerunChanges(config={"Schedule": {"At": "2031-01-01T00:00:00Z"}}))
+    assert timed.spec.schedule == {"At": "2031-01-01T00:00:00Z"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from mantik_jupyter.backends import slurm_jobs
@@ -53,3 +55,19 @@ def test_directives_quote_values_and_name_the_job_after_the_run():
         "#SBATCH --job-name=mantik-abc", "#SBATCH --partition=booster", "#SBATCH --nodes=2",
         "#SBATCH --constraint='gpu&a100'", "#SBATCH --account='climate ml'",
         "#SBATCH --time=1:30:00", "#SBATCH --mem=4096M"]
+
+
+def test_a_deferred_start_is_a_delay_never_earlier_and_its_begin_time_is_the_reason():
+    now = datetime(2026, 11, 30, 8, 0, 0, 900000, tzinfo=timezone.utc)
+    begin = datetime(2026, 11, 30, 9, 0, 40, tzinfo=timezone(timedelta(hours=1)))
+    # 39.1 s ahead: 40 s, and one more because Slurm truncates its own clock
+    assert slurm_jobs.begin_delay(begin, now) == 41
+    assert slurm_jobs.begin_delay(begin, now + timedelta(minutes=5)) == 0
+    lines = slurm_jobs.directives(RunSpec(), "r1", begin_in=41)
+    assert "#SBATCH --begin=now+41" in lines
+    assert not any("--begin" in line for line in slurm_jobs.directives(RunSpec(), "r1"))
+    held = SlurmJob("7", "mantik-r1", "/w", "PENDING", reason="BeginTime",
+                    begins_at="2026-11-30T08:00:41+00:00").status
+    assert (held.state, held.reason) == (RunState.QUEUED, "starts at 2026-11-30T08:00:41+00:00")
+    waiting = SlurmJob("7", "mantik-r1", "/w", "PENDING", reason="Priority").status
+    assert waiting.reason is None

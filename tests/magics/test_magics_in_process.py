@@ -196,3 +196,26 @@ def test_follow_and_wait_stop_on_ctrl_c_and_the_card_shows_the_log_and_cancels(
 
     again = kernel.run(f"%mantik_cancel {run_id}")
     assert again.status == "error" and "already ended" in again.stderr
+
+
+def test_submit_at_a_time_and_on_a_cron_then_list_the_schedules(kernel, home, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    make_notebook(tmp_path / "p.ipynb", "n: int = 1", "print('n =', n)")
+    at = (datetime.now(timezone.utc) + timedelta(minutes=10)).replace(microsecond=0)
+    later = kernel.run(f"%mantik_submit --notebook p.ipynb --at {at.isoformat()}")
+    assert later.status == "ok" and "QUEUED" in later.value, later.stderr
+    run = RunService(home).list()[0]
+    assert run.reason == f"starts at {at.isoformat()}"
+    added = kernel.run("%mantik_submit --notebook p.ipynb --cron '0 3 * * 1' "
+                       "--timezone Europe/Berlin")
+    assert added.status == "ok" and "added schedule" in added.stdout, added.stderr
+    listed = kernel.run("found = %mantik_schedules\nprint(found[0]['cron'], found[0]['timezone'],"
+                        " found[0]['last_run']['state'])")
+    assert listed.stdout.strip().splitlines()[-1] == "0 3 * * 1 Europe/Berlin QUEUED"
+    bad = kernel.run("%mantik_submit --notebook p.ipynb --cron '0 3 * *'")
+    assert bad.status == "error" and "Schedule.Cron" in bad.text("stderr") + str(bad.tracebacks)
+    service = RunService(home)
+    service.remove_schedule(service.schedules()[0]["id"])
+    service.cancel(run.id)
+    assert {r.state for r in service.list()} == {"CANCELLED"}
