@@ -63,7 +63,8 @@ async def test_every_route_refuses_unauthenticated_requests(jp_serverapp, http_s
 
 #: The routes that run code or change what runs: they need jupyter_server's ``execute``.
 EXECUTE = {("POST", "runs"), ("POST", "runs/abc/rerun"), ("POST", "sites"),
-           ("PUT", "sites/abc"), ("POST", "sites/abc/test")}
+           ("PUT", "sites/abc"), ("POST", "sites/abc/test"), ("POST", "schedules"),
+           ("PATCH", "schedules/abc")}
 
 
 async def test_every_route_asks_the_permission_it_needs(jp_serverapp, jp_fetch, authorizer):
