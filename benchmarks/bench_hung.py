@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import http.server
 import json
-import secrets
 import socket
 import statistics
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from benchmarks.bench_server import Client, fill, p95
+from benchmarks.bench_server import fill, p95, serving
 from benchmarks.common import figure
-from mantik_jupyter.processes import ManagedProcess, free_port
 from mantik_jupyter.sites import SiteCatalog
 from mantik_jupyter.store import Run, RunStore
 
@@ -80,24 +77,10 @@ def point_at(home: Path, urls: list[str]) -> None:
 
 
 def measure(home: Path, tmp: str) -> list[float]:
-    port, token = free_port(), secrets.token_hex(8)
-    server = ManagedProcess(
-        "jupyter server",
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}",
-         f"--MantikJupyter.home={home}", "--MantikJupyter.poll_min_interval=0.2",
-         "--MantikJupyter.poll_max_interval=0.5", "--ServerApp.log_level=WARN"],
-        Path(tmp) / f"server-{port}.log", env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/m.db"},
-    ).start()
-    try:
-        server.wait_until(f"http://127.0.0.1:{port}/api/status", 60,
-                          {"Authorization": f"token {token}"})
-        client = Client(port, token)
+    with serving(home, tmp, "--MantikJupyter.poll_min_interval=0.2",
+                 "--MantikJupyter.poll_max_interval=0.5") as client:
         client.get("/mantik/api/runs?limit=1")  # the first request starts the poller
         return client.latencies("/mantik/api/runs?limit=50")
-    finally:
-        server.stop()
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.common import figure
@@ -97,24 +99,31 @@ def report(name: str, times: list[float], floor: list[float]) -> None:
            f"{p95(times) / p95(floor):.1f}x /api/status p95")
 
 
+@contextmanager
+def serving(home: Path, tmp: str, *options: str) -> Iterator[Client]:
+    """A jupyter server with the extension over ``home`` (and ``options``), and a client."""
+    port, token = free_port(), secrets.token_hex(8)
+    server = ManagedProcess(
+        "jupyter server",
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}",
+         f"--MantikJupyter.home={home}", "--ServerApp.log_level=WARN", *options],
+        Path(tmp) / f"server-{port}.log", env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/m.db"},
+    ).start()
+    try:
+        server.wait_until(f"http://127.0.0.1:{port}/api/status", 60,
+                          {"Authorization": f"token {token}"})
+        yield Client(port, token)
+    finally:
+        server.stop()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         fill(home)
-        port, token = free_port(), secrets.token_hex(8)
-        server = ManagedProcess(
-            "jupyter server",
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}",
-             f"--MantikJupyter.home={home}", "--MantikJupyter.mlflow_ui_url=http://mlflow.test",
-             "--ServerApp.log_level=WARN"],
-            Path(tmp) / "server.log", env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/m.db"},
-        ).start()
-        try:
-            server.wait_until(f"http://127.0.0.1:{port}/api/status", 60,
-                              {"Authorization": f"token {token}"})
-            client = Client(port, token)
+        with serving(home, tmp, "--MantikJupyter.mlflow_ui_url=http://mlflow.test") as client:
             api = "/mantik/api/runs?limit=50"
             cursor = None
             for _ in range(RUNS // 50 - 1):  # walk to the last page for a deep cursor
@@ -129,8 +138,6 @@ def main() -> None:
                    client.latencies(api + "&state=FAILED&site=site1"), floor)
             report("GET runs?limit=50&text=run%2099 (substring, not indexed)",
                    client.latencies(api + "&text=run%2099"), floor)
-        finally:
-            server.stop()
 
 
 if __name__ == "__main__":

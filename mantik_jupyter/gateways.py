@@ -30,8 +30,8 @@ T = TypeVar("T")
 DEADLINE = 30.0
 #: Seconds a caller waits for a download (results and user downloads may be large).
 TRANSFER_DEADLINE = 900.0
-WORKERS = 16
-PER_SITE = 2
+WORKERS = 32
+PER_SITE = 4  # the poller, a log tail, a listing and a download at once
 
 
 @dataclass(eq=False)  # each call is itself (kept in a set)

@@ -19,7 +19,7 @@ from traitlets import Dict, Float, Int, List, Unicode, default
 
 from .. import paths
 from ..errors import MantikError
-from ..gateways import DEADLINE, WORKERS, GatewayPool
+from ..gateways import DEADLINE, PER_SITE, WORKERS, GatewayPool
 from ..links import LinkPolicy
 from ..progress import Snapshot
 from ..reconciling import SUBMIT_GRACE
@@ -66,7 +66,7 @@ class MantikJupyter(ExtensionApp):
     read_workers = Int(2, help="Threads that serve GET runs and GET runs/{id}: they only read "
                                "the store, so no site can keep them waiting.").tag(config=True)
     gateway_workers = Int(WORKERS, help="Most gateway calls in flight at once (each site at "
-                                        "most 2).").tag(config=True)
+                                        f"most {PER_SITE}).").tag(config=True)
     gateway_deadline = Float(DEADLINE, help="Seconds a request or the poller waits for a site "
                                             "to answer before a 503 naming the site; a site "
                                             "that did not is refused until its call ends."

@@ -59,17 +59,17 @@ def jp_server_config(jp_server_config, process_simulator, server_home):
 async def test_a_hung_and_an_html_site_stall_nothing_else(api, jp_root_dir, html_gateway,
                                                           process_simulator, mlflow_uri):
     make_notebook(jp_root_dir / "sleepy.ipynb", "s: int = 1", SLEEPY)
-    # a job on each site (sleeping well past this test's need), then the sites break: every
+    # a job on each site (its run stays active here: the sites break before it ends); every
     # request about the UNICORE job hangs in the simulator, the FirecREST site's URL now
     # answers an HTML maintenance page
     hung = await api.json("POST", "runs", {"notebook": "sleepy.ipynb", "site": "sim-unicore",
-                                           "parameters": {"s": 45}}, expect=201)
+                                           "parameters": {"s": 15}}, expect=201)
     job_id = hung["remote_job_id"].rstrip("/").rsplit("/", 1)[1]
     process_simulator.set_faults([{"route": job_id, "latency": 900}])
     site = await api.json("POST", "sites", {"name": "maint", "base": "sim-firecrest"},
                           expect=201)
     maint = await api.json("POST", "runs", {"notebook": "sleepy.ipynb", "site": "maint",
-                                            "parameters": {"s": 45}}, expect=201)
+                                            "parameters": {"s": 15}}, expect=201)
     await api.json("PUT", "sites/maint", {"name": "maint", "kind": site["kind"],
                                           **site["settings"], "url": html_gateway})
     stuck = {"sim-unicore": hung["id"], "maint": maint["id"]}
@@ -95,6 +95,11 @@ async def test_a_hung_and_an_html_site_stall_nothing_else(api, jp_root_dir, html
         body = json.loads((await api("GET", f"runs/{hung['id']}/{path}", expect=503)).body)
         assert body["reason"] == "site_unavailable", body
         assert "site 'sim-unicore'" in body["message"], body
+    # a new submission to it is refused before anything is recorded or sent
+    body = json.loads((await api("POST", "runs", {"notebook": "sleepy.ipynb",
+                                                  "site": "sim-unicore"}, expect=503)).body)
+    assert "site 'sim-unicore' is not answering" in body["message"], body
+    assert (await api.json("GET", "runs"))["total"] == 3
     # the HTML site: 502 naming it and saying its answer could not be read
     body = json.loads((await api("GET", f"runs/{maint['id']}/files", expect=502)).body)
     assert "site 'maint'" in body["message"] and "could not be read" in body["message"], body

@@ -51,10 +51,13 @@ def test_completed_with_name_from_the_script_and_output(pfc, workdir):
 
 def test_exit_code_cancel_kill_and_node_failure(psim, pfc, workdir):
     failed = pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nexit 3\n")["jobId"]
-    sleepers = [pfc.submit("daint-sim", workdir, script_str="#!/bin/bash\nsleep 600\n")["jobId"]
-                for _ in range(3)]
+    # a job's login shell must be through its start-up files before it is killed: killed
+    # inside them (pyenv rehash here), it leaves a lock every later job waits 60 s on
+    script = '#!/bin/bash\ntouch "started-$SLURM_JOB_ID"\nsleep 600\n'
+    sleepers = [pfc.submit("daint-sim", workdir, script_str=script)["jobId"] for _ in range(3)]
     for job_id in sleepers:
         wait_for(lambda j=job_id: state(pfc, j)["state"] == "RUNNING")
+        wait_for(lambda j=job_id: (Path(workdir) / f"started-{j}").exists())
     wait_for(lambda: state(pfc, failed)["state"] == "FAILED")
     pfc.cancel_job("daint-sim", sleepers[0])
     psim.kill_job(sleepers[1])
