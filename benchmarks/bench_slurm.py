@@ -130,7 +130,8 @@ def main() -> None:
             service = RunService(home)
             import nbformat
 
-            nb = tmp / "idle.ipynb"
+            nb = tmp / "project" / "idle.ipynb"  # its folder is the bundle: nothing else
+            nb.parent.mkdir()
             nbformat.write(nbformat.v4.new_notebook(cells=[
                 nbformat.v4.new_code_cell("print(1)")]), str(nb))
             plain = plain_sbatch(tmp)

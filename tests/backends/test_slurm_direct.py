@@ -15,7 +15,7 @@ from slurm_ssh_fixtures import SSH_SITE, PrivateSshd, ssh_profile
 
 from mantik_jupyter.backends.slurm_jobs import parse_query, query_command
 from mantik_jupyter.backends.transports import command
-from mantik_jupyter.errors import ConfigError
+from mantik_jupyter.errors import BackendError, ConfigError
 from mantik_jupyter.request import SubmitRequest
 from mantik_jupyter.runfilter import RunFilter
 from mantik_jupyter.service import RunService
@@ -102,10 +102,20 @@ def test_a_connection_dropped_mid_submit_or_between_polls_is_recovered(
                        "import time\nfor i in range(8):\n    print(f'tick {i}', flush=True)\n"
                        "    time.sleep(0.5)")
     backend = service.backend(SSH_SITE)
+    runs_dir = Path(backend.workspace("x")).parent
+    before = set(runs_dir.iterdir()) if runs_dir.exists() else set()
+    refused = {"Environment": {"PreRunCommandOnLoginNode": "echo no quota left; exit 4"}}
+    with pytest.raises(BackendError, match="PreRunCommandOnLoginNode failed with exit code "
+                                           "4: no quota left"):
+        service.submit(SubmitRequest(str(nb), site=SSH_SITE, config=refused))
+    assert set(runs_dir.iterdir()) == before  # no run directory left, and no job was sent
+
     slurm_sites.fault("drop")  # Slurm takes the job, then the connection dies before the id
-    run = service.submit(SubmitRequest(str(nb), site=SSH_SITE))
+    login = {"Environment": {"PreRunCommandOnLoginNode": "echo on the login node in $PWD"}}
+    run = service.submit(SubmitRequest(str(nb), site=SSH_SITE, config=login))
     assert not (slurm_sites.faults / "sbatch").exists(), "the fault never fired"
     assert run.remote_job_id and len(jobs_of(run.id)) == 1  # found again, not sent twice
+    assert f"on the login node in {run.work_dir}" in service.logs(run.id).data.decode()
 
     commands: list[str] = []
     sent = backend.transport.run
