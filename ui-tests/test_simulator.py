@@ -3,6 +3,8 @@ repository's `simulator` fixture), its own lab whose sim-unicore site points at 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import lab_page, running_lab
 from lab_page import (
@@ -64,3 +66,61 @@ def test_submit_to_simulated_unicore_site_runs_on_slurm(sim_page, sim_lab):
     page.locator(f'#mantik-run-{run_id} [data-command="mantik:open-executed-notebook"]').click()
     executed = page.locator('.lm-TabBar-tab[title*="mantik-runs/ui-sim/quickstart.ipynb"]')
     expect(executed).to_be_visible(timeout=60_000)
+
+
+#: the simulator reads uploads at 8 MB/s: the 40 MB file below takes about five seconds
+SLOW_LINK = {"route": r"/files/[0-9a-f]{64}$", "methods": ["PUT"], "bandwidth": 8 << 20}
+PROGRESS = ".jp-MantikRuns-progress"
+# Records every (run, phase text, bar value) a row's progress bar shows, as it changes.
+RECORD_PROGRESS = """
+() => {
+  window.__mantikProgress = [];
+  const record = () => document.querySelectorAll('.jp-MantikRuns-row').forEach(row => {
+    const bar = row.querySelector('.jp-MantikRuns-progress');
+    if (!bar) return;
+    const text = row.querySelector('.jp-MantikRuns-duration').textContent;
+    const seen = [row.dataset.runId, text, Number(bar.getAttribute('aria-valuenow'))];
+    const all = window.__mantikProgress;
+    if (!all.length || all[all.length - 1].join() !== seen.join()) all.push(seen);
+  });
+  new MutationObserver(record).observe(document.body, {
+    subtree: true, childList: true, attributes: true, characterData: true
+  });
+}
+"""
+
+
+def test_the_runs_panel_shows_the_upload_moving(sim_page, sim_lab, simulator):
+    from mantik_jupyter.sim.faults import FaultRule
+
+    page = sim_page
+    page.evaluate(RECORD_PROGRESS)
+    data = sim_lab.root / "data.bin"
+    data.write_bytes(b"\x5a" * (40 << 20))  # bundled with the quickstart notebook
+    before = set(page.locator(".jp-MantikRuns-row").evaluate_all(
+        "rows => rows.map(r => r.dataset.runId)"))
+    simulator.site.faults.replace([FaultRule.from_dict(SLOW_LINK)])
+    try:
+        dialog = open_submit_dialog(page)
+        field(dialog, "site").select_option("sim-unicore")
+        field(dialog, "name").fill("ui-upload")
+        accept(dialog)
+        expect(dialog).to_be_hidden(timeout=60_000)  # closes once the run is recorded
+        run_id = newest_run_id(page, before)
+        bar = row(page, run_id).locator(PROGRESS)
+        expect(row(page, run_id).locator(".jp-MantikRuns-duration")).to_contain_text(
+            "uploading", timeout=60_000)
+        expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-8]\d$"))  # mid-way
+        shot(page, "panel-upload-progress-light")
+        expect(row(page, run_id)).not_to_have_attribute("data-state", "SUBMITTING",
+                                                        timeout=RUN_TIMEOUT)
+    finally:
+        simulator.site.faults.replace([])
+        data.unlink()
+    expect(bar).to_be_hidden()
+    assert sim_lab.api("GET", f"runs/{run_id}")["progress"] is None
+    seen = page.evaluate("window.__mantikProgress")
+    uploading = [value for run, text, value in seen
+                 if run == run_id and text.startswith("uploading")]
+    assert uploading == sorted(uploading), seen  # the bar only moves forward
+    assert len({v for v in uploading if 0 < v < 100}) >= 2, seen  # and moves while it uploads

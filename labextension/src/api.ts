@@ -40,6 +40,18 @@ export interface IRun {
   ended_at: string | null;
   updated_at: string;
   parent_id: string | null;
+  /** How far the submission has got while SUBMITTING (null otherwise). */
+  progress: IProgress | null;
+}
+
+/** A submission's progress: the phase, what of it is done, and the rate in bytes/s. */
+export interface IProgress {
+  phase: string;
+  bytes_done: number;
+  bytes_total: number;
+  files_done: number;
+  files_total: number;
+  rate: number;
 }
 
 /** The run configuration (Mantik backend-config keys plus this project's). */

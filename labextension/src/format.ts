@@ -1,4 +1,5 @@
-/** How times, durations and sizes are shown. */
+/** How times, durations, sizes and progress are shown. */
+import { IProgress } from './api';
 
 export function parseTime(value: string | null): Date | null {
   if (!value) {
@@ -41,6 +42,30 @@ export function formatDuration(started: string | null, ended: string | null): st
   }
   const end = parseTime(ended) ?? new Date();
   return formatSeconds((end.getTime() - start.getTime()) / 1000);
+}
+
+/** The share of a submission's phase done, 0 to 1 (bytes, else files; 0 when unknown). */
+export function progressShare(p: IProgress): number {
+  if (p.bytes_total > 0) {
+    return Math.min(1, p.bytes_done / p.bytes_total);
+  }
+  return p.files_total > 0 ? Math.min(1, p.files_done / p.files_total) : 0;
+}
+
+/** A submission's progress in words: "uploading 12.0 MB of 60.0 MB, 1 of 2 files, 4.0 MB/s". */
+export function formatProgress(p: IProgress): string {
+  const parts = [p.phase];
+  if (p.bytes_total > 0) {
+    parts.push(`${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes_total)}`);
+  }
+  const detail = [];
+  if (p.files_total > 0) {
+    detail.push(`${p.files_done} of ${p.files_total} files`);
+  }
+  if (p.rate > 0) {
+    detail.push(`${formatBytes(p.rate)}/s`);
+  }
+  return [parts.join(' '), ...detail].join(', ');
 }
 
 export function formatBytes(bytes: number): string {

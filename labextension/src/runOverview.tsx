@@ -3,7 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 
 import { IRun } from './api';
-import { formatBytes, formatDuration, formatTime } from './format';
+import { formatBytes, formatDuration, formatProgress, formatTime } from './format';
 import { StateChip } from './stateChip';
 
 function Table(props: { rows: [string, React.ReactNode][]; className?: string }): JSX.Element {
@@ -35,6 +35,9 @@ export function RunOverview(props: { run: IRun; trans: TranslationBundle }): JSX
   const summary: [string, React.ReactNode][] = [
     [trans.__('State'), <StateChip state={run.state} trans={trans} />],
     [trans.__('Reason'), run.reason ?? '–'],
+    ...(run.progress
+      ? [[trans.__('Progress'), formatProgress(run.progress)] as [string, React.ReactNode]]
+      : []),
     [trans.__('Site'), run.site],
     [trans.__('Notebook'), run.notebook_path ?? run.notebook],
     [trans.__('Run id'), <code>{run.id}</code>],

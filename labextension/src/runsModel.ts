@@ -10,6 +10,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { ACTIVE_STATES, IRun, MantikApi, RunState, isTerminal } from './api';
 
 export const RUN_STATE_SCHEMA = 'https://events.mantik-jupyter.org/run-state/v1';
+export const RUN_PROGRESS_SCHEMA = 'https://events.mantik-jupyter.org/run-progress/v1';
 const PAGE = 100;
 const POLL_ACTIVE_MS = 3000;
 const POLL_IDLE_MS = 15000;
@@ -224,6 +225,10 @@ export class RunsModel implements IDisposable {
   }
 
   private async _onEvent(_: Event.IManager, emission: Event.Emission): Promise<void> {
+    if (emission.schema_id === RUN_PROGRESS_SCHEMA) {
+      this._onProgress(emission);
+      return;
+    }
     if (emission.schema_id !== RUN_STATE_SCHEMA || typeof emission.run_id !== 'string') {
       return;
     }
@@ -236,6 +241,26 @@ export class RunsModel implements IDisposable {
     } catch {
       // deleted meanwhile: the next reload forgets it
     }
+  }
+
+  /** A submission's progress event: the run's copy gets it, no request needed. */
+  private _onProgress(emission: Event.Emission): void {
+    const run = this._latest.get(String(emission.run_id));
+    if (!run || run.state !== 'SUBMITTING') {
+      return;
+    }
+    const { phase, bytes_done, bytes_total, files_done, files_total, rate } = emission;
+    this.update({
+      ...run,
+      progress: {
+        phase: String(phase),
+        bytes_done: Number(bytes_done),
+        bytes_total: Number(bytes_total),
+        files_done: Number(files_done),
+        files_total: Number(files_total),
+        rate: Number(rate)
+      }
+    });
   }
 
   /** The fallback: re-read the active runs (and the newest) every few seconds. */

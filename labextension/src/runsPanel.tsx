@@ -11,7 +11,7 @@ import React from 'react';
 
 import { ACTIVE_STATES, IRun, MantikApi, RUN_STATES, RunState, isTerminal } from './api';
 import { CommandIds, RUN_COMMANDS } from './commandIds';
-import { formatDuration, formatTime } from './format';
+import { formatDuration, formatProgress, formatTime, progressShare } from './format';
 import { mantikIcon } from './icons';
 import { RunsModel } from './runsModel';
 import { SchedulesSection } from './schedulesSection';
@@ -155,7 +155,9 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
           <StateChip state={run.state} trans={trans} />
           <span className="jp-MantikRuns-name">{run.name}</span>
           <span className="jp-MantikRuns-duration">
-            {formatDuration(run.started_at, run.ended_at)}
+            {run.progress
+              ? `${run.progress.phase} ${Math.round(progressShare(run.progress) * 100)}%`
+              : formatDuration(run.started_at, run.ended_at)}
           </span>
         </div>
         <div className="jp-MantikRuns-line jp-MantikRuns-meta">
@@ -197,6 +199,21 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
             </button>
           </span>
         </div>
+        {run.state === 'SUBMITTING' && run.progress && (
+          <div
+            className="jp-MantikRuns-progress"
+            role="progressbar"
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={Math.round(progressShare(run.progress) * 100)}
+            title={formatProgress(run.progress)}
+          >
+            <div
+              className="jp-MantikRuns-progressDone"
+              style={{ width: `${progressShare(run.progress) * 100}%` }}
+            />
+          </div>
+        )}
       </div>
     );
   }

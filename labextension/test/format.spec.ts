@@ -1,4 +1,11 @@
-import { formatBytes, formatDuration, formatSeconds, parseTime } from '../src/format';
+import {
+  formatBytes,
+  formatDuration,
+  formatProgress,
+  formatSeconds,
+  parseTime,
+  progressShare
+} from '../src/format';
 
 describe('parseTime', () => {
   it('reads the server times without a zone as UTC', () => {
@@ -58,5 +65,29 @@ describe('formatBytes', () => {
     [3 * 1024 ** 5, '3072.0 TB']
   ])('%p bytes as %p', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
+  });
+});
+
+describe('submission progress', () => {
+  const p = {
+    phase: 'uploading',
+    bytes_done: 15 * 1024 * 1024,
+    bytes_total: 60 * 1024 * 1024,
+    files_done: 1,
+    files_total: 3,
+    rate: 4 * 1024 * 1024
+  };
+
+  it('takes the share from bytes, else files, else 0', () => {
+    expect(progressShare(p)).toBe(0.25);
+    expect(progressShare({ ...p, bytes_total: 0 })).toBeCloseTo(1 / 3);
+    expect(progressShare({ ...p, bytes_total: 0, files_total: 0 })).toBe(0);
+    expect(progressShare({ ...p, bytes_done: 2 * p.bytes_total })).toBe(1);
+  });
+
+  it('says phase, bytes, files and rate', () => {
+    expect(formatProgress(p)).toBe('uploading 15.0 MB of 60.0 MB, 1 of 3 files, 4.0 MB/s');
+    expect(formatProgress({ ...p, phase: 'submitting', bytes_total: 0, files_total: 0, rate: 0 }))
+      .toBe('submitting');
   });
 });
