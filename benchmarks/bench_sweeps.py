@@ -27,6 +27,15 @@ PREFIX = "/firecrest/"
 QUICK = {"Environment": {"PreRunCommandOnComputeNode": "exit 0"}}
 
 
+def settled(requests: GatewayRequests) -> int:
+    """The gateway requests counted so far (the access log is written just after each
+    reply), then a fresh count."""
+    time.sleep(0.2)
+    count = requests.count(PREFIX)
+    requests.paths.clear()
+    return count
+
+
 def main() -> None:
     from mantik_jupyter.service import RunService
     from mantik_jupyter.sim import Simulator
@@ -49,20 +58,18 @@ def main() -> None:
                 start = time.perf_counter()
                 runs = [service.submit(base) for _ in range(points)]
                 separate_seconds = time.perf_counter() - start
-                separate_submit = requests.count(PREFIX)
-                requests.paths.clear()
+                separate_submit = settled(requests)
                 service.sync(runs)
-                separate_poll = requests.count(PREFIX)
+                separate_poll = settled(requests)
 
                 requests.paths.clear()
                 start = time.perf_counter()
                 sweep = service.submit_sweep(SweepRequest.of(
                     base, {"sweep": {"Points": [{}], "Repeat": points}}))
                 sweep_seconds = time.perf_counter() - start
-                sweep_submit = requests.count(PREFIX)
-                requests.paths.clear()
+                sweep_submit = settled(requests)
                 service.sync([sweep])
-                sweep_poll = requests.count(PREFIX)
+                sweep_poll = settled(requests)
         finally:
             sim.stop()
     figure(f"gateway requests to submit {points} points: sweep / separate",

@@ -111,12 +111,12 @@ class Site:
         self._refreshed = time.monotonic()
 
     def _update(self, job: Job, status: Status) -> None:
-        tasks = {k: {f: getattr(t, f) for f in TASK_FIELDS}
-                 for k, t in (status.tasks or {}).items()}
-        if (status.state, status.exit_code, status.start, tasks or job.tasks) == (
+        tasks = job.merged_tasks({k: {f: getattr(t, f) for f in TASK_FIELDS}
+                                  for k, t in (status.tasks or {}).items()})
+        if (status.state, status.exit_code, status.start, tasks) == (
                 job.state, job.exit_code, job.start, job.tasks):
             return
-        job.tasks = tasks or job.tasks
+        job.tasks = tasks
         if status.state != job.state:
             job.note(f"{self.executor.name} state {status.state}"
                      + (f" ({status.reason})" if status.reason else ""))
