@@ -85,9 +85,10 @@ class SweepSubmitter:
                     sweep_id=sweep_id))
                 records.append(sweep)
                 parent_mlflow = self._track_sweep(sweep, sweep_plan, base_spec)
-                points = [self._point_record(sweep, point, bundle, parent_mlflow, declared)
-                          for point in sweep_plan.points]
-                records += points
+                points = []
+                for point in sweep_plan.points:  # each recorded at once: undone on failure
+                    points.append(self._point_record(sweep, point, bundle, parent_mlflow,
+                                                     declared, records))
                 for number, group in enumerate(sweep_plan.arrays):
                     members = [points[p.index] for p in group.points]
                     backend = ctx.backend(group.site)
@@ -120,8 +121,9 @@ class SweepSubmitter:
         return mlflow_id
 
     def _point_record(self, sweep: Run, point: PlannedPoint, bundle: Bundle,
-                      parent_mlflow: str, declared: dict) -> Run:
-        """A point's run, with its MLflow child run under the sweep's."""
+                      parent_mlflow: str, declared: dict, records: list[Run]) -> Run:
+        """A point's run (added to ``records`` once stored), with its MLflow child run
+        under the sweep's."""
         ctx = self.context
         run_id = uuid.uuid4().hex[:12]
         request = SubmitRequest(notebook=sweep.notebook, site=point.site,
@@ -131,6 +133,7 @@ class SweepSubmitter:
             notebook=sweep.notebook, parameters=point.parameters, spec=point.spec.config,
             bundle_hash=bundle.bundle_hash, request=request.to_json(),
             output_notebook=bundle.output_notebook, sweep_id=sweep.id, point=point.index))
+        records.append(run)
         effective = {n: point.parameters.get(n, p.default) for n, p in declared.items()}
         tags = {**self.submitter.tags(run, Path(sweep.notebook), point.spec),
                 "mlflow.parentRunId": parent_mlflow, "mantik.sweep_id": sweep.id,

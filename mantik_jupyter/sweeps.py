@@ -18,7 +18,7 @@ from typing import Any
 
 from . import yamltext
 from .errors import ConfigError, MantikError
-from .params import Parameter, check_value, resolve_parameters
+from .params import Parameter, resolve_parameters
 from .request import BadRequest, PathResolver, SubmitRequest, local_path
 from .spec import RESOURCES, RunSpec
 
@@ -309,9 +309,6 @@ def plan(request: SweepRequest, declared: dict[str, Parameter], site_info: SiteI
                            **{k: v for k, v in parameters.items() if not isinstance(v, _Text)}},
                 {**base.parameter_texts,
                  **{k: str(v) for k, v in parameters.items() if isinstance(v, _Text)}})
-            for name, value in parameters.items():  # a typed value of a text-free dimension
-                if not isinstance(value, _Text):
-                    check_value(declared[name], value)
             spec = base_spec.with_overrides({"Resources": resources, "Site": site})
             key = json.dumps([site, spec.resources], sort_keys=True, default=str)
             if key not in checked:

@@ -591,8 +591,9 @@ def routes() -> list[tuple[str, type]]:
         (f"{PREFIX}/status/([^/]+)/partitions/?", Partitions),
         (f"{PREFIX}/status/([^/]+)/userinfo/?", UserInfo),
         (f"{PREFIX}/compute/([^/]+)/jobs/?", Jobs),
-        (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+)/?", JobResource),
-        (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+)/metadata/?", JobMetadata),
+        # an array task is ARRAY_INDEX, as in squeue
+        (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+(?:_[0-9]+)?)/?", JobResource),
+        (f"{PREFIX}/compute/([^/]+)/jobs/([A-Za-z0-9]+(?:_[0-9]+)?)/metadata/?", JobMetadata),
         (f"{PREFIX}/filesystem/([^/]+)/ops/([a-z]+)/?", Ops),
         (f"{PREFIX}/filesystem/([^/]+)/transfer/(upload|download)/?", Transfer),
     ]

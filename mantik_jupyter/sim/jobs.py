@@ -59,13 +59,27 @@ class Job:
         (``2-5%2``, ``1,3-4``)."""
         if index in self.tasks:
             return self.tasks[index]
+        return next((record for key, record in self.tasks.items()
+                     if index in task_range(key)), None)
+
+    def merged_tasks(self, tasks: dict[str, dict]) -> dict[str, dict]:
+        """The batch system's task records over the ones kept: a task Slurm no longer lists
+        keeps its last record, and a pending task cancelled alone (which leaves Slurm's
+        records without a trace, there being no accounting here) is CANCELLED, as ``sacct``
+        would show it."""
+        if not tasks:
+            return self.tasks
+        merged = dict(tasks)
+        covered = {i for key in tasks for i in ({key} if key.isdigit() else task_range(key))}
         for key, record in self.tasks.items():
-            for part in key.split("%")[0].split(","):
-                first, _, last = part.partition("-")
-                if index.isdigit() and first.isdigit() and (
-                        int(first) <= int(index) <= int(last or first)):
-                    return record
-        return None
+            if key.isdigit():
+                if key not in covered:
+                    merged[key] = record
+            elif record.get("state") == "PENDING":
+                for index in task_range(key) - covered:
+                    merged[index] = {**record, "state": "CANCELLED", "exit_code": 0,
+                                     "end": time.time()}
+        return merged
 
     @property
     def finished(self) -> bool:
@@ -114,6 +128,16 @@ class JobStore:
             jobs = list(self._jobs.values())
         chosen = [j for j in jobs if api in (None, j.api) and system in (None, j.system)]
         return sorted(chosen, key=lambda j: j.submitted)
+
+
+def task_range(key: str) -> set[str]:
+    """The task indices of a not yet split range as Slurm writes it (``2-5%2``, ``1,3-4``)."""
+    indices: set[str] = set()
+    for part in key.split("%")[0].split(","):
+        first, _, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            indices |= {str(i) for i in range(int(first), int(last or first) + 1)}
+    return indices
 
 
 _DURATION = re.compile(r"(\d+)\s*([smhd]?)", re.IGNORECASE)

@@ -111,13 +111,13 @@ class Site:
         self._refreshed = time.monotonic()
 
     def _update(self, job: Job, status: Status) -> None:
-        tasks = {k: {f: getattr(t, f) for f in TASK_FIELDS}
-                 for k, t in (status.tasks or {}).items()}
+        tasks = job.merged_tasks({k: {f: getattr(t, f) for f in TASK_FIELDS}
+                                  for k, t in (status.tasks or {}).items()})
         if (status.state, status.exit_code, status.start, status.reason, status.begin,
-                tasks or job.tasks) == (job.state, job.exit_code, job.start, job.reason,
-                                        job.begin, job.tasks):
+                tasks) == (job.state, job.exit_code, job.start, job.reason, job.begin,
+                           job.tasks):
             return
-        job.tasks = tasks or job.tasks
+        job.tasks = tasks
         if status.state != job.state:
             job.note(f"{self.executor.name} state {status.state}"
                      + (f" ({status.reason})" if status.reason else ""))

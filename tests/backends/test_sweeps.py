@@ -167,10 +167,18 @@ def test_a_small_max_array_size_splits_and_cancel_ends_every_task(cli, sim, tmp_
     """A site taking arrays of 5 gets 12 points as three arrays; one point is cancelled
     alone, then the sweep: no task is left in squeue and every point is CANCELLED."""
     cli("sites", "add", "sim-firecrest-5", "--base", "sim-firecrest", "--max-array-size", "5")
-    slow = make_notebook(tmp_path / "slow.ipynb", "lr: float = 0.1",
-                         "import time\ntime.sleep(600)")
-    sweep_id = cli("submit", str(slow), "--site", "sim-firecrest-5", "--sweep",
-                   "lr=1,2,3,4,5,6,7,8,9,10,11,12").stdout.strip()
+    idle = make_notebook(tmp_path / "idle.ipynb", "lr: float = 0.1", "print(lr)")
+    asleep = write_config(tmp_path / "asleep.yaml", {"Environment": {  # no kernel starts
+        "PreRunCommandOnComputeNode": "sleep 600"}})
+    sweep_id = cli("submit", str(idle), "--site", "sim-firecrest-5", "--config", asleep,
+                   "--sweep", "lr=1,2,3,4,5,6,7,8,9,10,11,12").stdout.strip()
+    try:
+        cancel_every_point(cli, sim, sweep_id)
+    finally:  # a failed assertion leaves no task asleep in the machine's one Slurm
+        cli("cancel", sweep_id, check=False)
+
+
+def cancel_every_point(cli, sim, sweep_id: str) -> None:
     arrays = arrays_of(sim, sweep_id)
     assert len(arrays) == 3
     sizes = sorted(len(re.findall(r"^  \d+\) export ", Path(a["workdir"], "mantik-job.sh")
