@@ -23,6 +23,7 @@ TRAIN = ("import time, mlflow\n"
          "if fail:\n"
          "    raise ValueError(f'diverged at lr={lr}')")
 PARAMETERS = "lr: float = 0.1\nepochs: int = 1\nfail: bool = False"
+WAIT = 840  # seconds a CLI --wait may take: twelve kernels two at a time on a busy machine
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def in_squeue(job_ids: list[str]) -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 @pytest.mark.parametrize("site", SITES)
 def test_a_grid_runs_as_one_array_tracked_and_ranked(cli, session_home, sim, train, tmp_path,
                                                      site):
@@ -50,8 +51,8 @@ def test_a_grid_runs_as_one_array_tracked_and_ranked(cli, session_home, sim, tra
     config = write_config(tmp_path / "sweep.yaml", {"Sweep": {
         "Grid": {"lr": [0.05, 0.1, 0.3]}, "Repeat": 2, "MaxConcurrent": 2,
         "Objective": {"Metric": "loss", "Goal": "minimize"}}})
-    sweep = cli.json("submit", str(train), "--site", site, "--config", config,
-                     "--sweep", "epochs=1,3", "--wait")
+    sweep = json.loads(cli("submit", str(train), "--site", site, "--config", config,
+                           "--sweep", "epochs=1,3", "--wait", "--json", timeout=WAIT).stdout)
     sweep_id = sweep["id"]
     assert sweep["state"] == "COMPLETED", sweep
     assert sweep["native_state"] == "12 points: 12 COMPLETED"
@@ -129,7 +130,7 @@ def test_bad_sweeps_are_refused_before_anything_is_sent(cli, sim, train, tmp_pat
     assert len(cli.json("runs")) == before_runs and len(sim.jobs()) == before_jobs
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, train, tmp_path):
     """Site: [sim-unicore, sim-firecrest] x fail: [no, yes]: two arrays (each once, though
     the gateways' replies to the submissions are lost), one results table, the raising
@@ -140,7 +141,8 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
     lost = sim.faults["injected"]["lost_reply"]
     sim.set_faults([{"route": r"/(rest/core|compute/[^/]+)/jobs/?$", "methods": ["POST"],
                      "lost_reply_rate": 1.0}])  # the job is made, then the reply dropped
-    proc = cli("submit", str(train), "--config", config, "--json", "--wait", check=False)
+    proc = cli("submit", str(train), "--config", config, "--json", "--wait", check=False,
+               timeout=WAIT)
     assert sim.faults["injected"]["lost_reply"] - lost >= 2
     sim.set_faults([])
     sweep = json.loads(proc.stdout)
@@ -153,8 +155,8 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
         for fail in (False, True)}
     assert all("diverged at lr=0.1" in r["reason"] for r in rows if r["state"] == "FAILED")
 
-    again = json.loads(cli("rerun", sweep_id, "--failed", "--wait", "--json",
-                           check=False).stdout)
+    again = json.loads(cli("rerun", sweep_id, "--failed", "--wait", "--json", check=False,
+                           timeout=WAIT).stdout)
     assert again["parent_id"] == sweep_id and again["sweep_id"] == again["id"]
     assert again["state"] == "FAILED" and again["native_state"] == "2 points: 2 FAILED"
     points = cli.json("results", again["id"])["rows"]
