@@ -45,6 +45,8 @@ def _show_run(service: Any, run: Any, as_json: bool) -> None:
             ("mlflow run", run.mlflow_run_id), ("created", run.created_at),
             ("started", run.started_at), ("ended", run.ended_at), ("parent", run.parent_id),
             ("bytes uploaded", run.bytes_uploaded)]
+    rows += [("data", f"{item['item']} ({item['size']} bytes"
+                      f"{', cached' if item['cached'] else ''})") for item in run.data]
     for key, value in rows:
         if value not in (None, ""):
             print(f"{key:>15}: {value}")

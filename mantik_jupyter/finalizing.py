@@ -29,11 +29,15 @@ class Finalizer:
     def failure_reason(self, run: Run) -> str | None:
         """Why the run failed: its data staging (item and cause), else the executed
         notebook's failing cell, if there is either to read."""
-        staging = data.failure(self._data_report(run))
+        staging = self.staging_failure(run)
         if staging:
             return staging
         notebook = self.context.fetch_result(run, run.output_notebook)
         return failure_reason(notebook) if notebook else None
+
+    def staging_failure(self, run: Run) -> str | None:
+        """Why staging the run's ``Data`` failed (item and cause), if it did."""
+        return data.failure(self._data_report(run))
 
     def _data_report(self, run: Run) -> dict | None:
         """The report of the run's data staging, fetched home (None without ``Data``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -136,6 +137,12 @@ class Reconciler:
     def _apply(self, run: Run, status: JobStatus) -> Run | None:
         """Write a newly observed job status to the store (one transaction)."""
         state = status.state
+        if state == RunState.CANCELLED and run.spec.get("Data") and run.state != state.value:
+            # a job waiting for its data staging job is cancelled by Slurm when staging fails
+            staging = self.finalizer.staging_failure(run)
+            if staging:
+                state, status = RunState.FAILED, replace(status, state=RunState.FAILED,
+                                                         reason=staging)
         changes: dict[str, Any] = {}
         if state.value != run.state:
             changes["state"] = state.value

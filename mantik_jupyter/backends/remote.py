@@ -343,25 +343,26 @@ class RemoteBackend(Backend):
         except BaseException:
             self.discard(workspace)
             raise
-        return Submission(submission.remote_job_id, submission.work_dir, script, sent)
+        return Submission(submission.remote_job_id, submission.work_dir, submission.script, sent)
 
-    def stages_in_job(self) -> bool:
-        """Whether the job itself stages its Data (its compute nodes reach the network)."""
-        return False
+    def staging_place(self) -> str:
+        """Where a run's ``Data`` is staged: ``login`` (the login-node pre-command, where the
+        site runs one), ``job`` (the job itself, before the notebook) or ``step`` (a job of
+        its own that the run's job waits for, where the backend submits one)."""
+        login = "PreRunCommandOnLoginNode" in self.capabilities.login_node_commands
+        return "login" if login else "job"
 
     def data_staging(self, spec: RunSpec) -> tuple[RunSpec, dict[str, bytes], list[str]]:
-        """Where the run's ``Data`` is staged: the spec (with the login-node pre-command that
-        stages it, where the site runs one), the files for the job directory and the job's
-        lines before the notebook."""
+        """The spec (with the login-node pre-command that stages, there), the files for the
+        job directory and the job's lines before the notebook, for the run's ``Data``."""
         if not spec.data:
             return spec, {}, []
         folder = self.settings[data.CACHE_KEY]
-        on_login = ("PreRunCommandOnLoginNode" in self.capabilities.login_node_commands
-                    and not self.stages_in_job())
-        if on_login:
+        place = self.staging_place()
+        if place == "login":
             spec = spec.with_overrides({"Environment": {
                 "PreRunCommandOnLoginNode": data.login_command(spec, folder)}})
-        return spec, data.files(spec, folder), data.job_lines(folder, stage=not on_login)
+        return spec, data.files(spec, folder), data.job_lines(folder, stage=place == "job")
 
     def submit_array(self, job: JobRequest, points: list[int]) -> ArraySubmission:
         """The array as one job (bundle and script sent once); its tasks' ids and folders."""

@@ -19,7 +19,9 @@ pytest.importorskip("climetlab", reason="climetlab is in the test extras: pip in
 from mantik_jupyter.demo_data import temperature  # noqa: E402 - after the skip above
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "climetlab-data.ipynb"
-DATA_SITES = ("local", *SITES)
+#: sim-firecrest as a site whose compute nodes are offline: Data staged by a job of its own
+STEP_SITE = "sim-firecrest-staged"
+DATA_SITES = ("local", *SITES, STEP_SITE)
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
 TRAIN_YEAR, EVAL_YEAR = 2024, 2031
 
@@ -91,26 +93,38 @@ def submit(cli, site: str, config: str, url: str) -> str:
                "-p", f"year={TRAIN_YEAR}", "-p", f"data_url={url}").stdout.strip()
 
 
-def wait_all(cli, runs: dict[str, str]) -> dict[str, dict]:
-    return {site: wait_for(cli, run_id, TERMINAL, timeout=600) for site, run_id in runs.items()}
+def wait_all(cli, runs: dict) -> dict:
+    return {key: wait_for(cli, run_id, TERMINAL, timeout=600) for key, run_id in runs.items()}
 
 
-@pytest.mark.timeout(1500)  # six runs with CliMetLab through three sites on a shared machine
-def test_data_is_staged_once_per_site_and_read_offline(cli, sim, session_home, tmp_path,
-                                                       data_server):
+@pytest.mark.timeout(1800)  # 13 runs with CliMetLab through four sites, shared machine
+def test_data_is_staged_once_per_site_read_offline_and_its_failures_named(
+        cli, sim, session_home, tmp_path, data_server):
+    """Two waves: the first stages every site's data (and fails the bad runs beside it),
+    the second finds everything in the sites' caches."""
+    cli("sites", "add", STEP_SITE, "--base", "sim-firecrest", "--no-compute-network",
+        "--data-partition", "devel", "--data-cache", str(session_home / "sim" / "staged"))
+    urls = {site: data_server.url(f"/{site}/t2m.nc") for site in DATA_SITES}
     configs = {site: write_config(tmp_path / f"{site}.yaml", {"Data": [
         {"Dataset": "mantik-demo-t2m", "Args": {"year": TRAIN_YEAR}},
-        {"Source": "url", "Args": {"url": data_server.url(f"/{site}/t2m.nc")}},
+        {"Source": "url", "Args": {"url": urls[site]}},
     ]}) for site in DATA_SITES}
-    urls = {site: data_server.url(f"/{site}/t2m.nc") for site in DATA_SITES}
+    missing = data_server.url("/nowhere/t2m.nc")
+    bad = {"404": ({"Source": "url", "Args": {"url": missing}}, [missing, "404"]),
+           "plugin": ({"Dataset": "no-such-dataset", "Args": {"year": 1}},
+                      ["no-such-dataset", "not installed", "mantik-demo-t2m"])}
+    failing = {}
+    for site, case in [("local", "404"), ("local", "plugin"), ("sim-unicore", "404"),
+                       ("sim-unicore", "plugin"), (STEP_SITE, "404")]:
+        config = write_config(tmp_path / f"{site}-{case}.yaml", {"Data": [bad[case][0]]})
+        failing[site, case] = submit(cli, site, config, "")
     mlflow = MlflowClient(f"sqlite:///{session_home / 'mlflow.db'}")
     expected = {"t2m_train_mean": float(temperature(TRAIN_YEAR).t2m.mean()),
                 "t2m_eval_mean": float(temperature(EVAL_YEAR).t2m.mean())}
 
-    for attempt in ("first", "second"):
+    for wave in ("first", "second"):
         runs = {site: submit(cli, site, configs[site], urls[site]) for site in DATA_SITES}
-        ended = wait_all(cli, runs)
-        for site, run in ended.items():
+        for site, run in wait_all(cli, runs).items():
             assert run["state"] == "COMPLETED", (site, run["reason"], cli("logs", run["id"]).stdout)
             metrics = mlflow.get_run(run["mlflow_run_id"]).data.metrics
             for name, value in expected.items():
@@ -120,40 +134,39 @@ def test_data_is_staged_once_per_site_and_read_offline(cli, sim, session_home, t
                                   f'Source url {{url: "{urls[site]}"}}'}, site
             assert all(entry["size"] > 1000 for entry in items.values()), items
             cached = {entry["cached"] for entry in items.values()}
-            assert cached == ({False} if attempt == "first" else {True}), (site, attempt, items)
+            assert cached == ({False} if wave == "first" else {True}), (site, wave, items)
             # staging downloaded the file once (HEAD, GET); the compute step and the second
             # run asked for nothing: a request after the GET would have been refused (403)
             requests = data_server.requests(f"/{site}/t2m.nc")
             assert [status for _, _, status in requests] == [200, 200], (site, requests)
             assert "CLIMETLAB_MIRROR=" in run["script"]
+            waits = "#SBATCH --dependency=afterok:" in run["script"]
+            assert waits == (site == STEP_SITE), run["script"]  # for its staging job
+            shown = cli("show", run["id"]).stdout
+            assert f"data: Dataset mantik-demo-t2m {{year: {TRAIN_YEAR}}} (" in shown
+            assert ("bytes, cached)" in shown) == (wave == "second"), shown
+        if wave == "first":
+            check_failures(cli, sim, wait_all(cli, failing), bad)
 
 
-@pytest.mark.timeout(900)
-def test_staging_failure_fails_the_run_before_its_job_with_item_and_cause(
-        cli, sim, tmp_path, data_server):
-    missing = data_server.url("/nowhere/t2m.nc")
-    cases = {
-        "404": ({"Source": "url", "Args": {"url": missing}}, [missing, "404"]),
-        "plugin": ({"Dataset": "no-such-dataset", "Args": {"year": 1}},
-                   ["no-such-dataset", "not installed", "mantik-demo-t2m"]),
-    }
-    runs = {}
-    for site in ("local", "sim-unicore"):
-        for case, (item, _) in cases.items():
-            config = write_config(tmp_path / f"{site}-{case}.yaml", {"Data": [item]})
-            runs[site, case] = submit(cli, site, config, "")
-    ended = wait_all(cli, runs)
+def check_failures(cli, sim, ended: dict, bad: dict) -> None:
+    """A staging failure: FAILED with item and cause, the notebook never run; on UNICORE
+    (staged on the login node) no batch job was ever started, on the FirecREST site that
+    stages in a job of its own the run's job was cancelled before it started."""
     jobs = {job["name"]: job for job in sim.jobs()}
     for (site, case), run in ended.items():
         assert run["state"] == "FAILED", (site, case, run)
         assert run["reason"].startswith("staging data failed: "), run["reason"]
-        for words in cases[case][1]:
+        for words in bad[case][1]:
             assert words in run["reason"], (site, case, run["reason"])
         assert "Input Notebook" not in cli("logs", run["id"]).stdout  # papermill never ran
         assert run["data"] == []
-        if site == "sim-unicore":  # staged on the login node: no batch job was ever started
-            job = jobs[f"mantik-{run['id']}"]
+        job = jobs.get(f"mantik-{run['id']}")
+        if site == "sim-unicore":
             assert job["state"] == "FAILED" and job["nativeId"] is None, job
+        if site == STEP_SITE:
+            assert job["state"] == "CANCELLED", job
+            assert jobs[f"mantik-stage-{run['id']}"]["state"] == "FAILED"
 
 
 def test_bad_data_is_refused_before_anything_is_submitted(cli, tmp_path):
