@@ -57,7 +57,7 @@ def test_notebook_completes_is_tracked_and_its_log_streams(cli, session_home, si
     assert not any(name.startswith(".mantik") for name in names)
 
 
-@pytest.mark.timeout(1500)  # twelve submissions through three gateways on a shared machine
+@pytest.mark.timeout(1500)  # twenty submissions to five sites on a shared machine
 def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(
         cli, sim, real_firecrest, slurm_sites, tmp_path):
     """All at once on every site (Slurm's smallest limit is a minute, enforced up to ~90 s
