@@ -111,7 +111,10 @@ def test_magics_notebook_top_to_bottom_stays_live(page: Page, lab):
     expect(submit_out).not_to_contain_text("<run ")
 
     card.locator(".mantik-action-log").click()
-    expect(card.locator(".mantik-log")).to_contain_text("epoch 4/4", timeout=60_000)
+    log = lab.api("GET", f"runs/{first}/logs")["data"]
+    assert "epoch 4/4" in log
+    expect(card.locator(".mantik-log")).to_contain_text(log.strip().splitlines()[-1].strip(),
+                                                        timeout=60_000)
     card.locator(".mantik-action-executed-notebook").click()
     executed = f"mantik-runs/{first}/magics.ipynb"
     card.locator(".jp-OutputArea a", has_text=executed).click(timeout=60_000)

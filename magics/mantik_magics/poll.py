@@ -11,6 +11,7 @@ nothing changes. When no shown run is active the thread ends: an idle kernel sen
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import Any, Protocol
 
@@ -44,8 +45,7 @@ class SharedPoll:
     def __init__(self, client: Client):
         self._client = client
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._lock = threading.RLock()  # watch() adds from the kernel's thread meanwhile
         self._thread: threading.Thread | None = None
         #: refreshes done so far (the benchmark compares it with the requests sent)
         self.ticks = 0
@@ -53,8 +53,7 @@ class SharedPoll:
     def watch(self, widget: Watched) -> None:
         """Keep ``widget`` current until nothing it shows is active (or it is closed)."""
         with self._lock:
-            self._watched.add(widget)
-            self._wake.set()
+            self._watched.add(widget)  # just fetched: the next tick comes soon enough
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="mantik-poll",
                                                 daemon=True)
@@ -68,7 +67,9 @@ class SharedPoll:
 
     def _shown(self) -> list[Watched]:
         """The registered widgets still displayed (a closed widget has no comm)."""
-        return [w for w in list(self._watched) if getattr(w, "comm", True) is not None]
+        with self._lock:
+            widgets = list(self._watched)
+        return [w for w in widgets if getattr(w, "comm", True) is not None]
 
     def _active_ids(self) -> tuple[list[Watched], set[str]]:
         shown = self._shown()
@@ -80,8 +81,7 @@ class SharedPoll:
     def _loop(self) -> None:
         delay = POLL_MIN
         while True:
-            self._wake.wait(delay)
-            self._wake.clear()
+            time.sleep(delay)
             shown, ids = self._active_ids()
             if ids:
                 delay = self._tick(shown, ids, delay)

@@ -73,6 +73,7 @@ class RunCard(w.VBox):
         self._link = w.HTML()
         self._log_button = w.ToggleButton(description="log", icon="align-left",
                                           tooltip="show the end of the run's log",
+                                          layout=w.Layout(width="auto"),
                                           _dom_classes=["mantik-action-log"])
         self._cancel_button = _action("cancel", "stop", "cancel this run", self._on_cancel,
                                       button_style="danger")
@@ -296,12 +297,12 @@ class RunTable(w.VBox):
         return {run_id for run_id, run in self._runs.items() if not run.terminal}
 
     def refresh(self, runs: dict[str, RunRecord]) -> bool:
-        """Take fresh records of its rows; re-render when one changed."""
+        """Take fresh records of its rows (re-rendered: their elapsed time goes on too)."""
         changed = False
-        for run_id, fresh in runs.items():
-            if run_id in self._runs:
-                changed = self._runs[run_id].replace(fresh) or changed
-        if changed:
+        mine = [run_id for run_id in runs if run_id in self._runs]
+        for run_id in mine:
+            changed = self._runs[run_id].replace(runs[run_id]) or changed
+        if mine:
             self._rows.value = self._table()
         return changed
 

@@ -96,8 +96,8 @@ def test_card_goes_live_while_the_kernel_stays_usable_then_manage_runs(kernel, h
                        "while poll.running and time.monotonic() - t < 60: time.sleep(0.05)\n"
                        "print(_['state'], poll.running)")
     assert after.stdout == "COMPLETED False\n", after.stderr
-
     run_id = RunService(home).list()[0].id
+
     rerun = kernel.run(f"second = %mantik_rerun {run_id[:6]} -p n=3 --wait\n"
                        "print(second['parent_id'], second['parameters'], second['state'])")
     assert rerun.stdout.splitlines()[-1] == f"{run_id} {{'n': 3}} COMPLETED", rerun.stderr
@@ -126,6 +126,13 @@ def test_card_goes_live_while_the_kernel_stays_usable_then_manage_runs(kernel, h
 
     sites = kernel.run("%mantik_sites").value.splitlines()
     assert "local" in [line.split()[0] for line in sites]
+
+    # the ended card offers a download: its click copies the run's folder here again
+    kernel.comm_send(widget_id(first, "ButtonModel", description="download"),
+                     {"method": "custom", "content": {"event": "click"}})
+    said = kernel.wait_for(widget_update(f"downloaded mantik-runs/{run_id}"))
+    copy = said["content"]["data"]["state"]["value"].split("downloaded ")[1].split("<")[0]
+    assert (tmp_path / copy / "mantik-output" / "p.ipynb").is_file(), copy
 
 
 def interrupt_at(kernel: Kernel, service: RunService, marker: str):
