@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import BackendError, MantikError, UnavailableError
+from .progress import NO_PROGRESS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -154,6 +155,11 @@ class GuardedBackend:
         self.pool.refuse_if_stuck(self.backend.site.name, self)
         return self.backend.submit(job)
 
+    def submit_array(self, job: Any, points: list[int]) -> Any:
+        # a sweep's array, as a submit: never cut short, refused first by a hung site
+        self.pool.refuse_if_stuck(self.backend.site.name, self)
+        return self.backend.submit_array(job, points)
+
     def check(self) -> str:
         return self._call("testing the connection", self.backend.check)
 
@@ -166,14 +172,18 @@ class GuardedBackend:
     def cancel(self, run: Any) -> None:
         return self._call("cancelling a job", lambda: self.backend.cancel(run))
 
+    def cancel_points(self, runs: list) -> None:
+        return self._call("cancelling a sweep's jobs", lambda: self.backend.cancel_points(runs))
+
     def read_log(self, run: Any, offset: int, limit: int | None = None) -> bytes:
         return self._call("reading a log", lambda: self.backend.read_log(run, offset, limit))
 
     def list_files(self, run: Any, path: str = "") -> list:
         return self._call("listing files", lambda: self.backend.list_files(run, path))
 
-    def download(self, run: Any, path: str, dest: Path) -> Path:
-        return self._call("downloading", lambda: self.backend.download(run, path, dest),
+    def download(self, run: Any, path: str, dest: Path, progress: Any = NO_PROGRESS) -> Path:
+        return self._call("downloading",
+                          lambda: self.backend.download(run, path, dest, progress),
                           self.pool.transfer_deadline)
 
     def delete(self, run: Any) -> None:
