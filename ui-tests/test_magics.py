@@ -79,7 +79,7 @@ def test_magics_notebook_top_to_bottom_stays_live(page: Page, lab):
     page.evaluate(RUN_ALL, "magics.ipynb")
 
     submit_out = cell_output(page, 3)
-    card = submit_out.locator(".mantik-card")
+    card = submit_out.locator(".mantik-card").first  # a re-run's card opens inside it
     expect(card).to_be_visible(timeout=120_000)
     # the frontend saved the notebook on the kernel's request, answering within the wait
     expect(submit_out).to_contain_text("packaging magics.ipynb: saved by the frontend")
@@ -123,12 +123,21 @@ def test_magics_notebook_top_to_bottom_stays_live(page: Page, lab):
     assert "epoch 4/4" in (lab.root / executed).read_text()
     page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab[title*="Path: magics.ipynb"]').click()
 
+    # re-run from the ended card: the new run's live card opens under it
+    card.locator(".mantik-action-re-run").click()
+    rerun_card = card.locator(".mantik-card")
+    expect(rerun_card).to_be_visible(timeout=120_000)
+    rerun = run_id_of(rerun_card)
+    assert rerun != first and lab.api("GET", f"runs/{rerun}")["parent_id"] == first
+
     long_state = long_card.locator(".mantik-state")
     expect(long_state).to_have_attribute("data-state", "RUNNING", timeout=RUN_TIMEOUT)
     long_card.locator(".mantik-action-cancel").click()
     expect(long_state).to_have_attribute("data-state", "CANCELLED", timeout=RUN_TIMEOUT)
     expect(long_card.locator(".mantik-action-cancel")).to_be_hidden()
     assert lab.api("GET", f"runs/{second}")["state"] == "CANCELLED"
+    expect(rerun_card.locator(".mantik-state")).to_have_attribute("data-state", "COMPLETED",
+                                                                  timeout=RUN_TIMEOUT)
 
     for theme in ("dark", "light"):
         if theme == "dark":
