@@ -401,9 +401,7 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
-        begin_in = (slurm_jobs.begin_delay(job.begin, datetime.now(timezone.utc))
-                    if job.begin else None)
-        return slurm_jobs.directives(spec, job.run_id, job.array, begin_in)
+        return slurm_jobs.job_directives(spec, job)
 
     def workspace(self, run_id: str) -> str:
         """The run's working directory on the system (named by the run id)."""

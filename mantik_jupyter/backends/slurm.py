@@ -163,7 +163,7 @@ class SlurmBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ submit
     def script_directives(self, job: JobRequest, spec: RunSpec) -> list[str]:
-        return slurm_jobs.directives(spec, job.run_id)
+        return slurm_jobs.job_directives(spec, job)
 
     def started_lines(self) -> list[str]:
         return [slurm_jobs.NOTE_JOB_ID]

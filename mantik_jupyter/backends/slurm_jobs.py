@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from ..spec import RunSpec, plain_text
 from ..states import RunState
-from . import JobStatus
+from . import JobRequest, JobStatus
 from .remote import job_name
 
 QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
@@ -120,6 +120,13 @@ def begin_delay(begin: datetime, now: datetime) -> int:
     Slurm reads absolute times in the submitting host's zone and refuses offsets, so the
     delay is what is sent; one second more covers Slurm truncating its own clock."""
     return max(0, math.ceil((begin - now).total_seconds()) + 1)
+
+
+def job_directives(spec: RunSpec, job: JobRequest) -> list[str]:
+    """The ``#SBATCH`` lines of a job request: its array, if any, and its begin time as a
+    delay from now (see :func:`begin_delay`)."""
+    begin_in = begin_delay(job.begin, datetime.now(timezone.utc)) if job.begin else None
+    return directives(spec, job.run_id, job.array, begin_in)
 
 
 def directives(spec: RunSpec, run_id: str, array: str | None = None,
