@@ -75,6 +75,8 @@ class JobRequest:
     #: Slurm's ``--array`` value (``0-11%2``) when the job is a sweep's job array; its
     #: tasks share the job directory (the bundle is restored once, secrets kept for all)
     array: str | None = None
+    #: the job waits on the site until this time (backends with ``deferred_start``)
+    begin: datetime | None = None
 
     @property
     def main_command(self) -> str:
@@ -89,8 +91,6 @@ class ArraySubmission:
     submission: Submission
     task_ids: list[str]
     task_dirs: list[str]
-    #: the job waits on the site until this time (backends with ``deferred_start``)
-    begin: datetime | None = None
 
 
 @dataclass(frozen=True)
