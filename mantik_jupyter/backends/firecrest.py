@@ -487,14 +487,8 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ status
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
-        jobs: dict[str, dict] = {}
-        for job in self._call("listing jobs", "job_info", self.machine):
-            job_id = str(job["jobId"])
-            jobs[job_id] = job
-            if "[" in job_id:  # array tasks not yet split, 123_[5-9%2]: each is pending
-                array, indices = slurm_jobs.task_indices(job_id)
-                for index in indices:
-                    jobs.setdefault(f"{array}_{index}", job)
+        jobs = slurm_jobs.split_tasks({str(j["jobId"]): j for j in
+                                       self._call("listing jobs", "job_info", self.machine)})
         result = {}
         for run in runs:
             if not run.remote_job_id:

@@ -28,6 +28,7 @@ from . import (
     JobRequest,
     JobStatus,
     Submission,
+    all_ended,
     slurm_jobs,
     wait_terminal,
 )
@@ -82,9 +83,8 @@ class SlurmBackend(PathFiles, RemoteBackend):
     profile_required = ()
     auth_methods = ()  # SSH logs in with the user's own keys or agent; mantik holds no secret
     capabilities = Capabilities(login_node_commands=frozenset({"PreRunCommandOnLoginNode"}),
-                                # job arrays: not yet (status and cancel of array tasks
-                                # untested here); a sweep's points go as single jobs
-                                deferred_start=True, offline_tracking=True)
+                                deferred_start=True, job_arrays=True,
+                                offline_tracking=True)
 
     def __init__(self, site: Any, home: Path):
         super().__init__(site, home)
@@ -182,8 +182,8 @@ class SlurmBackend(PathFiles, RemoteBackend):
             self.login_node_command(workspace, pre)
 
         def recover() -> str | None:  # the job a lost reply would have named
-            found = self._job_of(job.run_id)
-            return found.job_id if found else None
+            found = self._job_of(job.run_id)  # an array's: one of its tasks, 123_4
+            return found.job_id.partition("_")[0] if found else None
 
         # the job's log is made by Slurm with sbatch's umask: owner-only, as the rest
         line = command("cd", workspace) + " && umask 077 && " + command(*SBATCH, SCRIPT)
@@ -226,7 +226,7 @@ class SlurmBackend(PathFiles, RemoteBackend):
         without either, the run directory (the attempt's upload) is removed."""
         workspace = self.workspace(run.id)
         job = self._job_of(run.id)
-        job_id = job.job_id if job else self._noted_job_id(workspace)
+        job_id = job.job_id.partition("_")[0] if job else self._noted_job_id(workspace)
         if not job_id:
             self.shell("removing the run directory", command("rm", "-rf", "--", workspace))
             return None
@@ -256,7 +256,10 @@ class SlurmBackend(PathFiles, RemoteBackend):
         ids = [run.remote_job_id for run in runs if run.remote_job_id]
         if not ids:
             return {}
-        jobs = self._jobs("listing jobs", tuple(ids))
+        # a sweep's points are its array's tasks (123_4): asked for by the array's id, the
+        # pending rest of which Slurm names 123_[5-9%2]
+        arrays = tuple(sorted({job_id.partition("_")[0] for job_id in ids}))
+        jobs = slurm_jobs.split_tasks(self._jobs("listing jobs", arrays))
         gone = JobStatus(RunState.UNKNOWN, "GONE", "the job is not known to Slurm any more")
         return {run.id: jobs[run.remote_job_id].status if run.remote_job_id in jobs else gone
                 for run in runs if run.remote_job_id}
@@ -264,6 +267,12 @@ class SlurmBackend(PathFiles, RemoteBackend):
     def cancel(self, run: Run) -> None:
         self.shell("cancelling the job", command("scancel", run.remote_job_id))
         wait_terminal(lambda: self.status([run])[run.id])
+
+    def cancel_points(self, runs: list[Run]) -> None:
+        """``scancel`` a sweep's arrays at once (their tasks all end), then wait for them."""
+        arrays = sorted({r.remote_job_id.partition("_")[0] for r in runs if r.remote_job_id})
+        self.shell("cancelling the job arrays", command("scancel", *arrays))
+        wait_terminal(lambda: all_ended(self.status(runs)))
 
     # ------------------------------------------------------------------ files
     def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:

@@ -15,11 +15,14 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from ..spec import RunSpec, plain_text
 from ..states import RunState
 from . import JobRequest, JobStatus
 from .remote import job_name
+
+T = TypeVar("T")
 
 QUEUED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
                     "SUSPENDED", "RESV_DEL_HOLD"})
@@ -103,6 +106,18 @@ def task_indices(job_id: str) -> tuple[str, list[str]]:
     return array, indices
 
 
+def split_tasks(jobs: dict[str, T]) -> dict[str, T]:
+    """``jobs`` by id, an array's not yet split rest (``123_[5-9%2]``) also under each of its
+    tasks' ids (``123_5`` ... ``123_9``): a sweep's points are found by their task's id."""
+    found = dict(jobs)
+    for job_id, job in jobs.items():
+        if "[" in job_id:
+            array, indices = task_indices(job_id)
+            for index in indices:
+                found.setdefault(f"{array}_{index}", job)
+    return found
+
+
 def run_job(jobs: Iterable[SlurmJob], run_id: str, work_dir: str) -> SlurmJob | None:
     """The job a run started: named after the run and working in the run's directory."""
     name = job_name(run_id)
@@ -157,11 +172,12 @@ def _clock(seconds: int) -> str:
 
 # ---------------------------------------------------------------------- Slurm's own commands
 #: ``squeue`` columns, each ended by ``|`` (free text last); times as epoch seconds.
-SQUEUE_FIELDS = ("JobID", "State", "StartTime", "EndTime", "Name", "WorkDir")
+SQUEUE_FIELDS = ("JobID", "ArrayJobID", "ArrayTaskID", "State", "StartTime", "EndTime", "Name",
+                 "WorkDir")
 #: ``sacct`` columns in the same order, plus the exit code (``CODE:SIGNAL``).
 SACCT_FIELDS = ("JobID", "State", "Start", "End", "ExitCode", "JobName", "WorkDir")
-#: A job's id, or an array task's (``JOBID_TASK``).
-JOB_ID = re.compile(r"\d+(_\d+)?")
+#: A job's id, an array task's (``123_4``) or an array's not yet split rest (``123_[5-9%2]``).
+JOB_ID = re.compile(r"\d+(_\d+|_\[[\d,%-]+\])?")
 #: The line between ``squeue``'s and ``sacct``'s part of :func:`query_command`'s output.
 SACCT_MARK = "--mantik-sacct--"
 
@@ -192,7 +208,11 @@ def parse_query(output: str) -> dict[str, SlurmJob]:
     for line in queue.splitlines():
         parts = line.rstrip("|").split("|", len(SQUEUE_FIELDS) - 1)
         if len(parts) == len(SQUEUE_FIELDS) and JOB_ID.fullmatch(parts[0].strip()):
-            job_id, state, start, end, name, work_dir = (p.strip() for p in parts)
+            own_id, array, task, state, start, end, name, work_dir = (p.strip() for p in parts)
+            # squeue's JobID of an array task is its own number; Slurm names it 123_4 (and
+            # the pending rest 123_[5-9%2]) everywhere else
+            job_id = own_id if task in ("", "N/A") else (
+                f"{array}_{task}" if task.isdigit() else f"{array}_[{task}]")
             jobs[job_id] = SlurmJob(job_id, name, work_dir or None, state, None, None,
                                     _epoch(start), _epoch(end) if state not in QUEUED
                                     | RUNNING else None)

@@ -4,6 +4,7 @@ learnt the job id; through the private sshd over the session's real Slurm."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -173,3 +174,34 @@ def test_a_submitter_killed_after_sbatch_leaves_one_adopted_job(
     final = service.wait(run.id, interval=0.5, timeout=240)
     assert final.state == "COMPLETED" and b"adopted" in service.logs(run.id).data, final
     assert len(jobs_of(run.id)) == 1
+
+
+@pytest.mark.timeout(900)
+def test_a_sweep_is_one_job_array_and_cancelled_as_one(cli, slurm_sites, tmp_path):
+    """Three points at most two at once go as one ``sbatch --array=0-2%2``; each point is
+    found by its task's id (the pending rest too) and completes; a second sweep's cancel
+    ends all its tasks at once."""
+    nb = make_notebook(tmp_path / "sweep.ipynb", "pause: float = 0.1",
+                       "import time\ntime.sleep(pause)\nprint('slept', pause)")
+    sweep = json.loads(cli("submit", str(nb), "--site", "slurm-local", "--sweep",
+                           "pause=0.1,0.2,0.3", "--max-concurrent", "2", "--wait", "--json",
+                           timeout=600).stdout)
+    assert sweep["state"] == "COMPLETED", sweep
+    assert sweep["native_state"] == "3 points: 3 COMPLETED"
+    points = [cli.json("show", row["run_id"])
+              for row in cli.json("results", sweep["id"])["rows"]]
+    arrays = {p["remote_job_id"].partition("_")[0] for p in points}
+    assert len(arrays) == 1, points  # one sbatch for the three points
+    assert sorted(p["remote_job_id"].partition("_")[2] for p in points) == ["0", "1", "2"]
+    assert "#SBATCH --array=0-2%2" in points[0]["script"]
+
+    waiting = make_notebook(tmp_path / "long.ipynb", "pause: float = 600",
+                            "import time\ntime.sleep(pause)")
+    long = json.loads(cli("submit", str(waiting), "--site", "slurm-local", "--sweep",
+                          "pause=600,601,602", "--max-concurrent", "1", "--json").stdout)
+    assert cli("cancel", long["id"]).stdout.split() == [long["id"], "CANCELLED"]
+    array = cli.json("show", cli.json("results", long["id"])["rows"][0]["run_id"]
+                     )["remote_job_id"].partition("_")[0]
+    alive = subprocess.run(["squeue", "-h", "-j", array, "-t", "PD,CF,R,CG,S"],
+                           capture_output=True, text=True).stdout.strip()
+    assert alive == "", alive

@@ -71,3 +71,17 @@ def test_a_deferred_start_is_a_delay_never_earlier_and_its_begin_time_is_the_rea
     assert (held.state, held.reason) == (RunState.QUEUED, "starts at 2026-11-30T08:00:41+00:00")
     waiting = SlurmJob("7", "mantik-r1", "/w", "PENDING", reason="Priority").status
     assert waiting.reason is None
+
+
+def test_array_tasks_are_named_as_slurm_names_them():
+    """squeue's JobID of a task is its own number: the task is found as 123_4 and the
+    pending rest 123_[1-3%1] under each of its tasks' ids."""
+    from mantik_jupyter.backends.slurm_jobs import SACCT_MARK, parse_query, split_tasks
+
+    out = ("1843|1843|1-3%1|PENDING|0|0|mantik-s-0|/w|\n"
+           "1844|1843|0|RUNNING|1764490000|0|mantik-s-0|/w|\n"
+           "1842|1842|N/A|RUNNING|1764490000|0|other|/x|\n" + SACCT_MARK + "\n")
+    jobs = split_tasks(parse_query(out))
+    assert jobs["1843_0"].status.state == RunState.RUNNING
+    assert [jobs[f"1843_{i}"].status.state for i in (1, 2, 3)] == [RunState.QUEUED] * 3
+    assert "1842" in jobs and "1844" not in jobs and "1843_4" not in jobs
