@@ -400,7 +400,7 @@ def read_config_file(path: Path, shown: str | None = None) -> str:
     """The text of a run configuration file; ``shown`` is how the user named it."""
     try:
         return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         why = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"cannot read config file {shown or str(path)!r}: {why}",
                           key="config") from None

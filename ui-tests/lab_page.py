@@ -46,7 +46,7 @@ def show_panel(page: Page) -> None:
 def open_quickstart(page: Page) -> None:
     page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click()
     page.locator(".jp-DirListing-item", has_text="quickstart.ipynb").dblclick()
-    expect(page.locator(".jp-NotebookPanel .jp-MantikSubmitButton")).to_be_visible(
+    expect(page.locator(".jp-NotebookPanel:visible .jp-MantikSubmitButton")).to_be_visible(
         timeout=30_000)
     show_panel(page)
 

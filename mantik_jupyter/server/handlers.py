@@ -109,6 +109,8 @@ class MantikHandler(ExtensionHandlerMixin, APIHandler):
         """A user-given path resolved inside the contents root; refused if it leaves it."""
         if not path:
             raise BadRequest(f"{key} is required", key=key)
+        if "\0" in path:  # no file system takes it (resolving it raises)
+            raise BadRequest(f"{key} must not contain a NUL character", key=key)
         target = Path(path)
         target = (target if target.is_absolute() else self.root / path.lstrip("/")).resolve()
         if target != self.root and self.root not in target.parents:

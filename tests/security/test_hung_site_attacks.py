@@ -62,14 +62,16 @@ async def test_a_hung_and_an_html_site_stall_nothing_else(api, jp_root_dir, html
     # a job on each site (its run stays active here: the sites break before it ends); every
     # request about the UNICORE job hangs in the simulator, the FirecREST site's URL now
     # answers an HTML maintenance page
-    hung = await api.json("POST", "runs", {"notebook": "sleepy.ipynb", "site": "sim-unicore",
-                                           "parameters": {"s": 15}}, expect=201)
+    hung = await api.submitted(await api.json(
+        "POST", "runs", {"notebook": "sleepy.ipynb", "site": "sim-unicore",
+                         "parameters": {"s": 15}}, expect=201))
     job_id = hung["remote_job_id"].rstrip("/").rsplit("/", 1)[1]
     process_simulator.set_faults([{"route": job_id, "latency": 900}])
     site = await api.json("POST", "sites", {"name": "maint", "base": "sim-firecrest"},
                           expect=201)
-    maint = await api.json("POST", "runs", {"notebook": "sleepy.ipynb", "site": "maint",
-                                            "parameters": {"s": 15}}, expect=201)
+    maint = await api.submitted(await api.json(
+        "POST", "runs", {"notebook": "sleepy.ipynb", "site": "maint",
+                         "parameters": {"s": 15}}, expect=201))
     await api.json("PUT", "sites/maint", {"name": "maint", "kind": site["kind"],
                                           **site["settings"], "url": html_gateway})
     stuck = {"sim-unicore": hung["id"], "maint": maint["id"]}

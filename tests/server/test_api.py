@@ -312,6 +312,8 @@ async def test_bad_reruns_get_accurate_errors_and_leave_no_run(
     ({"notebook": "ok.ipynb", "sweep": {"Grid": {"n": [1]}}, "max_concurrent": 0}, 422,
      "Sweep.MaxConcurrent", "1 or more"),
     ({"notebook": "ok.ipynb", "sweep": "n"}, 400, "sweep", "must be a JSON object"),
+    ({"notebook": "ok.ipynb", "sweep_texts": ["n=1,2"], "config_file": "a\u0000b"}, 400,
+     "config_file", "NUL character"),
 ])
 async def test_bad_submissions_get_accurate_errors_and_leave_no_run(
         api, jp_root_dir, body, status, key, text):

@@ -96,7 +96,10 @@ def test_runs_start_later_and_a_schedule_fires_while_the_server_is_stopped(setup
     later = [api("POST", "runs", 201, json={
         "notebook": "tick.ipynb", "site": name, "config": {"Schedule": {"At": at.isoformat()}}})
         for name in ("sim-firecrest", "sim-unicore")]
-    for run in later:
+    for posted in later:  # recorded at once; bundled and sent in the server's background
+        until("the run leaving SUBMITTING", lambda r=posted: api(
+            "GET", f"runs/{r['id']}", 200)["state"] != "SUBMITTING", timeout=120)
+        run = api("GET", f"runs/{posted['id']}", 200)
         assert run["state"] == "QUEUED" and run["reason"].startswith("starts at "), run
         # Slurm's begin, or UNICORE holding it (or, on a slow day, already begun)
         until("the site holding the job", lambda r=run: max(
