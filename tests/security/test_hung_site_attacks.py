@@ -97,11 +97,13 @@ async def test_a_hung_and_an_html_site_stall_nothing_else(api, jp_root_dir, html
         body = json.loads((await api("GET", f"runs/{hung['id']}/{path}", expect=503)).body)
         assert body["reason"] == "site_unavailable", body
         assert "site 'sim-unicore'" in body["message"], body
-    # a new submission to it is refused before anything is recorded or sent
-    body = json.loads((await api("POST", "runs", {"notebook": "sleepy.ipynb",
-                                                  "site": "sim-unicore"}, expect=503)).body)
-    assert "site 'sim-unicore' is not answering" in body["message"], body
-    assert (await api.json("GET", "runs"))["total"] == 3
+    # a new submission to it is recorded at once, then refused before anything is sent:
+    # FAILED, naming the site, no job
+    refused = await api.submitted(await api.json(
+        "POST", "runs", {"notebook": "sleepy.ipynb", "site": "sim-unicore"}, expect=201))
+    assert refused["state"] == "FAILED" and refused["remote_job_id"] is None, refused
+    assert "site 'sim-unicore' is not answering" in refused["reason"], refused
+    assert (await api.json("GET", "runs"))["total"] == 4
     # the HTML site: 502 naming it and saying its answer could not be read
     body = json.loads((await api("GET", f"runs/{maint['id']}/files", expect=502)).body)
     assert "site 'maint'" in body["message"] and "could not be read" in body["message"], body
