@@ -57,7 +57,7 @@ TOKEN_MARGIN = 45.0
 STAGING_PREFIX = "mantik-stage-"
 STAGING_LOG = "mantik-stage.log"
 TRANSFER_TIMEOUT = 3600.0  # a transfer job queued or running longer is cancelled
-TRANSFER_NOT_FOUND = 20.0  # how long a new transfer job may be unknown to the scheduler
+TRANSFER_NOT_FOUND = 20.0  # how long a transfer job may be unknown to the scheduler
 TRANSFER_POLL = (0.2, 2.0)  # first and longest pause between looks at a transfer job
 TRANSFER_DONE = ("File was successfully", "Files were successfully",
                  "Multipart file upload successfully completed")  # what its log says on success
@@ -331,14 +331,17 @@ class FirecrestBackend(PathFiles, RemoteBackend):
     def await_transfer(self, what: str, job: dict) -> JobStatus:
         """The transfer job's status once it has ended."""
         job_id = str(job["jobId"])
-        started = time.monotonic()
+        started = seen = time.monotonic()
         pause = TRANSFER_POLL[0]
         while True:
             try:
                 found = self._call("reading the transfer job", "job_info", self.machine,
                                    job_id)[0]
+                seen = time.monotonic()
             except NotFoundError:
-                if time.monotonic() - started > TRANSFER_NOT_FOUND:
+                # unknown for a while after it was last seen: a job just submitted, or one
+                # that left the queue before the accounting (sacct -c) lists it
+                if time.monotonic() - seen > TRANSFER_NOT_FOUND:
                     raise BackendError(f"site {self.site.name!r}: {what} failed: transfer job "
                                        f"{job_id} is unknown to the scheduler") from None
                 found = None
