@@ -349,12 +349,21 @@ def stage(
     """Plan the bundle, hash its files (cached), write MLproject, parameters and manifest
     into ``dest`` (created)."""
     planned = plan(notebook, config, within=within, skip=skip)
-    digests = (hashes or HashCache(None)).digests(((f.source, f.key) for f in planned.files),
-                                                  scope=str(planned.root))
-    files = {f.relative: digests[f.source] for f in planned.files}
-    size = planned.size
-    dest.mkdir(parents=True, exist_ok=False, mode=0o700)
     notebook_rel = planned.notebook
+    # the notebook is copied now, the rest sent from where it is: JupyterLab saves the
+    # notebook again while it runs (a magics cell submits the notebook it is in) and the
+    # server bundles and uploads in the background meanwhile
+    sources = {f.relative: f for f in planned.files if f.relative != notebook_rel}
+    digests = (hashes or HashCache(None)).digests(((f.source, f.key) for f in sources.values()),
+                                                  scope=str(planned.root))
+    files = {f.relative: digests[f.source] for f in sources.values()}
+    dest.mkdir(parents=True, exist_ok=False, mode=0o700)
+    with os.fdopen(open_regular(notebook), "rb") as fh:
+        snapshot = fh.read()
+    (dest / notebook_rel).parent.mkdir(parents=True, exist_ok=True)
+    (dest / notebook_rel).write_bytes(snapshot)
+    files[notebook_rel] = hashlib.sha256(snapshot).hexdigest()
+    size = sum(f.size for f in sources.values()) + len(snapshot)
     output_rel = f"{OUTPUT_DIR}/{PurePosixPath(notebook_rel).name}"
     command = papermill_command(notebook_rel, output_rel, PARAMETERS_FILE)
     generated = {
@@ -378,8 +387,7 @@ def stage(
         "bundle_hash": bundle_hash,
     }
     (dest / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, default=str))
-    return Bundle(dest, notebook_rel, output_rel, files, bundle_hash, command, size,
-                  {f.relative: f for f in planned.files})
+    return Bundle(dest, notebook_rel, output_rel, files, bundle_hash, command, size, sources)
 
 
 def _bundle_hash(files: dict[str, str]) -> str:
