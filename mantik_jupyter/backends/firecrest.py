@@ -515,7 +515,7 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     def cancel_points(self, runs: list[Run]) -> None:
         """``scancel`` each array once (its tasks all end), then wait until the points did."""
-        for array in sorted({r.remote_job_id.partition("_")[0] for r in runs if r.remote_job_id}):
+        for array in slurm_jobs.array_ids(runs):
             self._call("cancelling the job array", "cancel_job", self.machine, array)
         wait_terminal(lambda: all_ended(self.status(runs)))
 

@@ -253,12 +253,11 @@ class SlurmBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ status
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
-        ids = [run.remote_job_id for run in runs if run.remote_job_id]
-        if not ids:
-            return {}
         # a sweep's points are its array's tasks (123_4): asked for by the array's id, the
         # pending rest of which Slurm names 123_[5-9%2]
-        arrays = tuple(sorted({job_id.partition("_")[0] for job_id in ids}))
+        arrays = tuple(slurm_jobs.array_ids(runs))
+        if not arrays:
+            return {}
         jobs = slurm_jobs.split_tasks(self._jobs("listing jobs", arrays))
         gone = JobStatus(RunState.UNKNOWN, "GONE", "the job is not known to Slurm any more")
         return {run.id: jobs[run.remote_job_id].status if run.remote_job_id in jobs else gone
@@ -270,7 +269,7 @@ class SlurmBackend(PathFiles, RemoteBackend):
 
     def cancel_points(self, runs: list[Run]) -> None:
         """``scancel`` a sweep's arrays at once (their tasks all end), then wait for them."""
-        arrays = sorted({r.remote_job_id.partition("_")[0] for r in runs if r.remote_job_id})
+        arrays = slurm_jobs.array_ids(runs)
         self.shell("cancelling the job arrays", command("scancel", *arrays))
         wait_terminal(lambda: all_ended(self.status(runs)))
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from ..spec import RunSpec, plain_text
 from ..states import RunState
+from ..store import Run
 from . import JobRequest, JobStatus
 from .remote import job_name
 
@@ -106,6 +107,12 @@ def task_indices(job_id: str) -> tuple[str, list[str]]:
     return array, indices
 
 
+def array_ids(runs: Iterable[Run]) -> list[str]:
+    """The jobs (an array's id for its tasks, ``123`` for ``123_4``) the runs' jobs belong
+    to, each once, sorted: what one ``squeue -j`` or ``scancel`` names for them all."""
+    return sorted({r.remote_job_id.partition("_")[0] for r in runs if r.remote_job_id})
+
+
 def split_tasks(jobs: dict[str, T]) -> dict[str, T]:
     """``jobs`` by id, an array's not yet split rest (``123_[5-9%2]``) also under each of its
     tasks' ids (``123_5`` ... ``123_9``): a sweep's points are found by their task's id."""
@@ -174,7 +181,8 @@ def _clock(seconds: int) -> str:
 #: ``squeue`` columns, each ended by ``|`` (free text last); times as epoch seconds.
 SQUEUE_FIELDS = ("JobID", "ArrayJobID", "ArrayTaskID", "State", "StartTime", "EndTime", "Name",
                  "WorkDir")
-#: ``sacct`` columns in the same order, plus the exit code (``CODE:SIGNAL``).
+#: ``sacct`` columns: the same facts (sacct names array tasks ``123_4`` itself), plus the
+#: exit code (``CODE:SIGNAL``).
 SACCT_FIELDS = ("JobID", "State", "Start", "End", "ExitCode", "JobName", "WorkDir")
 #: A job's id, an array task's (``123_4``) or an array's not yet split rest (``123_[5-9%2]``).
 JOB_ID = re.compile(r"\d+(_\d+|_\[[\d,%-]+\])?")
