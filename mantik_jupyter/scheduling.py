@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -121,9 +122,13 @@ class Scheduler:
         bundle = stage(notebook, run_id="snapshot", config=spec.config, parameters={},
                        dest=staging, skip=(ctx.home,), within=ctx.contents_root,
                        hashes=ctx.hashes)
+        copy = folder / "project" / bundle.notebook
         bundle.copy_project(folder / "project")
+        # the notebook itself was copied into the staging folder when it was staged
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / bundle.notebook, copy)
         shutil.rmtree(staging)
-        return folder / "project" / bundle.notebook, bundle.bundle_hash
+        return copy, bundle.bundle_hash
 
     def _forget(self, schedule_id: str) -> None:
         """Undo an add that failed: its record, history and snapshot."""
