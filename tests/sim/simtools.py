@@ -30,22 +30,27 @@ class SpecChecker:
         self.spec = firecrest_spec()
         self.base_path = urlsplit(base_url).path.rstrip("/")
         self.paths = [
-            (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"), ops)
+            (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"), template, ops)
             for template, ops in self.spec["paths"].items()
         ]
         self.checked = 0
+        # "METHOD template" of each operation checked: what a test made, however often it
+        # polled (a count would depend on how fast the jobs ran)
+        self.operations: set[str] = set()
 
-    def operation(self, method: str, path: str) -> dict:
-        """The spec's operation for a request, or AssertionError if the spec has none."""
-        for pattern, ops in self.paths:
+    def operation(self, method: str, path: str) -> tuple[str, dict]:
+        """The spec's path template and operation for a request, or AssertionError if the
+        spec has none."""
+        for pattern, template, ops in self.paths:
             if pattern.match(path) and method.lower() in ops:
-                return ops[method.lower()]
+                return template, ops[method.lower()]
         raise AssertionError(f"{method} {path} is not an operation of the FirecREST spec")
 
     def check(self, method: str, url: str, status: int, content_type: str, body: bytes) -> None:
         """AssertionError unless the status is documented and the JSON body fits its schema."""
         path = urlsplit(url).path[len(self.base_path):]
-        responses = self.operation(method, path)["responses"]
+        template, operation = self.operation(method, path)
+        responses = operation["responses"]
         entry = responses.get(str(status)) or responses.get(f"{status // 100}XX")
         assert entry is not None, f"{method} {path}: status {status} is not in the spec"
         schema = entry.get("content", {}).get("application/json", {}).get("schema")
@@ -58,6 +63,7 @@ class SpecChecker:
             errors = sorted(validator.iter_errors(document), key=str)
             assert not errors, f"{method} {path} {status}: {errors[0].message} in {document}"
         self.checked += 1
+        self.operations.add(f"{method.upper()} {template}")
 
     def sync_hook(self, response: httpx.Response) -> None:
         """httpx response hook for sync clients."""
