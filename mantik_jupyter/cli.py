@@ -14,10 +14,10 @@ from typing import Any
 
 from . import __version__, registry
 from .cli_progress import Display
-from .errors import MantikError
+from .errors import ConfigError, MantikError
 from .request import RerunChanges, SubmitRequest
 from .runfilter import RunFilter
-from .schedules_cli import add_when_flags, request_of
+from .schedules_cli import add_when_flags, request_of, schedule_section
 from .schedules_cli import register as register_schedules
 from .sites_cli import register as register_sites
 
@@ -55,23 +55,26 @@ def _show_run(service: Any, run: Any, as_json: bool) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     body = {"notebook": args.notebook, "site": args.site, "config_file": args.config,
             "parameter_texts": args.param or [], "name": args.name,
-            "sweep_texts": args.sweep, "repeat": args.repeat,
-            "max_concurrent": args.max_concurrent}
+            "schedule": schedule_section(args), "sweep_texts": args.sweep,
+            "repeat": args.repeat, "max_concurrent": args.max_concurrent}
     sweep = _sweep_request(body)
     if args.dry_run:
         return _dry_run(args) if sweep is None else _sweep_dry_run(args, sweep)
     service = _service()
-    if sweep is not None:
+    request = request_of(args)
+    if "Cron" in request.spec.schedule:  # recurring: a schedule (of a sweep too), not a run
+        if sweep is not None and "Sweep" not in request.spec.config:
+            raise ConfigError("--cron with --sweep, --repeat or --max-concurrent: a schedule "
+                              "takes its sweep from the config's Sweep key", key="Sweep")
+        schedule = service.add_schedule(request)
+        if args.json:
+            _print_json(schedule)
+        else:
+            print(schedule["id"])
+        return 0
+    if sweep is not None:  # held until Schedule.At too, when given
         run = service.submit_sweep(sweep)
     else:
-        request = request_of(args)
-        if "Cron" in request.spec.schedule:  # recurring: a schedule, not one run
-            schedule = service.add_schedule(request)
-            if args.json:
-                _print_json(schedule)
-            else:
-                print(schedule["id"])
-            return 0
         with Display(quiet=args.json) as display:
             run = service.submit(request, progress=display)
     if args.follow:

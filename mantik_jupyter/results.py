@@ -80,7 +80,9 @@ def rerun_sweep(sweep: Run, points: list[Run], changes: RerunChanges) -> SweepRe
     """The sweep's request again (``failed``: only its points that did not complete, each
     once, as explicit points), linked to the sweep by ``rerun_of``."""
     request = SweepRequest.from_json(sweep.request, lambda path, _key: Path(path))
-    request = replace(request, rerun_of=sweep.id)
+    # a start time belonged to the sweep it was given to: a re-run starts now
+    config = {k: v for k, v in request.base.spec.config.items() if k != "Schedule"}
+    request = replace(request, rerun_of=sweep.id, base=replace(request.base, config=config))
     if not changes.failed:
         return request
     failed = [p for p in points if RunState(p.state).terminal and p.state != "COMPLETED"]

@@ -38,6 +38,8 @@ from .spec import RunSpec, plain_text
 from .states import RunState
 from .store import ScheduleRecord, ScheduleStore
 from .submitting import DEFAULT_SITE, Submitter, check_deferred_start
+from .sweeping import SweepSubmitter
+from .sweeps import SweepRequest
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,12 @@ def occurrence_run_id(schedule_id: str, occurrence: datetime) -> str:
 class Scheduler:
     """Adds, reconciles, pauses, resumes and removes recurring schedules."""
 
-    def __init__(self, context: EngineContext, submitter: Submitter,
+    def __init__(self, context: EngineContext, submitter: Submitter, sweeper: SweepSubmitter,
                  cancel: Callable[[str], Any], clock: Clock = utc_now):
         self.context = context
         self.store = ScheduleStore(context.store)
         self.submitter = submitter
+        self.sweeper = sweeper  # a schedule whose request has a Sweep fires sweeps
         self.cancel = cancel
         self.clock = clock
 
@@ -82,7 +85,12 @@ class Scheduler:
         site = ctx.catalog.get(request.site or spec.site or DEFAULT_SITE)
         backend = ctx.backend(site)
         backend.validate(spec)
-        check_deferred_start(backend, when.next_after(self.clock()))
+        sites = {site.name}
+        if "Sweep" in spec.config:  # every point checked now, as a sweep submitted now is
+            sites = {p.site for p in self.sweeper.plan(SweepRequest.of(request)).points}
+        for name in sorted(sites):
+            check_deferred_start(ctx.backend(ctx.catalog.get(name)),
+                                 when.next_after(self.clock()))
         given = resolve_parameters(notebook_parameters(notebook),
                                    {**spec.parameters, **request.parameters},
                                    dict(request.parameter_texts))
@@ -210,11 +218,15 @@ class Scheduler:
             request = SubmitRequest.from_json(record.request, lambda path, _key: Path(path))
             config = {k: v for k, v in request.spec.config.items() if k != "Schedule"}
             label = occurrence.astimezone(self.schedule(record).zone).strftime("%Y%m%d-%H%M")
+            request = replace(request, config=config, name=f"{record.name}-{label}")
             # ConflictError: another process submitted it meanwhile; it is adopted below
             with contextlib.suppress(ConflictError):
-                self.submitter.submit(replace(request, config=config,
-                                              name=f"{record.name}-{label}"),
-                                      begin=begin, run_id=run_id, confined=False)
+                if "Sweep" in config:
+                    self.sweeper.submit(SweepRequest.of(request), begin=begin, run_id=run_id,
+                                        confined=False)
+                else:
+                    self.submitter.submit(request, begin=begin, run_id=run_id,
+                                          confined=False)
         self.store.add_occurrence(record.id, key, run_id)
 
     @staticmethod

@@ -82,7 +82,7 @@ class RunService:
         self._reconciler = Reconciler(self._context, self._finalizer, submit_grace)
         self._submitter = Submitter(self._context)
         self._sweeper = SweepSubmitter(self._context, self._submitter)
-        self._scheduler = Scheduler(self._context, self._submitter, self.cancel)
+        self._scheduler = Scheduler(self._context, self._submitter, self._sweeper, self.cancel)
         self.links = links or LinkPolicy.of(None, "", tracker.uri_for_humans)
 
     @property

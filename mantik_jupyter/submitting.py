@@ -89,7 +89,7 @@ class Submitter:
         arguments after ``listener`` as for :meth:`submit`)."""
         ctx = self.context
         spec = request.spec
-        begin = self._begin(spec) or begin
+        begin = requested_start(spec) or begin
         notebook_path = Path(request.notebook).expanduser().resolve()
         declared = notebook_parameters(notebook_path)
         site = ctx.catalog.get(request.site or spec.site or DEFAULT_SITE)
@@ -209,19 +209,6 @@ class Submitter:
                 listener(run_id, snapshot)
         return publish
 
-    @staticmethod
-    def _begin(spec: RunSpec) -> datetime | None:
-        """``Schedule.At`` checked against the clock (a recurring schedule is no run)."""
-        if not spec.schedule:
-            return None
-        when = Schedule.of(spec.schedule)
-        if when.recurring:
-            raise ConfigError("Schedule.Cron: a recurring schedule is added as a schedule "
-                              "(mantik-jupyter schedules add, submit --cron, POST schedules), "
-                              "not submitted as one run", key="Schedule.Cron")
-        when.check(datetime.now(timezone.utc))
-        return when.at
-
     def tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
         """The MLflow tags of a run (site, bundle, notebook, resources, git commit)."""
         tags = {
@@ -273,6 +260,19 @@ def _cause(exc: Exception) -> str:
     if isinstance(exc, MantikError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
+
+
+def requested_start(spec: RunSpec) -> datetime | None:
+    """``Schedule.At`` checked against the clock (a recurring schedule is no run)."""
+    if not spec.schedule:
+        return None
+    when = Schedule.of(spec.schedule)
+    if when.recurring:
+        raise ConfigError("Schedule.Cron: a recurring schedule is added as a schedule "
+                          "(mantik-jupyter schedules add, submit --cron, POST schedules), "
+                          "not submitted as one run", key="Schedule.Cron")
+    when.check(datetime.now(timezone.utc))
+    return when.at
 
 
 def check_deferred_start(backend: Backend, begin: datetime | None) -> None:

@@ -16,19 +16,21 @@ import shutil
 import uuid
 from collections import Counter
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .backends import Backend, JobRequest, slurm_jobs
 from .bundle import Bundle, stage
 from .context import EngineContext
+from .errors import ConflictError
 from .jobscript import Task, array_command
 from .params import notebook_parameters, resolve_parameters
 from .request import SubmitRequest
 from .spec import RunSpec, plain_text
 from .states import RunState
 from .store import Run, now
-from .submitting import DEFAULT_SITE, Submitter
+from .submitting import DEFAULT_SITE, Submitter, check_deferred_start, requested_start
 from .sweeps import ArrayGroup, PlannedPoint, SweepPlan, SweepRequest, plan
 
 log = logging.getLogger(__name__)
@@ -54,29 +56,42 @@ class SweepSubmitter:
 
         return plan(request, declared, site_info, DEFAULT_SITE)
 
-    def submit(self, request: SweepRequest) -> Run:
-        """Plan, stage once, record, track and queue; returns the sweep's record."""
+    def submit(self, request: SweepRequest, *, begin: datetime | None = None,
+               run_id: str | None = None, confined: bool = True) -> Run:
+        """Plan, stage once, record, track and queue; returns the sweep's record.
+
+        The sites hold every point until ``Schedule.At`` (or ``begin``). A schedule's
+        occurrence has a fixed ``run_id`` (ConflictError if it was submitted already) and
+        its project is a snapshot in the home (``confined`` False), as for single runs."""
         ctx = self.context
         sweep_plan = self.plan(request)
+        begin = requested_start(request.base.spec) or begin
         base = request.base
         notebook = Path(base.notebook).expanduser().resolve()
         base_spec = base.spec
         declared = notebook_parameters(notebook)
         given = resolve_parameters(declared, {**base_spec.parameters, **base.parameters},
                                    dict(base.parameter_texts))
-        sweep_id = uuid.uuid4().hex[:12]
+        sweep_id = run_id or uuid.uuid4().hex[:12]
         name = plain_text(base.name, "name") if base.name else (
             base_spec.name or f"{notebook.stem}-sweep-{sweep_id[:6]}")
         sites = sorted({p.site for p in sweep_plan.points})
+        for site_name in sites:
+            check_deferred_start(ctx.backend(ctx.catalog.get(site_name)), begin)
+        reason = f"starts at {begin.isoformat()}" if begin else None
         staging = ctx.staging(sweep_id)
         staging.parent.mkdir(exist_ok=True, mode=0o700)
         records: list[Run] = []
         queued: list[tuple[Backend, list[Run]]] = []
         with ctx.submit_lock(sweep_id):
+            if ctx.store.exists(sweep_id):  # an occurrence another process submitted
+                raise ConflictError(f"run {sweep_id} has been submitted already", key="run")
             try:
                 bundle = stage(notebook, run_id=sweep_id, config=base_spec.config,
-                               parameters=given, dest=staging, skip=(ctx.home,),
-                               within=ctx.contents_root, hashes=ctx.hashes)
+                               parameters=given, dest=staging,
+                               skip=(ctx.home,) if confined else (),
+                               within=ctx.contents_root if confined else None,
+                               hashes=ctx.hashes)
                 sweep_config = {**base_spec.config, "Sweep": request.sweep.to_config()}
                 sweep = ctx.store.insert(Run(
                     id=sweep_id, name=name, site="+".join(sites), notebook=str(notebook),
@@ -93,12 +108,12 @@ class SweepSubmitter:
                     members = [points[p.index] for p in group.points]
                     backend = ctx.backend(group.site)
                     queued.append((backend, members))
-                    self._queue(backend, sweep, number, group, members, bundle)
+                    self._queue(backend, sweep, number, group, members, bundle, begin)
             except BaseException:
                 self._discard(records, queued, staging)
                 raise
             shutil.rmtree(staging, ignore_errors=True)
-            return ctx.store.update(sweep_id, state=RunState.QUEUED.value,
+            return ctx.store.update(sweep_id, state=RunState.QUEUED.value, reason=reason,
                                     native_state=counts_text(ctx.store.points(sweep_id)))
 
     def _track_sweep(self, sweep: Run, sweep_plan: SweepPlan, spec: RunSpec) -> str:
@@ -145,8 +160,9 @@ class SweepSubmitter:
                                 mlflow_experiment_id=experiment)
 
     def _queue(self, backend: Backend, sweep: Run, number: int, group: ArrayGroup,
-               members: list[Run], bundle: Bundle) -> None:
-        """One job array for the group, or one job per point where the site takes none."""
+               members: list[Run], bundle: Bundle, begin: datetime | None) -> None:
+        """One job array for the group, or one job per point where the site takes none;
+        the site holds them until ``begin``."""
         ctx = self.context
         site = ctx.catalog.get(group.site)
         tasks = [Task(run.point or 0, run.parameters, {
@@ -158,7 +174,7 @@ class SweepSubmitter:
         command = array_command(bundle.notebook, bundle.output_notebook, tasks)
         job = JobRequest(run_id=f"{sweep.id}-{number}", name=f"{sweep.name}-{number}",
                          bundle=bundle, spec=group.spec, env=shared,
-                         secret_env=ctx.tracker.job_secrets(), command=command)
+                         secret_env=ctx.tracker.job_secrets(), command=command, begin=begin)
         if backend.capabilities.job_arrays:
             limit = sweep_max_concurrent(sweep)
             started = backend.submit_array(
@@ -175,6 +191,7 @@ class SweepSubmitter:
         for run, (task_id, folder), submission in zip(members, placed, submissions,
                                                       strict=True):
             ctx.store.update(run.id, state=RunState.QUEUED.value, native_state="SUBMITTED",
+                             reason=f"starts at {begin.isoformat()}" if begin else None,
                              remote_job_id=task_id, work_dir=folder,
                              script=submission.script,
                              bytes_uploaded=submission.bytes_uploaded)
@@ -227,6 +244,9 @@ def aggregate(context: EngineContext, sweep_id: str) -> Run | None:
     if active:
         state = RunState.RUNNING if states[RunState.RUNNING.value] or len(active) < len(
             states) else RunState.QUEUED
+        reasons = {p.reason for p in points}
+        if state is RunState.QUEUED and len(reasons) == 1:
+            reason = reasons.pop()  # all wait for the same thing, e.g. "starts at ..."
     elif states[RunState.COMPLETED.value] == len(points):
         state = RunState.COMPLETED
     elif states[RunState.CANCELLED.value] and not states[RunState.FAILED.value]:

@@ -49,8 +49,13 @@ def array_status(tasks: dict[str, Status]) -> Status:
     ends = [t.end for t in tasks.values() if t.end]
     if any(s in ACTIVE for s in states):
         running = any(s in ("RUNNING", "COMPLETING") for s in states)
-        return Status("RUNNING" if running else "PENDING", None, None, None,
-                      min(starts, default=None), None, tasks)
+        # all pending for one reason (BeginTime of a --begin array): the array's reason too
+        reasons = {t.reason for t in tasks.values()}
+        reason = None if running or len(reasons) != 1 else reasons.pop()
+        begin = min((t.begin for t in tasks.values() if t.begin), default=None)
+        return Status("RUNNING" if running else "PENDING", reason, None, None,
+                      min(starts, default=None), None, tasks,
+                      None if running else begin)
     codes = [t.exit_code or 0 for t in tasks.values()]
     if all(s == "COMPLETED" for s in states) and not any(codes):
         state = "COMPLETED"

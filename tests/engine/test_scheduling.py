@@ -109,3 +109,33 @@ def test_one_ahead_one_catch_up_count_and_a_lost_submission(service, tmp_path):
     service.tick_schedules()
     assert occurrences(service, counted["id"]) == ["11:00", "15:00"]  # Count reached
     assert service.schedule(counted["id"])["next_time"] is None
+
+
+def test_a_schedule_with_a_sweep_fires_whole_sweeps_and_at_holds_a_sweep(service, tmp_path):
+    """Each occurrence of a recurring Sweep is a whole sweep the site holds until its time
+    (pause cancels every point); a sweep with At waits too, and its re-run starts now."""
+    nb = make_notebook(tmp_path / "project" / "grid.ipynb", "lr: float = 0.1", "print(lr)")
+    grid = {"Grid": {"lr": [0.1, 0.2]}}
+    added = service.add_schedule(SubmitRequest(notebook=str(nb), site="local", config={
+        "Sweep": grid, "Schedule": {"Cron": "0 * * * *", "Timezone": "UTC"}}))
+    first = service.get(added["last_run"]["id"])
+    assert first.id == occurrence_run_id(added["id"], T0.replace(hour=11, minute=0))
+    assert (first.is_sweep, first.state, first.reason) == (
+        True, "QUEUED", "starts at 2030-01-01T11:00:00+00:00")
+    points = service.points(first.id)
+    assert sorted(p.parameters["lr"] for p in points) == [0.1, 0.2]
+    assert {(p.state, p.reason) for p in points} == {("QUEUED", first.reason)}
+    service.pause_schedule(added["id"])
+    assert {service.synced(p.id).state for p in points} == {"CANCELLED"}
+
+    from datetime import timedelta  # At is checked against the real clock, not the test's
+    at = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
+    held = service.submit(SubmitRequest(notebook=str(nb), site="local", config={
+        "Sweep": grid, "Schedule": {"At": at.isoformat()}}))
+    assert (held.is_sweep, held.state, held.reason) == (True, "QUEUED",
+                                                        f"starts at {at.isoformat()}")
+    assert {service.synced(p.id).reason for p in service.points(held.id)} == {held.reason}
+    again = service.rerun(held.id)
+    assert again.is_sweep and again.reason is None and "Schedule" not in again.spec
+    service.cancel(again.id)
+    service.cancel(held.id)

@@ -188,6 +188,21 @@ def test_runs_start_later_and_a_schedule_fires_while_the_server_is_stopped(setup
     assert [r["run"]["state"] for r in kept] == ["CANCELLED", "CANCELLED"]  # history kept
     assert api("GET", "schedules", 200, params={"deleted": "true"})["schedules"][0]["deleted"]
 
+    # --- a sweep held until At: its one array waits on the site, cancelled with the sweep
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    held = api("POST", "runs", 201, json={"notebook": "tick.ipynb", "site": "sim-firecrest",
+                                          "config": {"Sweep": {"Grid": {"n": [1, 2]}},
+                                                     "Schedule": {"At": tomorrow.isoformat()}}})
+    assert (held["state"], held["reason"]) == ("QUEUED", f"starts at {tomorrow.isoformat()}")
+    assert (held["sweep_id"], held["native_state"]) == (held["id"], "2 points: 2 QUEUED")
+    until("the site holding the array", lambda: f"mantik-{held['id']}-0" in site.waiting()
+          and site.job(f"{held['id']}-0")["begin"] >= tomorrow.timestamp(), timeout=60)
+    api("PATCH", f"runs/{held['id']}", 200, json={"action": "cancel"})
+    assert site.job(f"{held['id']}-0")["state"] == "CANCELLED"
+    flags = cli("submit", str(server.root / "tick.ipynb"), "--site", "sim-firecrest",
+                "--cron", "0 3 * * *", "--sweep", "n=1,2")
+    assert flags.returncode == 2 and "config's Sweep key" in flags.stderr, flags.stderr
+
     # --- the server up: each minute fires on time and the one after it waits at once
     done = until("the catch-up run's end", lambda: (lambda r: r if r["state"] in ENDED else None)(
         api("GET", f"runs/{runs[caught_up]['id']}", 200)), timeout=180)
