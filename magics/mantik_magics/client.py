@@ -58,6 +58,11 @@ class Client(Protocol):
     def download(self, run_id: str, path: str, to: Path) -> Path:
         """Copy a file or folder of the run's directory into the folder ``to``."""
 
+    def results(self, run_id: str, sort: str | None = None) -> dict[str, Any]:
+        """A sweep's points ranked by its objective (or ``sort``): ``{sweep, state, metric,
+        goal, rows}``, each row ``{point, run_id, state, reason, site, parameters,
+        duration, metrics, best}``."""
+
     def add_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
         """Add a recurring schedule: ``request`` is a ``SubmitRequest``'s JSON with Cron."""
 

@@ -1,4 +1,5 @@
-"""What the list magics return: runs and sites as lists that print as text or tables."""
+"""What the list magics return: runs, sites and schedules as lists that print as text or
+tables."""
 
 from __future__ import annotations
 
@@ -50,13 +51,26 @@ class SiteList(list):
         return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
+def schedule_state(schedule: dict[str, Any]) -> str:
+    """``active``, ``paused`` or ``deleted``."""
+    return "deleted" if schedule.get("deleted") else "paused" if schedule.get(
+        "paused") else "active"
+
+
 class ScheduleList(list):
-    """Schedules as a list of dicts, one line each: state, cron, next time, last run."""
+    """Schedules as a list of dicts, one line each: state, cron, next time, last run;
+    displayed as the live schedules table, which keeps this list current in place."""
+
+    def __init__(self, schedules: list[dict[str, Any]], client: Any, deleted: bool = False):
+        super().__init__(schedules)
+        self.client = client
+        #: deleted schedules are listed too (what a refresh asks for again)
+        self.deleted = deleted
 
     def __repr__(self) -> str:
         lines = [f"{len(self)} schedule(s)"]
         for s in self:
-            state = "deleted" if s.get("deleted") else "paused" if s.get("paused") else "active"
+            state = schedule_state(s)
             last = s.get("last_run") or {}
             lines.append(f"{s.get('id')}  {state:7}  {s.get('cron'):15}  next "
                          f"{s.get('next_time') or '-'}  last {last.get('state', '-')}  "
@@ -65,3 +79,11 @@ class ScheduleList(list):
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+    def _ipython_display_(self) -> None:
+        if not in_kernel():
+            print(repr(self))
+            return
+        from .schedule_table import show_schedule_table
+
+        show_schedule_table(self.client, self)

@@ -76,11 +76,16 @@ class LocalClient:
         return self._call(lambda: self.service.run_record(self.service.synced(run_id).id))
 
     def submit(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Package and submit a notebook file."""
+        """Package and submit a notebook file (a sweep: every point, as ``POST runs``)."""
         from mantik_jupyter.request import SubmitRequest
+        from mantik_jupyter.sweeps import SweepRequest
 
-        return self._call(lambda: self.service.run_record(
-            self.service.submit(SubmitRequest.from_json(request)).id))
+        def submitted() -> Any:
+            if SweepRequest.wanted(request):
+                return self.service.submit_sweep(SweepRequest.from_json(request))
+            return self.service.submit(SubmitRequest.from_json(request))  # a Sweep key too
+
+        return self._call(lambda: self.service.run_record(submitted().id))
 
     def rerun(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Submit a run's request again with changes."""
@@ -104,6 +109,13 @@ class LocalClient:
     def download(self, run_id: str, path: str, to: Path) -> Path:
         """Copy a file or folder of the run's directory into ``to``."""
         return self._call(lambda: self.service.download(run_id, path, to))
+
+    def results(self, run_id: str, sort: str | None = None) -> dict[str, Any]:
+        """A sweep's points ranked, after syncing them with their sites."""
+        def ranked() -> dict[str, Any]:
+            return self.service.results(self.service.synced(run_id).id, sort)
+
+        return self._call(ranked)
 
     def add_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
         """Add a recurring schedule and submit its first run."""

@@ -20,7 +20,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from .client import Client, connect
 from .errors import ClientError
 from .lists import RunList, ScheduleList, SiteList
-from .records import DOWNLOAD_ROOT, RunRecord, in_kernel, summary
+from .records import DOWNLOAD_ROOT, RunRecord, in_kernel, is_sweep, summary
 
 RUN_ID_ENV = "MANTIK_RUN_ID"
 SITE_ENV = "MANTIK_SITE"
@@ -98,14 +98,26 @@ class MantikMagics(Magics):
         return RunRecord(run)
 
     def _finish(self, run: dict[str, Any], args: argparse.Namespace) -> RunRecord:
-        """Show a new run; with ``--wait`` or ``--follow`` block until it ends."""
+        """Show a new run; with ``--wait`` or ``--follow`` block until it ends (a sweep:
+        until all its points ended)."""
         record = self._show(run)
         if not (args.wait or args.follow):
             return record
         from .watch import wait
 
-        record.replace(wait(self.client, record, stream_log=args.follow))
-        print(f"run {record['id']}: {record['state']}", flush=True)
+        sweep = is_sweep(record)
+        if sweep and args.follow:
+            print("a sweep has no one log to follow: waiting for its points to end "
+                  "(%mantik_logs POINT_RUN follows one)", flush=True)
+        fresh = wait(self.client, record, stream_log=args.follow and not sweep)
+        card = getattr(record, "card", None)
+        if card is None:
+            record.replace(fresh)
+        else:  # the card shows the end even if the shared poll stopped before seeing it
+            card.refresh({record["id"]: fresh})
+        ended = f" ({record['native_state']})" if sweep else ""
+        print(f"{'sweep' if sweep else 'run'} {record['id']}: {record['state']}{ended}",
+              flush=True)
         return record
 
     @line_cell_magic
@@ -123,13 +135,21 @@ class MantikMagics(Magics):
     @argument("--cron", metavar="EXPR",
               help="repeat on this 5-field cron (quote it): adds a schedule instead of a run")
     @argument("--timezone", metavar="ZONE", help="IANA zone of --cron (default: local)")
+    @argument("--sweep", action="append", metavar="NAME=V1,V2",
+              help="sweep a parameter (or Resources.KEY, Site) over these values "
+                   "(repeatable: the grid is their product); a Sweep key in the config "
+                   "sweeps too")
+    @argument("--repeat", type=int, help="run each sweep point this many times")
+    @argument("--max-concurrent", type=int, metavar="N",
+              help="at most this many sweep points running at once")
     @_magic
     def mantik_submit(self, args: argparse.Namespace, cell: str | None) -> RunRecord | None:
         """Package this notebook and submit it as a run; the cell body is the YAML config.
 
         The config takes the Mantik backend-config keys (Resources, Environment, ...) and
-        Site, Name, Experiment and Parameters. Returns the run (a dict). Inside a submitted
-        job (MANTIK_RUN_ID is set) it does not submit again.
+        Site, Name, Experiment, Parameters and Sweep. Returns the run (a dict; a sweep's
+        own record for a sweep, shown as a sweep card). Inside a submitted job
+        (MANTIK_RUN_ID is set) it does not submit again.
         """
         run_id, site = os.environ.get(RUN_ID_ENV), os.environ.get(SITE_ENV)
         if run_id and site:
@@ -154,6 +174,12 @@ class MantikMagics(Magics):
                                              ("Timezone", args.timezone)) if v}
         if when:
             request["schedule"] = when
+        swept = {k: v for k, v in (("sweep_texts", args.sweep), ("repeat", args.repeat),
+                                   ("max_concurrent", args.max_concurrent)) if v is not None}
+        if swept and when:
+            raise ClientError("--sweep, --repeat and --max-concurrent submit a sweep now; "
+                              "they cannot be combined with --at or --cron", key="sweep")
+        request.update(swept)
         if args.cron:
             schedule = self.client.add_schedule(request)
             print(f"added schedule {schedule['id']} ({schedule['name']}): {schedule['cron']} "
@@ -161,8 +187,10 @@ class MantikMagics(Magics):
                   flush=True)
             return None
         run = self.client.submit(request)
-        print(f"submitted run {run['id']} ({run['name']}) to site {run['site']} through "
-              f"{self.client.where}", flush=True)
+        what = f"sweep {run['id']} ({run['name']}, {run['native_state']})" if is_sweep(
+            run) else f"run {run['id']} ({run['name']})"
+        print(f"submitted {what} to site {run['site']} through {self.client.where}",
+              flush=True)
         return self._finish(run, args)
 
     def _current_cell(self) -> str:
@@ -190,7 +218,22 @@ class MantikMagics(Magics):
     def mantik_schedules(self, args: argparse.Namespace, _cell: str | None) -> ScheduleList:
         """List recurring schedules with their next time and last run; returns them as
         dicts (manage them in the lab's Schedules section or `mantik-jupyter schedules`)."""
-        return ScheduleList(self.client.schedules(deleted=args.all))
+        return ScheduleList(self.client.schedules(deleted=args.all), self.client, args.all)
+
+    @line_magic
+    @magic_arguments()
+    @help_argument
+    @run_argument
+    @argument("--sort", metavar="METRIC",
+              help="rank by this metric, lowest first (default: the sweep's objective)")
+    @_magic
+    def mantik_results(self, args: argparse.Namespace, _cell: str | None) -> Any:
+        """A sweep's points side by side, best first: a pandas DataFrame (one row per point:
+        params.*, state, duration, the last value of each metrics.*, best) when pandas is
+        installed, else a list of dicts that prints as a table."""
+        from .results import results_of
+
+        return results_of(self.client.results(args.run, args.sort))
 
     @line_magic
     @magic_arguments()

@@ -1,11 +1,11 @@
 """One shared, adaptive poll per kernel that keeps every shown widget current.
 
-Widgets (run cards, the runs table; the sweep card and the schedules table can join the
-same way) register with :func:`shared_poll` and implement :class:`Watched`. While any of
-them shows an active run, one daemon thread asks the engine for the active runs in one
-request per tick (plus one per run that just ended) and hands each widget the fresh
-records; the tick is :data:`POLL_MIN` after a change and grows to :data:`POLL_MAX` while
-nothing changes. When no shown run is active the thread ends: an idle kernel sends nothing.
+Widgets (run cards, the runs table, the sweep card, the schedules table) register with
+:func:`shared_poll` and implement :class:`Watched`. While any of them shows an active run,
+one daemon thread asks the engine for the active runs in one request per tick (plus one
+per run that just ended) and hands each widget the fresh records; the tick is
+:data:`POLL_MIN` after a change and grows to :data:`POLL_MAX` while nothing changes. When
+no shown run is active the thread ends: an idle kernel sends nothing.
 """
 
 from __future__ import annotations

@@ -42,6 +42,11 @@ def in_kernel() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
+def is_sweep(run: dict[str, Any]) -> bool:
+    """True for a sweep's own record (its points are runs of their own)."""
+    return run.get("sweep_id") is not None and run.get("sweep_id") == run.get("id")
+
+
 def summary(run: dict[str, Any]) -> str:
     """``<run ID 'NAME' on SITE: STATE (reason)>``."""
     reason = f" ({run['reason']})" if run.get("reason") else ""
@@ -49,7 +54,8 @@ def summary(run: dict[str, Any]) -> str:
            f"{run.get('state')}{reason}>"
 
 
-def _parse_time(value: str | None) -> datetime | None:
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO time of the engine's JSON as an aware datetime (None for none)."""
     if not value:
         return None
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -58,10 +64,10 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def elapsed(run: dict[str, Any], now: datetime | None = None) -> str:
     """Time since the run was created (until it ended), as ``1h02m03s``."""
-    start = _parse_time(run.get("created_at"))
+    start = parse_time(run.get("created_at"))
     if start is None:
         return ""
-    end = _parse_time(run.get("ended_at")) or now or datetime.now(timezone.utc)
+    end = parse_time(run.get("ended_at")) or now or datetime.now(timezone.utc)
     seconds = max(0, int((end - start).total_seconds()))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)

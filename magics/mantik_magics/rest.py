@@ -78,6 +78,11 @@ class RestClient:
         top = PurePosixPath(names[0]).parts[0] if names else PurePosixPath(path).name
         return to / (top or run_id)
 
+    def results(self, run_id: str, sort: str | None = None) -> dict[str, Any]:
+        """GET runs/{id}/results (one MLflow search on the server)."""
+        return self.server.json("GET", self._run_path(run_id, "/results"),
+                                params={"sort": sort})
+
     def add_schedule(self, request: dict[str, Any]) -> dict[str, Any]:
         """POST schedules (its first run is submitted before the answer)."""
         return self.server.json("POST", f"{API}schedules", body=request,

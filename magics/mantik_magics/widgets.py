@@ -12,7 +12,7 @@ import html
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 from IPython import get_ipython
@@ -21,8 +21,11 @@ from IPython.display import FileLink, display
 from .client import Client
 from .errors import ClientError
 from .poll import shared_poll
-from .records import DOWNLOAD_ROOT, RunRecord, elapsed
+from .records import DOWNLOAD_ROOT, RunRecord, elapsed, is_sweep
 from .watch import LOG_CHUNK
+
+if TYPE_CHECKING:
+    from .sweep_card import SweepCard
 
 TAIL_LINES = 25
 TAIL_CHARS = 64 * 1024
@@ -246,13 +249,13 @@ def _shown(widget: w.Widget, visible: bool) -> None:
 
 
 class LiveRun(RunRecord):
-    """The run a magic returns in a kernel: the record its card keeps current.
+    """The run (or sweep) a magic returns in a kernel: the record its card keeps current.
 
     The card is its display: in the cell that showed the card the record is not echoed
     again (an echo would freeze the state it had); shown later, it shows the same card.
     """
 
-    card: RunCard
+    card: RunCard | SweepCard
     shown_in: int | None = None
 
     def _ipython_display_(self) -> None:
@@ -262,9 +265,12 @@ class LiveRun(RunRecord):
 
 
 def show_card(client: Client, run: dict[str, Any]) -> LiveRun:
-    """Display a live card for ``run``; returns the record it keeps current."""
+    """Display a live card for ``run`` (a sweep's card for a sweep); returns the record it
+    keeps current."""
+    from .sweep_card import SweepCard  # it builds on this module's parts
+
     record = LiveRun(run)
-    record.card = RunCard(client, record)
+    record.card = SweepCard(client, record) if is_sweep(run) else RunCard(client, record)
     record.shown_in = _execution_count()
     display(record.card)
     shared_poll(client).watch(record.card)

@@ -287,13 +287,17 @@ class RunsHandler(MantikHandler):
     @authorized("execute")
     async def post(self) -> None:
         body = self.body()
-        if SweepRequest.wanted(body):  # many jobs: submitted before the answer
-            run = await self.call(self.service.submit_sweep,
-                                  SweepRequest.from_json(body, self.contents_path))
+        sweep = SweepRequest.from_json(body, self.contents_path) if SweepRequest.wanted(
+            body) else None
+        if sweep is None:
+            request = SubmitRequest.from_json(body, self.contents_path)
+            if "Sweep" in request.spec.config:  # a config (a magic's cell, a file) sweeps
+                sweep = SweepRequest.of(request)
+        if sweep is not None:  # many jobs: submitted before the answer
+            run = await self.call(self.service.submit_sweep, sweep)
             self.extensionapp.poller.wake()
         else:  # one job: recorded now, bundled and uploaded in the background
-            run = await self.extensionapp.start_submit(
-                SubmitRequest.from_json(body, self.contents_path))
+            run = await self.extensionapp.start_submit(request)
         await self.reply_run(run, status=201)
 
 

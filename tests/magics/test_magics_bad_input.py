@@ -35,6 +35,15 @@ CASES = {
                                    "no notebook in {cwd} holds this cell"),
     "two notebooks hold the cell": (TWIN_CELL, "2 notebooks in {cwd} hold this cell "
                                                "(a.ipynb, b.ipynb); choose one with --notebook"),
+    "sweep value of the wrong type": ("%mantik_submit --notebook ok.ipynb --sweep epochs=1,many",
+                                      "Sweep point 1 (epochs='many'): parameter 'epochs' "
+                                      "expects int, got 'many'"),
+    "sweep in the config over an unknown parameter": (
+        "%%mantik_submit --notebook ok.ipynb\nSweep: {Grid: {epoch: [1, 2]}}\n",
+        "unknown parameter 'epoch'"),
+    "sweep on a schedule": ("%mantik_submit --notebook ok.ipynb --sweep epochs=1,2 --cron "
+                            "'0 3 * * 1'", "cannot be combined with --at or --cron"),
+    "results of no run": ("%mantik_results nosuchrun", "no run with id 'nosuchrun'"),
     "unknown run": ("%mantik_status nosuchrun", "no run with id 'nosuchrun'"),
     "unknown run's log": ("%mantik_logs nosuchrun --follow", "no run with id 'nosuchrun'"),
     "unknown state": ("%mantik_runs --state finished", "unknown state 'finished'; allowed: "),
@@ -74,7 +83,8 @@ def test_bad_input_is_one_line_without_traceback_and_no_run(workspace, case):
                                   "%%mantik_submit --help\nResources: {Nodes: 1}\n",
                                   "%mantik_runs -h", "%mantik_logs -h", "%mantik_cancel -h",
                                   "%mantik_rerun -h", "%mantik_download -h", "%mantik_sites -h",
-                                  "%mantik_status -h"])
+                                  "%mantik_status -h", "%mantik_results -h",
+                                  "%mantik_schedules -h"])
 def test_every_magic_explains_itself_with_h_and_does_nothing_else(workspace, code):
     kernel, _, service = workspace
     result = kernel.run(code)

@@ -206,6 +206,22 @@ def test_kernel_of_a_server_submits_through_the_rest_api(server, tmp_path):
         kernel.wait_for(lambda m: widget_update("CANCELLED")(m) and widget_update(big_id)(m))
         cancelled = server.api("GET", f"mantik/api/runs/{big_id}").json()
         assert cancelled["state"] == "CANCELLED" and cancelled["remote_job_id"] is None
+
+        # a Sweep key in the cell's config: the server submits a sweep, the card waits for
+        # all its points, the results come ranked through GET runs/{id}/results
+        make_notebook(root / "project" / "sweep.ipynb", "n: int = 1",
+                      "import mlflow\nwith mlflow.start_run():\n"
+                      "    mlflow.log_metric('loss', 1 / n)")
+        swept = kernel.run("%%mantik_submit --notebook sweep.ipynb --site local --wait\n"
+                           "Sweep: {Grid: {n: [1, 2]}, Objective: {Metric: loss}}\n",
+                           timeout=600)
+        assert swept.status == "ok", swept.stderr
+        sweep_id = swept.stdout.split("submitted sweep ")[1].split()[0]
+        assert swept.stdout.endswith(f"sweep {sweep_id}: COMPLETED (2 points: 2 COMPLETED)\n")
+        assert server.api("GET", f"mantik/api/runs/{sweep_id}").json()["sweep_id"] == sweep_id
+        ranked = kernel.run(f"r = %mantik_results {sweep_id}\n"
+                            "print(list(r['params.n']), list(r['metrics.loss']), list(r['best']))")
+        assert ranked.stdout == "[2, 1] [0.5, 1.0] [True, False]\n", ranked.stderr
     finally:
         server.sim.site.faults.replace([])
         kernel.client.stop_channels()
