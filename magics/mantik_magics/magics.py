@@ -176,9 +176,9 @@ class MantikMagics(Magics):
             request["schedule"] = when
         swept = {k: v for k, v in (("sweep_texts", args.sweep), ("repeat", args.repeat),
                                    ("max_concurrent", args.max_concurrent)) if v is not None}
-        if swept and when:
-            raise ClientError("--sweep, --repeat and --max-concurrent submit a sweep now; "
-                              "they cannot be combined with --at or --cron", key="sweep")
+        if swept and args.cron:  # --at holds a sweep like a run
+            raise ClientError("--cron with --sweep, --repeat or --max-concurrent: a schedule "
+                              "takes its sweep from the config's Sweep key", key="Sweep")
         request.update(swept)
         if args.cron:
             schedule = self.client.add_schedule(request)

@@ -41,8 +41,9 @@ CASES = {
     "sweep in the config over an unknown parameter": (
         "%%mantik_submit --notebook ok.ipynb\nSweep: {Grid: {epoch: [1, 2]}}\n",
         "unknown parameter 'epoch'"),
-    "sweep on a schedule": ("%mantik_submit --notebook ok.ipynb --sweep epochs=1,2 --cron "
-                            "'0 3 * * 1'", "cannot be combined with --at or --cron"),
+    "sweep flags on a schedule": (
+        "%mantik_submit --notebook ok.ipynb --sweep epochs=1,2 --cron '0 3 * * 1'",
+        "a schedule takes its sweep from the config's Sweep key"),
     "results of no run": ("%mantik_results nosuchrun", "no run with id 'nosuchrun'"),
     "unknown run": ("%mantik_status nosuchrun", "no run with id 'nosuchrun'"),
     "unknown run's log": ("%mantik_logs nosuchrun --follow", "no run with id 'nosuchrun'"),
