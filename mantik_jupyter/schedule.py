@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cron_descriptor import ExpressionDescriptor, Options
 from croniter import CroniterBadDateError, croniter
 
 from .errors import ConfigError
@@ -94,6 +95,13 @@ def _cron(value: Any, key: str = "Schedule.Cron") -> str:
         raise ConfigError(f"{key}: {value!r} never matches a date (such as day 31 of "
                           "February)", key=key) from None
     return text
+
+
+def cron_in_words(cron: str) -> str:
+    """A (valid) 5-field cron in English words, 24-hour times: "At 03:00, only on Monday"."""
+    options = Options()
+    options.use_24hour_time_format = True
+    return ExpressionDescriptor(cron, options).get_description()
 
 
 def validate(value: Any, key: str = "Schedule") -> dict[str, Any]:

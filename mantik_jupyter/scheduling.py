@@ -33,7 +33,7 @@ from .errors import ConfigError, ConflictError, MantikError
 from .locks import RunLock
 from .params import notebook_parameters, resolve_parameters
 from .request import SubmitRequest
-from .schedule import Schedule, local_zone
+from .schedule import Schedule, cron_in_words, local_zone
 from .spec import RunSpec, plain_text
 from .states import RunState
 from .store import ScheduleRecord, ScheduleStore
@@ -287,7 +287,8 @@ class Scheduler:
         history = self.store.occurrences(record.id)
         last = next((o for o in history if runs.exists(o.run_id)), None)
         request = record.request
-        return {**record.to_dict(), "config": request.get("config"),
+        return {**record.to_dict(), "cron_text": cron_in_words(record.cron),
+                "config": request.get("config"),
                 "parameters": request.get("parameters"), "runs": len(history),
                 "last_run": None if last is None else {
                     "id": last.run_id, "occurrence": last.occurrence,

@@ -176,6 +176,8 @@ export interface ISchedule {
   site: string;
   notebook: string;
   cron: string;
+  /** the cron in English words ("At 03:00, only on Monday") */
+  cron_text: string;
   timezone: string;
   until: string | null;
   count: number | null;
@@ -187,6 +189,13 @@ export interface ISchedule {
   last_error: string | null;
   runs: number;
   last_run: { id: string; occurrence: string; state: RunState } | null;
+}
+
+/** One occurrence a schedule queued, with its run (null once the run was deleted). */
+export interface IScheduleOccurrence {
+  /** the occurrence time (ISO, UTC) */
+  occurrence: string;
+  run: IRun | null;
 }
 
 /** The engine's RerunChanges as JSON: the body of POST runs/{id}/rerun. */
@@ -394,5 +403,10 @@ export class MantikApi {
 
   async removeSchedule(id: string): Promise<void> {
     await this.send('DELETE', `schedules/${id}`);
+  }
+
+  /** The runs a schedule queued, latest occurrence first. */
+  async scheduleRuns(id: string): Promise<IScheduleOccurrence[]> {
+    return (await this.request<{ runs: IScheduleOccurrence[] }>(`schedules/${id}/runs`)).runs;
   }
 }

@@ -134,7 +134,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
           onNearEnd={() => void model.loadMore()}
           renderRow={run => this._row(run)}
         />
-        <SchedulesSection api={api} model={model} trans={trans} />
+        <SchedulesSection api={api} commands={this.props.commands} model={model} trans={trans} />
         <SitesSection api={api} trans={trans} />
       </div>
     );

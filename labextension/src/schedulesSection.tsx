@@ -1,19 +1,23 @@
 /**
- * The schedules section of the panel: each recurring schedule's cron and zone, its next
- * run in the user's own time, its last run's state, with pause/resume and delete. The
- * next run always waits on the site already; the section only shows and steers it.
+ * The schedules section of the panel: each recurring schedule's cron in words and zone,
+ * its next run in the user's own time, its last run's state, with pause/resume, delete
+ * and its history (each run opens its details). The next run always waits on the site
+ * already; the section only shows and steers it.
  */
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 import React from 'react';
 
-import { ISchedule, MantikApi } from './api';
+import { ISchedule, IScheduleOccurrence, MantikApi } from './api';
+import { CommandIds } from './commandIds';
 import { formatTime } from './format';
 import { RunsModel } from './runsModel';
 import { StateChip } from './stateChip';
 
 export interface ISchedulesSectionProps {
   api: MantikApi;
+  commands: CommandRegistry;
   model: RunsModel;
   trans: TranslationBundle;
 }
@@ -22,10 +26,12 @@ interface IState {
   schedules: ISchedule[];
   error: string | null;
   open: boolean;
+  /** the history of each schedule whose history is open, by schedule id */
+  histories: Record<string, IScheduleOccurrence[]>;
 }
 
 export class SchedulesSection extends React.Component<ISchedulesSectionProps, IState> {
-  state: IState = { schedules: [], error: null, open: true };
+  state: IState = { schedules: [], error: null, open: true, histories: {} };
 
   componentDidMount(): void {
     // a schedule's runs arrive as runs: the list changes whenever one is queued or ends
@@ -38,8 +44,25 @@ export class SchedulesSection extends React.Component<ISchedulesSectionProps, IS
   }
 
   async refresh(): Promise<void> {
+    const { api } = this.props;
     try {
-      this.setState({ schedules: await this.props.api.schedules(), error: null });
+      const schedules = await api.schedules();
+      const listed = (id: string) => schedules.some(schedule => schedule.id === id);
+      // the open histories are read again: a run was queued or changed state
+      const fresh: Record<string, IScheduleOccurrence[]> = {};
+      for (const id of Object.keys(this.state.histories).filter(listed)) {
+        fresh[id] = await api.scheduleRuns(id);
+      }
+      // a history opened or closed meanwhile stays so
+      this.setState(current => {
+        const histories: Record<string, IScheduleOccurrence[]> = {};
+        for (const [id, shown] of Object.entries(current.histories)) {
+          if (listed(id)) {
+            histories[id] = fresh[id] ?? shown;
+          }
+        }
+        return { schedules, histories, error: null };
+      });
     } catch (error) {
       this.setState({ error: String((error as Error).message ?? error) });
     }
@@ -76,6 +99,7 @@ export class SchedulesSection extends React.Component<ISchedulesSectionProps, IS
   private _item(schedule: ISchedule): JSX.Element {
     const { trans } = this.props;
     const last = schedule.last_run;
+    const history = this.state.histories[schedule.id];
     return (
       <li
         key={schedule.id}
@@ -83,9 +107,13 @@ export class SchedulesSection extends React.Component<ISchedulesSectionProps, IS
         data-schedule-id={schedule.id}
       >
         <span className="jp-MantikSite-name">{schedule.name}</span>
-        <code className="jp-MantikSchedule-cron" title={schedule.timezone}>
-          {schedule.cron}
-        </code>
+        <span
+          className="jp-MantikSchedule-cron"
+          data-cron={schedule.cron}
+          title={trans.__('cron %1 in %2', schedule.cron, schedule.timezone)}
+        >
+          {schedule.cron_text}
+        </span>
         {last && <StateChip state={last.state} trans={trans} />}
         <span className="jp-MantikSite-info">
           <span className="jp-MantikSchedule-next">
@@ -96,6 +124,14 @@ export class SchedulesSection extends React.Component<ISchedulesSectionProps, IS
           <span>{trans.__('%1, %2', schedule.timezone, schedule.site)}</span>
         </span>
         <span className="jp-MantikSchedule-actions">
+          <button
+            className="jp-Button jp-mod-styled jp-mod-reject jp-MantikSchedule-history"
+            aria-expanded={history !== undefined}
+            title={trans._n('%1 run so far', '%1 runs so far', schedule.runs)}
+            onClick={() => void this._toggleHistory(schedule)}
+          >
+            {trans.__('History')}
+          </button>
           <button
             className="jp-Button jp-mod-styled jp-mod-reject jp-MantikSchedule-pause"
             onClick={() =>
@@ -118,8 +154,58 @@ export class SchedulesSection extends React.Component<ISchedulesSectionProps, IS
             {schedule.last_error}
           </div>
         )}
+        {history && this._history(history)}
       </li>
     );
+  }
+
+  private _history(history: IScheduleOccurrence[]): JSX.Element {
+    const { commands, trans } = this.props;
+    return (
+      <ol className="jp-MantikSchedule-historyList">
+        {history.length === 0 && <li className="jp-MantikEmpty">{trans.__('No runs yet')}</li>}
+        {history.map(({ occurrence, run }) => (
+          <li key={occurrence} className="jp-MantikSchedule-occurrence">
+            <span className="jp-MantikSchedule-when">{formatTime(occurrence)}</span>
+            {run ? (
+              <>
+                <StateChip state={run.state} trans={trans} />
+                <button
+                  className="jp-MantikLink"
+                  title={trans.__('Open run %1', run.id)}
+                  onClick={() => void commands.execute(CommandIds.openRun, { id: run.id })}
+                >
+                  {run.name}
+                </button>
+              </>
+            ) : (
+              <span>{trans.__('run deleted')}</span>
+            )}
+          </li>
+        ))}
+      </ol>
+    );
+  }
+
+  private async _toggleHistory(schedule: ISchedule): Promise<void> {
+    const { id } = schedule;
+    if (this.state.histories[id]) {
+      this.setState(current => {
+        const histories = { ...current.histories };
+        delete histories[id];
+        return { histories };
+      });
+      return;
+    }
+    try {
+      const history = await this.props.api.scheduleRuns(id);
+      this.setState(current => ({ histories: { ...current.histories, [id]: history } }));
+    } catch (error) {
+      await showErrorMessage(
+        this.props.trans.__('Cannot read the history of %1', schedule.name),
+        error as Error
+      );
+    }
   }
 
   private async _remove(schedule: ISchedule): Promise<void> {

@@ -30,7 +30,8 @@ HORIZON = timedelta(minutes=10)
 
 
 class ScheduleTable(w.VBox):
-    """Schedules as a live table: state, cron, next time, runs so far and the last run."""
+    """Schedules as a live table: state, cron (in words), next time, runs so far and the
+    last run."""
 
     COLUMNS = ("id", "name", "state", "cron", "next (UTC)", "runs", "last run")
 
@@ -94,7 +95,9 @@ class ScheduleTable(w.VBox):
             last = schedule.get("last_run")
             cells = [html.escape(str(schedule.get(key) or "")) for key in ("id", "name")]
             cells += [schedule_state(schedule),
-                      html.escape(f"{schedule.get('cron')} ({schedule.get('timezone')})"),
+                      f"<span title='{html.escape(str(schedule.get('cron')))}'>"
+                      f"{html.escape(str(schedule.get('cron_text')))}</span> "
+                      f"({html.escape(str(schedule.get('timezone')))})",
                       html.escape(str(schedule.get("next_time") or "-")[:19].replace("T", " ")),
                       str(schedule.get("runs", "")),
                       f"{badge(last['state'])} <code>{html.escape(last['id'])}</code>"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mantik_jupyter.errors import ConfigError
-from mantik_jupyter.schedule import Schedule, validate
+from mantik_jupyter.schedule import Schedule, cron_in_words, validate
 from mantik_jupyter.spec import load_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -99,3 +99,15 @@ def test_yaml_times_become_iso_text_and_a_time_without_offset_takes_the_zone():
     assert at == "2026-12-24T03:00:00+01:00"
     naive = Schedule.of({"At": "2026-12-24T03:00:00", "Timezone": "Europe/Berlin"})
     assert naive.at.utcoffset() == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("cron, words", [
+    ("0 3 * * 1", "At 03:00, only on Monday"),
+    ("* * * * *", "Every minute"),
+    ("*/15 8-18 * * mon-fri", "Every 15 minutes, between 08:00 and 18:59, Monday through Friday"),
+    ("0 3 * * 1#2", "At 03:00, on the second Monday of the month"),
+    ("0 0 L * *", "At 00:00, on the last day of the month"),
+])
+def test_every_cron_the_schedule_accepts_reads_in_words(cron, words):
+    assert Schedule.of({"Cron": cron, "Timezone": "UTC"}).cron == cron  # accepted
+    assert cron_in_words(cron) == words

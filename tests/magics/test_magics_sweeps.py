@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from helpers import make_notebook
 from test_magics_in_process import SLOW, kernel, shows, widget_id, widget_update  # noqa: F401
 
+from mantik_jupyter.schedule import cron_in_words
 from mantik_jupyter.service import RunService
 
 TRAIN = "import mlflow\nwith mlflow.start_run():\n    mlflow.log_metric('score', lr)"
@@ -89,7 +90,9 @@ def test_the_schedules_table_follows_a_pause_made_elsewhere(kernel, home, tmp_pa
     assert added.status == "ok", added.stderr
     table = kernel.run("found = %mantik_schedules\nfound")
     assert table.status == "ok", table.stderr
-    assert shown(table, "active", f"{minute} * * * * (UTC)", 'data-state="QUEUED"')
+    cron = f"{minute} * * * *"
+    assert shown(table, "active", f"<span title='{cron}'>{cron_in_words(cron)}</span> (UTC)",
+                 'data-state="QUEUED"')
     service = RunService(home)
     schedule = service.schedules()[0]
     service.pause_schedule(schedule["id"])  # cancels the occurrence waiting on the site
