@@ -111,11 +111,14 @@ class Lab:
 
 
 @contextmanager
-def running_lab(base: Path, sim_root: Path | None = None) -> Iterator[Lab]:
+def running_lab(base: Path, sim_root: Path | None = None,
+                lab_extension: bool = True) -> Iterator[Lab]:
     """`jupyter lab` with the extension, the quickstart notebook in its contents root.
 
     With ``sim_root``, the mantik home's ``sim`` folder is that simulator's, so the
-    ``sim-unicore`` and ``sim-firecrest`` sites point at it.
+    ``sim-unicore`` and ``sim-firecrest`` sites point at it. Without ``lab_extension`` the
+    lab extension is disabled as `jupyter labextension disable` does it (the server
+    extension stays: a hub image without the frontend part).
     """
     root = base / "root"
     root.mkdir()
@@ -128,6 +131,10 @@ def running_lab(base: Path, sim_root: Path | None = None) -> Iterator[Lab]:
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    if not lab_extension:
+        page_config = base / "config" / "labconfig" / "page_config.json"
+        page_config.parent.mkdir(parents=True)
+        page_config.write_text(json.dumps({"disabledExtensions": {"mantik-jupyter": True}}))
     OUT.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     log_path = OUT / f"jupyterlab-{base.name}.log"
