@@ -73,8 +73,8 @@ def follow_while_running(cli, run_id: str, marker: bytes, timeout: float = 240) 
 
 def site_jobs(sim, site: str) -> list[dict]:
     """The jobs a site has, as ``{"id", "name", "state"}``: the simulator's own list, or for
-    the real FirecREST server and the slurm sites Slurm's (``scontrol`` keeps ended jobs for
-    MinJobAge, an hour)."""
+    the real FirecREST server and the slurm sites Slurm's, with its ``reason`` (``scontrol``
+    keeps ended jobs for MinJobAge, an hour)."""
     if site != REAL_FIRECREST and site not in SLURM_SITES:
         return [{"id": j["id"], "name": j["name"], "state": j["state"]} for j in sim.jobs()]
     out = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True,
@@ -84,5 +84,5 @@ def site_jobs(sim, site: str) -> list[dict]:
         fields = dict(re.findall(r"(\w+)=(\S*)", line))
         if "JobName" in fields:
             jobs.append({"id": fields["JobId"], "name": fields["JobName"],
-                         "state": fields.get("JobState", "")})
+                         "state": fields.get("JobState", ""), "reason": fields.get("Reason")})
     return jobs

@@ -178,9 +178,10 @@ def _clock(seconds: int) -> str:
 
 
 # ---------------------------------------------------------------------- Slurm's own commands
-#: ``squeue`` columns, each ended by ``|`` (free text last); times as epoch seconds.
-SQUEUE_FIELDS = ("JobID", "ArrayJobID", "ArrayTaskID", "State", "StartTime", "EndTime", "Name",
-                 "WorkDir")
+#: ``squeue`` columns, each ended by ``|`` (free text last); times as epoch seconds (a pending
+#: job's StartTime is when Slurm expects it to start: a --begin job's begin).
+SQUEUE_FIELDS = ("JobID", "ArrayJobID", "ArrayTaskID", "State", "StartTime", "EndTime",
+                 "Reason", "Name", "WorkDir")
 #: ``sacct`` columns: the same facts (sacct names array tasks ``123_4`` itself), plus the
 #: exit code (``CODE:SIGNAL``).
 SACCT_FIELDS = ("JobID", "State", "Start", "End", "ExitCode", "JobName", "WorkDir")
@@ -216,14 +217,18 @@ def parse_query(output: str) -> dict[str, SlurmJob]:
     for line in queue.splitlines():
         parts = line.rstrip("|").split("|", len(SQUEUE_FIELDS) - 1)
         if len(parts) == len(SQUEUE_FIELDS) and JOB_ID.fullmatch(parts[0].strip()):
-            own_id, array, task, state, start, end, name, work_dir = (p.strip() for p in parts)
+            own_id, array, task, state, start, end, reason, name, work_dir = (
+                p.strip() for p in parts)
             # squeue's JobID of an array task is its own number; Slurm names it 123_4 (and
             # the pending rest 123_[5-9%2]) everywhere else
             job_id = own_id if task in ("", "N/A") else (
                 f"{array}_{task}" if task.isdigit() else f"{array}_[{task}]")
+            pending = state in QUEUED
             jobs[job_id] = SlurmJob(job_id, name, work_dir or None, state, None, None,
-                                    _epoch(start), _epoch(end) if state not in QUEUED
-                                    | RUNNING else None)
+                                    None if pending else _epoch(start),
+                                    None if pending or state in RUNNING else _epoch(end),
+                                    reason if pending else None,
+                                    _epoch(start) if pending else None)
     for line in accounting.splitlines():
         parts = line.split("|", len(SACCT_FIELDS) - 1)
         if len(parts) != len(SACCT_FIELDS) or not JOB_ID.fullmatch(parts[0]):

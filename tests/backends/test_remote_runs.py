@@ -5,10 +5,13 @@ the shipped sim presets and the ``firecrest-real`` profile."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from helpers import (
     ALL_SITES,
+    REAL_FIRECREST,
+    SLURM_SITES,
     follow_while_running,
     make_notebook,
     site_jobs,
@@ -61,7 +64,8 @@ def test_notebook_completes_is_tracked_and_its_log_streams(cli, session_home, si
 def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(
         cli, sim, real_firecrest, slurm_sites, tmp_path):
     """All at once on every site (Slurm's smallest limit is a minute, enforced up to ~90 s
-    late, so the time-limit runs set the pace)."""
+    late, so the time-limit runs set the pace); and a run held until tomorrow on each site
+    that is Slurm (--begin; the simulators' deferred starts: tests/server/test_schedules)."""
     boom = make_notebook(tmp_path / "boom.ipynb", "x: int = 1",
                          "print('before', flush=True)", "raise ValueError(f'boom {x * 42}')")
     slow = make_notebook(tmp_path / "slow" / "slow.ipynb", None,
@@ -75,6 +79,9 @@ def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(
         runs[site, "failing"] = cli("submit", str(boom), "--site", site)
         runs[site, "exit3"] = cli("submit", str(boom), "--site", site, "--config", pre)
         runs[site, "cancel"] = cli("submit", str(slow), "--site", site)
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    for site in (REAL_FIRECREST, *SLURM_SITES):
+        runs[site, "held"] = cli("submit", str(boom), "--site", site, "--at", tomorrow.isoformat())
     runs = {key: proc.stdout.strip() for key, proc in runs.items()}
 
     for site in ALL_SITES:
@@ -86,6 +93,15 @@ def test_failure_exit_code_cancel_and_time_limit_end_in_the_sites_true_state(
         assert cli("cancel", cancelled).stdout.split() == [cancelled, "CANCELLED"]
         job = next(j for j in site_jobs(sim, site) if j["name"] == f"mantik-{cancelled}")
         assert job["state"] == "CANCELLED"  # on the site, not only in our records
+
+    for site in (REAL_FIRECREST, *SLURM_SITES):
+        held = runs[site, "held"]
+        job = next(j for j in site_jobs(sim, site) if j["name"] == f"mantik-{held}")
+        assert (job["state"], job["reason"]) == ("PENDING", "BeginTime"), job
+        run = cli.json("show", held)
+        assert run["state"] == "QUEUED" and run["reason"].startswith("starts at "), run
+        assert datetime.fromisoformat(run["reason"][len("starts at "):]) >= tomorrow
+        assert cli("cancel", held).stdout.split() == [held, "CANCELLED"]
 
     for site in ALL_SITES:
         run = wait_for(cli, runs[site, "failing"], TERMINAL)

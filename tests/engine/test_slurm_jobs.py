@@ -78,10 +78,13 @@ def test_array_tasks_are_named_as_slurm_names_them():
     pending rest 123_[1-3%1] under each of its tasks' ids."""
     from mantik_jupyter.backends.slurm_jobs import SACCT_MARK, parse_query, split_tasks
 
-    out = ("1843|1843|1-3%1|PENDING|0|0|mantik-s-0|/w|\n"
-           "1844|1843|0|RUNNING|1764490000|0|mantik-s-0|/w|\n"
-           "1842|1842|N/A|RUNNING|1764490000|0|other|/x|\n" + SACCT_MARK + "\n")
+    out = ("1843|1843|1-3%1|PENDING|1764499999|0|BeginTime|mantik-s-0|/w|\n"
+           "1844|1843|0|RUNNING|1764490000|0|None|mantik-s-0|/w|\n"
+           "1842|1842|N/A|RUNNING|1764490000|0|None|other|/x|\n" + SACCT_MARK + "\n")
     jobs = split_tasks(parse_query(out))
     assert jobs["1843_0"].status.state == RunState.RUNNING
+    assert jobs["1843_0"].status.reason is None
     assert [jobs[f"1843_{i}"].status.state for i in (1, 2, 3)] == [RunState.QUEUED] * 3
+    held = jobs["1843_1"].status  # held by --begin until its StartTime, not started
+    assert (held.reason, held.started_at) == ("starts at 2025-11-30T10:53:19+00:00", None)
     assert "1842" in jobs and "1844" not in jobs and "1843_4" not in jobs
