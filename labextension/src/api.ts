@@ -42,6 +42,18 @@ export interface IRun {
   parent_id: string | null;
   /** How far the submission has got while SUBMITTING (null otherwise). */
   progress: IProgress | null;
+  /** the CliMetLab Data staged for the run (known once the run has ended) */
+  data: IStagedItem[];
+}
+
+/** One Data item as staged on the site. */
+export interface IStagedItem {
+  /** the dataset or source with its arguments */
+  item: string;
+  /** bytes on the site */
+  size: number;
+  /** it was in the site's cache already */
+  cached: boolean;
 }
 
 /** A submission's progress: the phase, what of it is done, and the rate in bytes/s. */

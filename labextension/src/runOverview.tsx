@@ -31,7 +31,14 @@ function entries(record: Record<string, unknown> | undefined): [string, React.Re
 
 export function RunOverview(props: { run: IRun; trans: TranslationBundle }): JSX.Element {
   const { run, trans } = props;
-  const { Resources, Environment, Parameters: _parameters, ...rest } = run.spec;
+  const { Resources, Environment, Parameters: _parameters, Data, ...rest } = run.spec;
+  // what the run asked for is in its config; what was staged (and from where) once it ran
+  const staged: [string, React.ReactNode][] = (run.data ?? []).map(({ item, size, cached }) => [
+    item,
+    cached
+      ? trans.__('%1, from the cache', formatBytes(size))
+      : trans.__('%1, downloaded', formatBytes(size))
+  ]);
   const summary: [string, React.ReactNode][] = [
     [trans.__('State'), <StateChip state={run.state} trans={trans} />],
     [trans.__('Reason'), run.reason ?? '–'],
@@ -75,6 +82,16 @@ export function RunOverview(props: { run: IRun; trans: TranslationBundle }): JSX
         <>
           <h3>{trans.__('Environment')}</h3>
           <Table rows={entries(Environment)} />
+        </>
+      )}
+      {Data !== undefined && (
+        <>
+          <h3>{trans.__('Data')}</h3>
+          {staged.length > 0 ? (
+            <Table rows={staged} className="jp-MantikOverview-data" />
+          ) : (
+            <Table rows={entries({ Data })} className="jp-MantikOverview-data" />
+          )}
         </>
       )}
       <h3>{trans.__('Other settings')}</h3>

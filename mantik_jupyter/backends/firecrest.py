@@ -441,13 +441,21 @@ class FirecrestBackend(PathFiles, RemoteBackend):
             found = self._job_of(job.run_id)  # an array's: one of its tasks, 123_4
             return {"jobId": found.job_id.partition("_")[0]} if found else None
 
+        staging = None
         if spec.data and self.staging_place() == "step":  # the job waits for its data
             staging = self.submit_staging(workspace, job, spec)
             shebang, rest = script.split("\n", 1)
             script = (f"{shebang}\n#SBATCH --dependency=afterok:{staging}\n"
                       f"#SBATCH --kill-on-invalid-dep=yes\n{rest}")
-        created = self.call("submitting the job", self.client().submit, self.machine,
-                            working_dir=workspace, script_str=script, recover=recover)
+        try:
+            created = self.call("submitting the job", self.client().submit, self.machine,
+                                working_dir=workspace, script_str=script, recover=recover)
+        except BaseException:
+            if staging is not None:  # no orphan: the staging job served only this job
+                with contextlib.suppress(MantikError):
+                    self._call("cancelling the data staging job", "cancel_job", self.machine,
+                               staging)
+            raise
         return Submission(str(created["jobId"]), workspace, script)
 
     def _job_of(self, run_id: str) -> SlurmJob | None:
@@ -510,8 +518,25 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     def cancel(self, run: Run) -> None:
         self._call("cancelling the job", "cancel_job", self.machine, run.remote_job_id)
-        wait_terminal(lambda: job_status(
-            self._call("reading the job", "job_info", self.machine, run.remote_job_id)[0]))
+        staging = self._cancel_staging(run)
+        for job_id in filter(None, (run.remote_job_id, staging)):
+            wait_terminal(lambda job_id=job_id: job_status(
+                self._call("reading the job", "job_info", self.machine, job_id)[0]))
+
+    def _cancel_staging(self, run: Run) -> str | None:
+        """Cancel the run's data staging job if it is still queued or running (the run's
+        job waiting for it ends at once; the staging job would run on); its id if so."""
+        if not (RunSpec(run.spec).data and self.staging_place() == "step"):
+            return None
+        name = f"{STAGING_PREFIX}{run.id}"
+        jobs = map(slurm_job, self._call("looking for the data staging job", "job_info",
+                                         self.machine))
+        found = next((j for j in jobs if j.name == name and not j.status.state.terminal),
+                     None)
+        if found is None:
+            return None
+        self._call("cancelling the data staging job", "cancel_job", self.machine, found.job_id)
+        return found.job_id
 
     def cancel_points(self, runs: list[Run]) -> None:
         """``scancel`` each array once (its tasks all end), then wait until the points did."""

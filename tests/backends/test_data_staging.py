@@ -7,6 +7,7 @@ step fails the run; its access log shows that a second run downloads nothing."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,11 +28,14 @@ TRAIN_YEAR, EVAL_YEAR = 2024, 2031
 
 
 class DataServer(ThreadingHTTPServer):
-    """Serves ``files`` by path; each one is refused (403) once it has been sent whole."""
+    """Serves ``files`` by path; each one is refused (403) once it has been sent whole. A
+    request under ``/hold/`` is answered (404) only once ``release`` is set: a staging that
+    lasts until then."""
 
     def __init__(self, files: dict[str, bytes]):
         super().__init__(("127.0.0.1", 0), DataHandler)
         self.files = files
+        self.release = threading.Event()
         self.sent: set[str] = set()
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         self.lock = threading.Lock()
@@ -59,6 +63,8 @@ class DataHandler(BaseHTTPRequestHandler):
             data = server.files.get(path)
             status = 403 if path in server.sent else 404 if data is None else 200
             server.log.append((self.command, path, status))
+        if path.startswith("/hold/"):
+            server.release.wait(600)
         if status != 200:
             self.send_error(status)
             return
@@ -84,6 +90,7 @@ def data_server(tmp_path: Path) -> Iterator[DataServer]:
     server = DataServer({f"/{site}/t2m.nc": nc.read_bytes() for site in DATA_SITES})
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
+    server.release.set()
     server.shutdown()
     server.server_close()
 
@@ -121,6 +128,20 @@ def test_data_is_staged_once_per_site_read_offline_and_its_failures_named(
     mlflow = MlflowClient(f"sqlite:///{session_home / 'mlflow.db'}")
     expected = {"t2m_train_mean": float(temperature(TRAIN_YEAR).t2m.mean()),
                 "t2m_eval_mean": float(temperature(EVAL_YEAR).t2m.mean())}
+
+    # cancelled while its staging job downloads: both jobs end, the staging job too
+    held_config = write_config(tmp_path / "held.yaml", {"Data": [
+        {"Source": "url", "Args": {"url": data_server.url("/hold/t2m.nc")}}]})
+    held = submit(cli, STEP_SITE, held_config, "")
+    deadline = time.monotonic() + 600
+    while not data_server.requests("/hold/t2m.nc"):
+        assert time.monotonic() < deadline, "the staging job never asked for its data"
+        time.sleep(0.5)
+    assert cli("cancel", held).stdout.split() == [held, "CANCELLED"]
+    jobs = {job["name"]: job for job in sim.jobs()}
+    assert jobs[f"mantik-stage-{held}"]["state"] == "CANCELLED", jobs[f"mantik-stage-{held}"]
+    assert jobs[f"mantik-{held}"]["state"] == "CANCELLED"
+    data_server.release.set()
 
     for wave in ("first", "second"):
         runs = {site: submit(cli, site, configs[site], urls[site]) for site in DATA_SITES}
