@@ -25,6 +25,8 @@ class SimHandler(tornado.web.RequestHandler):
     public = False
     #: Fault rules apply (not to the simulator's own controls).
     faultable = True
+    #: The body is read as it arrives (:class:`StreamedBody`).
+    streamed = False
 
     def initialize(self, site: Site) -> None:
         """Every handler works on the one site."""
@@ -34,6 +36,7 @@ class SimHandler(tornado.web.RequestHandler):
         self._bandwidth = 0.0
         self._holding = False
         self._parts: list[bytes] = []
+        self._fault: tuple[int, str] | None = None
 
     def error_body(self, status: int, message: str) -> dict:
         """The API's JSON error document."""
@@ -52,6 +55,11 @@ class SimHandler(tornado.web.RequestHandler):
             if decision.retry_after is not None:
                 self.set_header("Retry-After", str(decision.retry_after))
             message = "Too many requests" if decision.status == 429 else "Injected server error"
+            if self.streamed and self.request.headers.get("Content-Length", "0") != "0":
+                # answered once the body has arrived, as a server that read it: answering
+                # first and closing broke the client's pipe mid-send instead
+                self._fault = (decision.status, message)
+                return
             self.fail(decision.status, message)
         self._lose_reply = decision.lose_reply
         self._reply_latency = decision.reply_latency
@@ -121,15 +129,20 @@ class SimHandler(tornado.web.RequestHandler):
 @tornado.web.stream_request_body
 class StreamedBody(SimHandler):
     """A route whose request body is read as it arrives, at the pace of a ``bandwidth``
-    fault (uploads): its methods read the body with :meth:`received`."""
+    fault (uploads): its methods read the body with :meth:`received`, which also answers
+    an error fault injected for a request with a body."""
 
     async def data_received(self, chunk: bytes) -> None:
         self._parts.append(chunk)
         if self._bandwidth:
             await asyncio.sleep(len(chunk) / self._bandwidth)
 
+    streamed = True
+
     def received(self) -> bytes:
-        """The whole request body."""
+        """The whole request body (or the fault injected for this request, now)."""
+        if self._fault is not None:
+            self.fail(*self._fault)
         return b"".join(self._parts)
 
 
