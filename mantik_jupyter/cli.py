@@ -72,10 +72,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
         else:
             print(schedule["id"])
         return 0
-    if sweep is not None:  # held until Schedule.At too, when given
-        run = service.submit_sweep(sweep)
-    else:
-        with Display(quiet=args.json) as display:
+    with Display(quiet=args.json) as display:
+        if sweep is not None:  # held until Schedule.At too, when given
+            run = service.submit_sweep(sweep, progress=display)
+        else:
             run = service.submit(request, progress=display)
     if args.follow:
         _follow(service, run.id, 0)

@@ -126,12 +126,13 @@ class RunService:
         ``Sweep`` key submits a sweep and returns its record). ``progress`` is told (run id,
         snapshot) of bundling and upload, a few times per second."""
         if "Sweep" in request.spec.config:
-            return self.submit_sweep(SweepRequest.of(request))
+            return self.submit_sweep(SweepRequest.of(request), progress)
         return self._submitter.submit(request, progress)
 
-    def submit_sweep(self, request: SweepRequest) -> Run:
-        """Submit every point of a sweep, one job array per group; returns the sweep."""
-        return self._sweeper.submit(request)
+    def submit_sweep(self, request: SweepRequest, progress: Listener | None = None) -> Run:
+        """Submit every point of a sweep, one job array per group; returns the sweep.
+        ``progress`` is told (sweep id, snapshot) as for :meth:`submit`."""
+        return self._sweeper.submit(request, listener=progress)
 
     def plan_sweep(self, request: SweepRequest) -> SweepPlan:
         """The points and arrays a sweep would form, every point checked; nothing sent."""
@@ -144,7 +145,8 @@ class RunService:
         original = self._context.store.get(run_id)
         changes = changes or RerunChanges()
         if original.is_sweep:
-            return self.submit_sweep(rerun_sweep(original, self.points(original.id), changes))
+            return self.submit_sweep(rerun_sweep(original, self.points(original.id), changes),
+                                     progress)
         return self.submit(self.rerun_request(run_id, changes), progress)
 
     def rerun_request(self, run_id: str, changes: RerunChanges | None = None) -> SubmitRequest:

@@ -14,6 +14,7 @@ import logging
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,7 +120,7 @@ class Submitter:
         except BaseException:
             lock.release()
             raise
-        tracker = Tracker(self._publisher(run_id, listener))
+        tracker = Tracker(self.publisher(run_id, listener))
         with self._guard:
             self._pending[run_id] = tracker
         return Pending(run, notebook_path, spec, declared, backend, site, lock, planned,
@@ -198,10 +199,10 @@ class Submitter:
                 self._pending.pop(run.id, None)
             pending.lock.release()
 
-    def _publisher(self, run_id: str, listener: Listener | None
-                   ) -> Listener:
-        """Write each snapshot into the run's record (for every face), then tell
-        ``listener``."""
+    def publisher(self, run_id: str, listener: Listener | None
+                  ) -> Callable[[Snapshot], None]:
+        """Write each snapshot into the run's record while it is SUBMITTING (for every
+        face), then tell ``listener``."""
         def publish(snapshot: Snapshot) -> None:
             self.context.store.update_if(run_id, RunState.SUBMITTING.value,
                                          progress=snapshot.to_dict())

@@ -26,6 +26,7 @@ from .context import EngineContext
 from .errors import ConflictError
 from .jobscript import Task, array_command
 from .params import notebook_parameters, resolve_parameters
+from .progress import Listener, Progress, Tracker
 from .request import SubmitRequest
 from .spec import RunSpec, plain_text
 from .states import RunState
@@ -57,8 +58,11 @@ class SweepSubmitter:
         return plan(request, declared, site_info, DEFAULT_SITE)
 
     def submit(self, request: SweepRequest, *, begin: datetime | None = None,
-               run_id: str | None = None, confined: bool = True) -> Run:
-        """Plan, stage once, record, track and queue; returns the sweep's record.
+               run_id: str | None = None, confined: bool = True,
+               listener: Listener | None = None) -> Run:
+        """Plan, stage once, record, track and queue; returns the sweep's record. While it
+        is SUBMITTING its progress (points recorded, then each array's upload and submit)
+        is in its record and told to ``listener``, as a single run's.
 
         The sites hold every point until ``Schedule.At`` (or ``begin``). A schedule's
         occurrence has a fixed ``run_id`` (ConflictError if it was submitted already) and
@@ -99,22 +103,27 @@ class SweepSubmitter:
                     parent_id=request.rerun_of, request=request.to_json(),
                     sweep_id=sweep_id))
                 records.append(sweep)
+                progress = Tracker(self.submitter.publisher(sweep_id, listener))
                 parent_mlflow = self._track_sweep(sweep, sweep_plan, base_spec)
+                progress.phase("recording points", total_files=len(sweep_plan.points))
                 points = []
                 for point in sweep_plan.points:  # each recorded at once: undone on failure
                     points.append(self._point_record(sweep, point, bundle, parent_mlflow,
                                                      declared, records))
+                    progress.advance(0, 1)
                 for number, group in enumerate(sweep_plan.arrays):
                     members = [points[p.index] for p in group.points]
                     backend = ctx.backend(group.site)
                     queued.append((backend, members))
-                    self._queue(backend, sweep, number, group, members, bundle, begin)
+                    self._queue(backend, sweep, number, group, members, bundle, begin,
+                                progress)
             except BaseException:
                 self._discard(records, queued, staging)
                 raise
             shutil.rmtree(staging, ignore_errors=True)
             return ctx.store.update(sweep_id, state=RunState.QUEUED.value, reason=reason,
-                                    native_state=counts_text(ctx.store.points(sweep_id)))
+                                    native_state=counts_text(ctx.store.points(sweep_id)),
+                                    progress=None)
 
     def _track_sweep(self, sweep: Run, sweep_plan: SweepPlan, spec: RunSpec) -> str:
         """The MLflow parent run: the grid and the objective as params."""
@@ -160,9 +169,10 @@ class SweepSubmitter:
                                 mlflow_experiment_id=experiment)
 
     def _queue(self, backend: Backend, sweep: Run, number: int, group: ArrayGroup,
-               members: list[Run], bundle: Bundle, begin: datetime | None) -> None:
+               members: list[Run], bundle: Bundle, begin: datetime | None,
+               progress: Progress) -> None:
         """One job array for the group, or one job per point where the site takes none;
-        the site holds them until ``begin``."""
+        the site holds them until ``begin``; uploads report to ``progress``."""
         ctx = self.context
         site = ctx.catalog.get(group.site)
         tasks = [Task(run.point or 0, run.parameters, {
@@ -174,7 +184,8 @@ class SweepSubmitter:
         command = array_command(bundle.notebook, bundle.output_notebook, tasks)
         job = JobRequest(run_id=f"{sweep.id}-{number}", name=f"{sweep.name}-{number}",
                          bundle=bundle, spec=group.spec, env=shared,
-                         secret_env=ctx.tracker.job_secrets(), command=command, begin=begin)
+                         secret_env=ctx.tracker.job_secrets(), command=command, begin=begin,
+                         progress=progress)
         if backend.capabilities.job_arrays:
             limit = sweep_max_concurrent(sweep)
             started = backend.submit_array(

@@ -21,7 +21,7 @@ from .. import paths
 from ..errors import MantikError
 from ..gateways import DEADLINE, PER_SITE, WORKERS, GatewayPool
 from ..links import LinkPolicy
-from ..progress import Snapshot
+from ..progress import Listener, Snapshot
 from ..reconciling import SUBMIT_GRACE
 from ..request import SubmitRequest
 from ..service import RunService
@@ -133,19 +133,24 @@ class MantikJupyter(ExtensionApp):
         bundling, upload and submit go on in the background, reporting progress events.
         A server stopped meanwhile leaves a SUBMITTING run that the reconciler adopts."""
         loop = asyncio.get_running_loop()
-
-        def emit(run_id: str, snapshot: Snapshot) -> None:  # in the submitting thread
-            data = {"run_id": run_id, **snapshot.to_dict()}
-            loop.call_soon_threadsafe(functools.partial(
-                self.serverapp.event_logger.emit, schema_id=PROGRESS_SCHEMA_ID, data=data))
-
         pending = await loop.run_in_executor(self.executor, self.service.begin_submit,
-                                             request, emit)
+                                             request, self.progress_events())
         done = loop.run_in_executor(self.submit_executor, self.service.complete_submit,
                                     pending)
         done.add_done_callback(lambda _: self.poller.wake())
         self.poller.wake()
         return pending.run
+
+    def progress_events(self) -> Listener:
+        """A submission's progress listener (called in its thread) that emits each snapshot
+        as a progress event on the server's event bus (on the event loop)."""
+        loop = asyncio.get_running_loop()
+
+        def emit(run_id: str, snapshot: Snapshot) -> None:
+            data = {"run_id": run_id, **snapshot.to_dict()}
+            loop.call_soon_threadsafe(functools.partial(
+                self.serverapp.event_logger.emit, schema_id=PROGRESS_SCHEMA_ID, data=data))
+        return emit
 
     def emit_state_change(self, data: dict[str, Any]) -> None:
         """Announce a run's state change on the server's event bus (event loop thread)."""

@@ -294,7 +294,8 @@ class RunsHandler(MantikHandler):
             if "Sweep" in request.spec.config:  # a config (a magic's cell, a file) sweeps
                 sweep = SweepRequest.of(request)
         if sweep is not None:  # many jobs: submitted before the answer
-            run = await self.call(self.service.submit_sweep, sweep)
+            run = await self.call(self.service.submit_sweep, sweep,
+                                  self.extensionapp.progress_events())
             self.extensionapp.poller.wake()
         else:  # one job: recorded now, bundled and uploaded in the background
             run = await self.extensionapp.start_submit(request)

@@ -172,8 +172,14 @@ def test_a_small_max_array_size_splits_and_cancel_ends_every_task(cli, sim, tmp_
     idle = make_notebook(tmp_path / "idle.ipynb", "lr: float = 0.1", "print(lr)")
     asleep = write_config(tmp_path / "asleep.yaml", {"Environment": {  # no kernel starts
         "PreRunCommandOnComputeNode": "sleep 600"}})
-    sweep_id = cli("submit", str(idle), "--site", "sim-firecrest-5", "--config", asleep,
-                   "--sweep", "lr=1,2,3,4,5,6,7,8,9,10,11,12").stdout.strip()
+    submitted = cli("submit", str(idle), "--site", "sim-firecrest-5", "--config", asleep,
+                    "--sweep", "lr=1,2,3,4,5,6,7,8,9,10,11,12")
+    sweep_id = submitted.stdout.strip()
+    # its progress, one line per phase without a terminal: the points, then each array
+    phases = [line.split(f"{sweep_id} ", 1)[1] for line in submitted.stderr.splitlines()
+              if line.startswith(f"mantik-jupyter: {sweep_id} ")]
+    assert phases[0] == "recording points (12 files)", submitted.stderr
+    assert phases.count("submitting") == 3, submitted.stderr
     try:
         cancel_every_point(cli, sim, sweep_id)
     finally:  # a failed assertion leaves no task asleep in the machine's one Slurm
