@@ -18,7 +18,9 @@ SORTS = ("-created_at", "created_at")
 class RunFilter:
     """Runs in any of ``states``, on ``site``, of ``notebook`` (absolute path), whose name,
     notebook or id contains ``text``; a page of ``limit`` runs after ``cursor`` (a keyset
-    cursor this API handed out), newest first unless ``oldest_first``."""
+    cursor this API handed out), newest first unless ``oldest_first``. Without ``points``
+    a sweep's points are left out (the sweep stands for them: the lab's list); ``sweep``
+    keeps only that sweep's points."""
 
     states: tuple[str, ...] = ()
     site: str | None = None
@@ -27,6 +29,8 @@ class RunFilter:
     limit: int | None = None
     cursor: str | None = None
     oldest_first: bool = False
+    points: bool = True
+    sweep: str | None = None
 
     @classmethod
     def of(
@@ -39,6 +43,8 @@ class RunFilter:
         limit: int | None = None,
         cursor: str | None = None,
         sort: str = "-created_at",
+        points: bool = True,
+        sweep: str | None = None,
     ) -> RunFilter:
         """A filter from what a user typed: state names in any case, empty means "any"."""
         if sort not in SORTS:
@@ -47,7 +53,7 @@ class RunFilter:
         checked = tuple(parse_state(s).value for s in states or () if s)
         return cls(states=checked, site=site or None, notebook=notebook or None,
                    text=text or None, limit=limit, cursor=cursor or None,
-                   oldest_first=sort == "created_at")
+                   oldest_first=sort == "created_at", points=points, sweep=sweep or None)
 
     def __post_init__(self) -> None:
         """Refuse a bad limit and a cursor this API did not hand out, up front."""
@@ -59,7 +65,7 @@ class RunFilter:
     def where(self) -> dict[str, object]:
         """The row conditions alone (what a count of matching runs needs)."""
         return {"states": self.states, "site": self.site, "notebook": self.notebook,
-                "text": self.text}
+                "text": self.text, "points": self.points, "sweep": self.sweep}
 
     @property
     def after(self) -> tuple[str, str] | None:

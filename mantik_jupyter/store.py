@@ -405,6 +405,11 @@ class RunStore:
                          " ESCAPE '\\')")
             pattern = "%" + _like_escape(run_filter.text) + "%"
             args.extend([pattern, pattern, pattern])
+        if not run_filter.points:
+            where.append("(sweep_id IS NULL OR sweep_id = id)")
+        if run_filter.sweep:
+            where.append("sweep_id = ? AND id != ?")
+            args.extend([run_filter.sweep, run_filter.sweep])
         return where, args
 
     def active(self) -> list[Run]:

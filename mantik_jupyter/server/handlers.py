@@ -30,7 +30,7 @@ from tornado.ioloop import IOLoop
 
 from .. import __version__, credentials
 from ..errors import ForbiddenError, MantikError, NotFoundError
-from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
+from ..request import BadRequest, PathResolver, RerunChanges, SubmitRequest, text_field
 from ..runfilter import RunFilter
 from ..service import RunService
 from ..store import Run
@@ -279,6 +279,8 @@ class RunsHandler(MantikHandler):
             limit=self.int_arg("limit", 50, 1, MAX_PAGE),
             cursor=self.get_query_argument("cursor", None),
             sort=self.get_query_argument("sort", "-created_at"),
+            points=self.get_query_argument("points", "true").lower() not in ("false", "0", "no"),
+            sweep=self.get_query_argument("sweep", None),
         )
         # the whole page as JSON, built in a read worker: the event loop only sends it
         self.reply_json(await self.read(self.service.page_json, run_filter))
@@ -286,13 +288,7 @@ class RunsHandler(MantikHandler):
     @web.authenticated
     @authorized("execute")
     async def post(self) -> None:
-        body = self.body()
-        sweep = SweepRequest.from_json(body, self.contents_path) if SweepRequest.wanted(
-            body) else None
-        if sweep is None:
-            request = SubmitRequest.from_json(body, self.contents_path)
-            if "Sweep" in request.spec.config:  # a config (a magic's cell, a file) sweeps
-                sweep = SweepRequest.of(request)
+        sweep, request = _sweep_or_run(self.body(), self.contents_path)
         if sweep is not None:  # many jobs: submitted before the answer
             run = await self.call(self.service.submit_sweep, sweep,
                                   self.extensionapp.progress_events())
@@ -300,6 +296,30 @@ class RunsHandler(MantikHandler):
         else:  # one job: recorded now, bundled and uploaded in the background
             run = await self.extensionapp.start_submit(request)
         await self.reply_run(run, status=201)
+
+
+def _sweep_or_run(body: Any, resolve: PathResolver) -> tuple[SweepRequest | None,
+                                                             SubmitRequest | None]:
+    """A ``POST runs`` body as a sweep (its sweep fields, or a config with a ``Sweep``
+    key: a magic's cell, a file), else as one run."""
+    if SweepRequest.wanted(body):
+        return SweepRequest.from_json(body, resolve), None
+    request = SubmitRequest.from_json(body, resolve)
+    return (SweepRequest.of(request), None) if "Sweep" in request.spec.config else (
+        None, request)
+
+
+class SweepPlanHandler(MantikHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """The points and arrays a ``POST runs`` body would submit, each point checked;
+        nothing is sent (the CLI's ``submit --dry-run``, for the lab's submit dialog)."""
+        sweep, _ = _sweep_or_run(self.body(), self.contents_path)
+        if sweep is None:
+            raise BadRequest("a sweep preview needs a sweep: sweep, sweep_texts, repeat, "
+                             "max_concurrent or a config with a Sweep key", key="sweep")
+        self.reply((await self.call(self.service.plan_sweep, sweep)).to_dict())
 
 
 class RunHandler(MantikHandler):
@@ -529,6 +549,7 @@ ROUTES: list[tuple[str, type[MantikHandler]]] = [
     (r"sites/(?P<name>[^/]+)/test", SiteTestHandler),
     (r"sites/(?P<name>[^/]+)/credentials", CredentialsHandler),
     (r"runs", RunsHandler),
+    (r"sweeps/plan", SweepPlanHandler),
     (rf"runs/{RUN}", RunHandler),
     (rf"runs/{RUN}/rerun", RerunHandler),
     (rf"runs/{RUN}/results", ResultsHandler),

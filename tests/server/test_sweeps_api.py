@@ -17,9 +17,18 @@ TRAIN = ("import os, time, mlflow\nwith mlflow.start_run():\n"
 async def test_a_local_sweep_runs_at_most_max_concurrent_and_is_ranked(api, jp_root_dir,
                                                                      mlflow_uri):
     make_notebook(jp_root_dir / "train.ipynb", "lr: float = 0.1", TRAIN)
-    sweep = await api.json("POST", "runs", {
-        "notebook": "train.ipynb", "sweep_texts": ["lr=0.1,0.3,0.2"], "max_concurrent": 2,
-        "sweep": {"Objective": {"Metric": "score", "Goal": "maximize"}}}, expect=201)
+    body = {"notebook": "train.ipynb", "sweep_texts": ["lr=0.1,0.3,0.2"], "max_concurrent": 2,
+            "sweep": {"Objective": {"Metric": "score", "Goal": "maximize"}}}
+    plan = await api.json("POST", "sweeps/plan", body)  # the submit dialog's preview
+    assert [p["parameters"]["lr"] for p in plan["points"]] == [0.1, 0.3, 0.2]
+    assert [a["points"] for a in plan["arrays"]] == [[0, 1, 2]] and plan["max_concurrent"] == 2
+    bad = await api.json("POST", "sweeps/plan", {**body, "sweep_texts": ["lr=0.1,x"]},
+                         expect=422)
+    assert "Sweep point 1" in bad["message"] and "'x'" in bad["message"]
+    alone = await api.json("POST", "sweeps/plan", {"notebook": "train.ipynb"}, expect=400)
+    assert alone["reason"] == "bad_request" and "sweep" in alone["message"]
+    assert (await api.json("GET", "runs"))["total"] == 0  # a preview records nothing
+    sweep = await api.json("POST", "runs", body, expect=201)
     assert sweep["sweep_id"] == sweep["id"] and sweep["point"] is None
     assert sweep["native_state"] == "3 points: 3 QUEUED"
     done = await api.wait(sweep["id"], {"COMPLETED", "FAILED"}, timeout=600)
@@ -44,5 +53,9 @@ async def test_a_local_sweep_runs_at_most_max_concurrent_and_is_ranked(api, jp_r
     assert point["work_dir"].endswith("/points/1") and point["sweep_id"] == sweep["id"]
     log = await api.json("GET", f"runs/{point['id']}/logs")
     assert "Executing notebook" in log["data"]
+    listed = await api.json("GET", "runs", params={"points": "false"})
+    assert [r["id"] for r in listed["runs"]] == [sweep["id"]] and listed["total"] == 1
+    points = await api.json("GET", "runs", params={"sweep": sweep["id"]})
+    assert sorted(r["point"] for r in points["runs"]) == [0, 1, 2] and points["total"] == 3
     refused = await api.json("GET", f"runs/{point['id']}/results", expect=409)
     assert "is not a sweep" in refused["message"]
