@@ -44,6 +44,66 @@ export interface IRun {
   progress: IProgress | null;
   /** the CliMetLab Data staged for the run (known once the run has ended) */
   data: IStagedItem[];
+  /** the sweep this run is a point of; a sweep's own record holds its own id */
+  sweep_id?: string | null;
+  /** the run's index among its sweep's points */
+  point?: number | null;
+}
+
+/** A sweep's own record (its points are runs of their own). */
+export function isSweep(run: IRun): boolean {
+  return Boolean(run.sweep_id) && run.sweep_id === run.id;
+}
+
+/** A point of a sweep (listed under its sweep, not on its own). */
+export function isPoint(run: IRun): boolean {
+  return Boolean(run.sweep_id) && run.sweep_id !== run.id;
+}
+
+/** The Sweep key: a grid of parameters, extra points, repeats, a limit and an objective. */
+export interface ISweepKeys {
+  Grid?: Record<string, unknown[]>;
+  Points?: Record<string, unknown>[];
+  Repeat?: number;
+  MaxConcurrent?: number;
+  Objective?: { Metric: string; Goal?: 'minimize' | 'maximize' };
+}
+
+/** POST sweeps/plan: every point a sweep would run and the job arrays they form. */
+export interface ISweepPlan {
+  points: {
+    point: number;
+    values: Record<string, unknown>;
+    repeat: number;
+    site: string;
+    parameters: Record<string, unknown>;
+  }[];
+  arrays: { site: string; resources: Record<string, unknown>; points: number[] }[];
+  max_concurrent: number | null;
+}
+
+/** One point of a sweep in GET runs/{id}/results. */
+export interface IResultRow {
+  point: number;
+  run_id: string;
+  state: RunState;
+  reason: string | null;
+  site: string;
+  parameters: Record<string, unknown>;
+  /** seconds from start to end */
+  duration: number | null;
+  /** the last value of each metric */
+  metrics: Record<string, number>;
+  best: boolean;
+}
+
+/** GET runs/{id}/results: a sweep's points ranked by its objective, the best marked. */
+export interface ISweepResults {
+  sweep: string;
+  state: RunState;
+  metric: string | null;
+  goal: 'minimize' | 'maximize';
+  rows: IResultRow[];
 }
 
 /** One Data item as staged on the site. */
@@ -86,6 +146,10 @@ export interface IRunsQuery {
   text?: string;
   limit?: number;
   cursor?: string | null;
+  /** false: leave out sweeps' points (each sweep stands for its own) */
+  points?: boolean;
+  /** only the points of this sweep */
+  sweep?: string;
 }
 
 export interface IHealth {
@@ -169,6 +233,12 @@ export interface ISubmitRequest {
   name?: string;
   /** keys of the config's Schedule section (At; or Cron, Timezone, ...) merged into it */
   schedule?: IScheduleKeys;
+  /** a sweep: the Sweep key's parts merged over the config's */
+  sweep?: ISweepKeys;
+  /** sweep dimensions as `NAME=V1,V2` texts, converted to the declared types per point */
+  sweep_texts?: string[];
+  repeat?: number;
+  max_concurrent?: number;
 }
 
 /** The Schedule section: once `At` a time, or repeating on a `Cron` in a `Timezone`. */
@@ -211,13 +281,15 @@ export interface IScheduleOccurrence {
 }
 
 /** The engine's RerunChanges as JSON: the body of POST runs/{id}/rerun. */
-export interface IRerunChanges extends Omit<ISubmitRequest, 'notebook'> {
+export interface IRerunChanges
+  extends Omit<ISubmitRequest, 'notebook' | 'sweep' | 'sweep_texts' | 'repeat' | 'max_concurrent'> {
   /** config and parameters replace the run's instead of merging into them */
   replace?: boolean;
 }
 
 /** What the submit form fills in: a re-run's changes, or a new submission's fields. */
-export type ISubmission = IRerunChanges;
+export type ISubmission = IRerunChanges &
+  Pick<ISubmitRequest, 'sweep' | 'sweep_texts' | 'repeat' | 'max_concurrent'>;
 
 /** The SubmitRequest of a notebook with the form's fields (`replace` is re-run only). */
 export function submitRequest(notebook: string, submission: ISubmission): ISubmitRequest {
@@ -343,8 +415,25 @@ export class MantikApi {
       site: query.site,
       text: query.text,
       limit: String(query.limit ?? 100),
-      cursor: query.cursor ?? undefined
+      cursor: query.cursor ?? undefined,
+      points: query.points === false ? 'false' : undefined,
+      sweep: query.sweep
     });
+  }
+
+  /** A sweep's points side by side, ranked by its objective. */
+  results(id: string): Promise<ISweepResults> {
+    return this.request(`runs/${id}/results`);
+  }
+
+  /** The points and arrays a sweep would form; nothing is sent to a site. */
+  planSweep(request: ISubmitRequest): Promise<ISweepPlan> {
+    return this.send('POST', 'sweeps/plan', request);
+  }
+
+  /** A new sweep of the points of a sweep that did not complete. */
+  rerunFailed(id: string): Promise<IRun> {
+    return this.send('POST', `runs/${id}/rerun`, { failed: true });
   }
 
   run(id: string): Promise<IRun> {

@@ -11,7 +11,8 @@ export const CommandIds = {
   remove: 'mantik:delete-run',
   download: 'mantik:download-run',
   openNotebook: 'mantik:open-executed-notebook',
-  openMlflow: 'mantik:open-in-mlflow'
+  openMlflow: 'mantik:open-in-mlflow',
+  rerunFailed: 'mantik:rerun-failed-points'
 } as const;
 
 /** A run's actions, in menu order. */
@@ -22,6 +23,7 @@ export const RUN_COMMANDS = [
   CommandIds.openMlflow,
   CommandIds.download,
   CommandIds.rerun,
+  CommandIds.rerunFailed,
   CommandIds.rename,
   CommandIds.cancel,
   CommandIds.remove
@@ -34,4 +36,11 @@ export const RUN_COMMANDS_IN_DETAILS = [
   CommandIds.openNotebook,
   CommandIds.openMlflow,
   CommandIds.download
+];
+
+/** The actions in a sweep's details toolbar. */
+export const SWEEP_COMMANDS_IN_DETAILS = [
+  CommandIds.cancel,
+  CommandIds.rerunFailed,
+  CommandIds.openMlflow
 ];

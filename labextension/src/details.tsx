@@ -3,21 +3,24 @@
  * toolbar. Kept current from the runs model.
  */
 import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { CommandToolbarButton } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import React from 'react';
 
-import { IRun, MantikApi } from './api';
-import { RUN_COMMANDS_IN_DETAILS } from './commandIds';
+import { IRun, MantikApi, isSweep } from './api';
+import { RUN_COMMANDS_IN_DETAILS, SWEEP_COMMANDS_IN_DETAILS } from './commandIds';
 import { mantikIcon } from './icons';
 import { LogBuffer } from './logBuffer';
 import { LogView } from './logView';
 import { RunFiles } from './runFiles';
 import { RunOverview } from './runOverview';
 import { RunsModel } from './runsModel';
+import { SweepResults } from './sweepResults';
 
-export type DetailsTab = 'overview' | 'log' | 'files';
+/** A run's tabs; a sweep has results and overview (its points have the logs and files). */
+export type DetailsTab = 'overview' | 'log' | 'files' | 'results';
 
 export interface IDetailsOptions {
   api: MantikApi;
@@ -25,6 +28,8 @@ export interface IDetailsOptions {
   commands: CommandRegistry;
   trans: TranslationBundle;
   logFontSize: () => number;
+  /** draws a sweep's charts (JupyterLab's Vega-Lite renderer) */
+  rendermime?: IRenderMimeRegistry | null;
 }
 
 export class RunDetails extends ReactWidget {
@@ -57,11 +62,19 @@ export class RunDetails extends ReactWidget {
 
   protected render(): JSX.Element {
     const { trans, api } = this._options;
-    const tabs: [DetailsTab, string][] = [
-      ['overview', trans.__('Overview')],
-      ['log', trans.__('Log')],
-      ['files', trans.__('Files')]
-    ];
+    const tabs: [DetailsTab, string][] = isSweep(this._run)
+      ? [
+          ['results', trans.__('Results')],
+          ['overview', trans.__('Overview')]
+        ]
+      : [
+          ['overview', trans.__('Overview')],
+          ['log', trans.__('Log')],
+          ['files', trans.__('Files')]
+        ];
+    if (!tabs.some(([id]) => id === this._tab)) {
+      this._tab = tabs[0][0];
+    }
     if (this._tab === 'log' && !this._log) {
       this._log = new LogBuffer(api, this._run.id);
     }
@@ -82,6 +95,15 @@ export class RunDetails extends ReactWidget {
           ))}
         </div>
         <div className="jp-MantikDetails-content">
+          {this._tab === 'results' && (
+            <SweepResults
+              api={api}
+              sweep={this._run}
+              trans={trans}
+              commands={this._options.commands}
+              rendermime={this._options.rendermime ?? null}
+            />
+          )}
           {this._tab === 'overview' && <RunOverview run={this._run} trans={trans} />}
           {this._tab === 'log' && this._log && (
             <LogView buffer={this._log} fontSize={this._options.logFontSize()} trans={trans} />
@@ -122,7 +144,7 @@ export function createDetailsWidget(
   widget.title.label = run.name;
   widget.title.icon = mantikIcon;
   widget.title.closable = true;
-  for (const command of RUN_COMMANDS_IN_DETAILS) {
+  for (const command of isSweep(run) ? SWEEP_COMMANDS_IN_DETAILS : RUN_COMMANDS_IN_DETAILS) {
     widget.toolbar.addItem(
       command,
       new CommandToolbarButton({

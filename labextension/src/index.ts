@@ -12,12 +12,13 @@ import {
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { ToolbarButton } from '@jupyterlab/ui-components';
 import { DisposableDelegate } from '@lumino/disposable';
 
-import { IRun, MantikApi } from './api';
+import { IRun, MantikApi, isPoint } from './api';
 import { CommandIds } from './commandIds';
 import { DetailsTab, RunDetails, createDetailsWidget } from './details';
 import { mantikIcon } from './icons';
@@ -27,6 +28,7 @@ import { RunsModel } from './runsModel';
 import { RunsPanel } from './runsPanel';
 import { watchSaveRequests } from './saveComm';
 import { addSubmitCommands } from './submitCommands';
+import { addSweepCommands } from './sweepCommands';
 import { IMantikRuns } from './tokens';
 
 export { IMantikRuns } from './tokens';
@@ -45,7 +47,14 @@ const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
   autoStart: true,
   provides: IMantikRuns,
   requires: [ILabShell],
-  optional: [ICommandPalette, ISettingRegistry, ITranslator, INotebookTracker, IDefaultFileBrowser],
+  optional: [
+    ICommandPalette,
+    ISettingRegistry,
+    ITranslator,
+    INotebookTracker,
+    IDefaultFileBrowser,
+    IRenderMimeRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     shell: ILabShell,
@@ -53,7 +62,8 @@ const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
     notebooks: INotebookTracker | null,
-    fileBrowser: IDefaultFileBrowser | null
+    fileBrowser: IDefaultFileBrowser | null,
+    rendermime: IRenderMimeRegistry | null
   ): IMantikRuns => {
     const trans = (translator ?? nullTranslator).load('mantik_jupyter');
     const api = new MantikApi(app.serviceManager.serverSettings);
@@ -74,7 +84,12 @@ const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
       });
     }
 
-    model.stateChanged.connect((_, change) => notifier.notify(change.run));
+    // a sweep tells its end once, not once per point
+    model.stateChanged.connect((_, change) => {
+      if (!isPoint(change.run)) {
+        notifier.notify(change.run);
+      }
+    });
     model.changed.connect(() => app.commands.notifyCommandChanged());
 
     function openDetails(run: IRun, tab: DetailsTab): void {
@@ -85,7 +100,8 @@ const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
           model,
           commands: app.commands,
           trans,
-          logFontSize: () => settings.logFontSize
+          logFontSize: () => settings.logFontSize,
+          rendermime
         });
         details.set(run.id, widget);
         widget.disposed.connect(() => details.delete(run.id));
@@ -107,6 +123,7 @@ const plugin: JupyterFrontEndPlugin<IMantikRuns> = {
       openDetails
     });
     addRunCommands({ app, api, model, trans, openDetails, rerun });
+    addSweepCommands({ app, api, model, trans, openDetails });
 
     const panel = new RunsPanel({ api, model, commands: app.commands, trans });
     shell.add(panel, 'left', { rank: 600 });

@@ -18,7 +18,7 @@ import {
 } from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { IRun, MantikApi, isTerminal } from './api';
+import { IRun, MantikApi, isSweep, isTerminal } from './api';
 import { CommandIds } from './commandIds';
 import { DetailsTab } from './details';
 import { saveBlob } from './download';
@@ -34,7 +34,7 @@ export interface IRunCommandsContext {
 }
 
 /** The id a command acts on: its `id` argument or the run row under the context menu. */
-function runIdOf(app: JupyterFrontEnd, args: ReadonlyPartialJSONObject): string | null {
+export function runIdOf(app: JupyterFrontEnd, args: ReadonlyPartialJSONObject): string | null {
   if (typeof args.id === 'string') {
     return args.id;
   }
@@ -95,7 +95,7 @@ export function addRunCommands(context: IRunCommandsContext): void {
   add(CommandIds.openRun, {
     label: trans.__('Open Run Details'),
     icon: listIcon,
-    run: async run => context.openDetails(run, 'overview'),
+    run: async run => context.openDetails(run, isSweep(run) ? 'results' : 'overview'),
     failure: trans.__('Cannot open the run')
   });
 

@@ -7,7 +7,7 @@ import { Event } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ACTIVE_STATES, IRun, MantikApi, RunState, isTerminal } from './api';
+import { ACTIVE_STATES, IRun, MantikApi, RunState, isPoint, isTerminal } from './api';
 
 export const RUN_STATE_SCHEMA = 'https://events.mantik-jupyter.org/run-state/v1';
 export const RUN_PROGRESS_SCHEMA = 'https://events.mantik-jupyter.org/run-progress/v1';
@@ -26,8 +26,14 @@ export interface IStateChange {
   oldState: RunState | null;
 }
 
-/** Does a run pass the filter (the server's rules, for runs learnt from events)? */
+/**
+ * Does a run pass the filter (the server's rules, for runs learnt from events)? A sweep's
+ * points never do: the sweep's row stands for them.
+ */
 export function matchesFilter(run: IRun, filter: IRunsFilter): boolean {
+  if (isPoint(run)) {
+    return false;
+  }
   if (filter.states.length && !filter.states.includes(run.state)) {
     return false;
   }
@@ -53,6 +59,11 @@ export class RunsModel implements IDisposable {
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** Every run this model was given, listed or not (a sweep's points among them). */
+  get runUpdated(): ISignal<this, IRun> {
+    return this._runUpdated;
   }
 
   /** Every state change seen, from an event or a poll (once per run and state). */
@@ -154,6 +165,7 @@ export class RunsModel implements IDisposable {
     if (known !== undefined && known !== run.state) {
       this._stateChanged.emit({ run, oldState: known });
     }
+    this._runUpdated.emit(run);
     const index = this._index.get(run.id);
     if (index !== undefined) {
       if (matchesFilter(run, this._filter) || run.state === this._runs[index].state) {
@@ -192,7 +204,8 @@ export class RunsModel implements IDisposable {
       states: this._filter.states,
       site: this._filter.site,
       text: this._filter.text.trim(),
-      limit: PAGE
+      limit: PAGE,
+      points: false
     };
   }
 
@@ -271,8 +284,8 @@ export class RunsModel implements IDisposable {
     if (!document.hidden) {
       try {
         const [active, newest] = await Promise.all([
-          this.api.runs({ states: ACTIVE_STATES, limit: 500 }),
-          this.api.runs({ limit: 20 })
+          this.api.runs({ states: ACTIVE_STATES, limit: 500, points: false }),
+          this.api.runs({ limit: 20, points: false })
         ]);
         const seen = new Set<string>();
         for (const run of [...newest.runs, ...active.runs]) {
@@ -311,4 +324,5 @@ export class RunsModel implements IDisposable {
   private _disposed = false;
   private _changed = new Signal<this, void>(this);
   private _stateChanged = new Signal<this, IStateChange>(this);
+  private _runUpdated = new Signal<this, IRun>(this);
 }

@@ -9,7 +9,15 @@ import { CommandRegistry } from '@lumino/commands';
 import { Menu } from '@lumino/widgets';
 import React from 'react';
 
-import { ACTIVE_STATES, IRun, MantikApi, RUN_STATES, RunState, isTerminal } from './api';
+import {
+  ACTIVE_STATES,
+  IRun,
+  MantikApi,
+  RUN_STATES,
+  RunState,
+  isSweep,
+  isTerminal
+} from './api';
 import { CommandIds, RUN_COMMANDS } from './commandIds';
 import { formatDuration, formatProgress, formatTime, progressShare } from './format';
 import { mantikIcon } from './icons';
@@ -17,6 +25,8 @@ import { RunsModel } from './runsModel';
 import { SchedulesSection } from './schedulesSection';
 import { SitesSection } from './sitesSection';
 import { StateChip, stateLabel } from './stateChip';
+import { SweepPoints, sweptNames } from './sweepPoints';
+import { ExpandToggle, PointRow, SweepProgress } from './sweepRows';
 import { WindowedList } from './windowedList';
 
 const ROW_HEIGHT = 52;
@@ -33,13 +43,19 @@ export interface IRunsPanelOptions {
 interface IViewState {
   text: string;
   sites: string[];
+  /** the sweeps whose points are shown under their row */
+  expanded: ReadonlySet<string>;
 }
 
+/** A row of the list: a run (a sweep among them), or a point of an expanded sweep. */
+type ListItem = { run: IRun; names?: undefined } | { run: IRun; names: string[] };
+
 class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
-  state: IViewState = { text: '', sites: [] };
+  state: IViewState = { text: '', sites: [], expanded: new Set() };
 
   componentDidMount(): void {
     this.props.model.changed.connect(this._onChanged, this);
+    this._sweeps.changed.connect(this._onChanged, this);
     this._clock = window.setInterval(() => {
       if (this.props.model.runs.some(run => !isTerminal(run.state))) {
         this.forceUpdate();
@@ -53,6 +69,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
 
   componentWillUnmount(): void {
     this.props.model.changed.disconnect(this._onChanged, this);
+    this._sweeps.dispose();
     window.clearInterval(this._clock);
     window.clearTimeout(this._textTimer);
   }
@@ -128,11 +145,22 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
         )}
         <WindowedList
           className="jp-MantikRuns-list"
-          items={model.runs}
+          items={this._items()}
           rowHeight={ROW_HEIGHT}
           resetKey={JSON.stringify(model.filter)}
           onNearEnd={() => void model.loadMore()}
-          renderRow={run => this._row(run)}
+          renderRow={item =>
+            item.names ? (
+              <PointRow
+                point={item.run}
+                names={item.names}
+                trans={trans}
+                onOpen={() => void this.props.commands.execute(CommandIds.openRun, { id: item.run.id })}
+              />
+            ) : (
+              this._row(item.run)
+            )
+          }
         />
         <SchedulesSection api={api} commands={this.props.commands} model={model} trans={trans} />
         <SitesSection api={api} trans={trans} />
@@ -140,9 +168,32 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
     );
   }
 
+  /** The listed runs, each expanded sweep followed by its points. */
+  private _items(): ListItem[] {
+    const items: ListItem[] = [];
+    for (const run of this.props.model.runs) {
+      items.push({ run });
+      const points = this.state.expanded.has(run.id) ? this._sweeps.points(run) : null;
+      if (points) {
+        const names = sweptNames(points);
+        items.push(...points.map(point => ({ run: point, names })));
+      }
+    }
+    return items;
+  }
+
+  private _toggle(id: string): void {
+    const expanded = new Set(this.state.expanded);
+    if (!expanded.delete(id)) {
+      expanded.add(id);
+    }
+    this.setState({ expanded });
+  }
+
   private _row(run: IRun): JSX.Element {
     const { commands, trans } = this.props;
     const active = !isTerminal(run.state);
+    const points = isSweep(run) ? this._sweeps.points(run) : null;
     return (
       <div
         className="jp-MantikRuns-row"
@@ -152,6 +203,13 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
         title={run.reason ?? run.name}
       >
         <div className="jp-MantikRuns-line">
+          {isSweep(run) && (
+            <ExpandToggle
+              expanded={this.state.expanded.has(run.id)}
+              trans={trans}
+              onToggle={() => this._toggle(run.id)}
+            />
+          )}
           <StateChip state={run.state} trans={trans} />
           <span className="jp-MantikRuns-name">{run.name}</span>
           <span className="jp-MantikRuns-duration">
@@ -214,6 +272,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
             />
           </div>
         )}
+        {points && run.state !== 'SUBMITTING' && <SweepProgress points={points} trans={trans} />}
       </div>
     );
   }
@@ -250,6 +309,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
 
   private _clock = 0;
   private _textTimer = 0;
+  private _sweeps = new SweepPoints(this.props.api, this.props.model);
 }
 
 export class RunsPanel extends ReactWidget {

@@ -63,6 +63,9 @@ export function addSubmitCommands(context: ISubmitCommandsContext): (run: IRun) 
       values: rerunOf ? valuesOfRun(rerunOf, parameters) : fresh,
       defaults: { ...fresh.parameters },
       edited: rerunOf?.spec,
+      planSweep: rerunOf
+        ? undefined
+        : submission => api.planSweep(submitRequest(path, submission)),
       trans
     });
     const dialog = new ServerFormDialog({

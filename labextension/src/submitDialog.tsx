@@ -6,7 +6,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 
-import { IParameter, IRunConfig, ISite, ISubmission } from './api';
+import { IParameter, IRunConfig, ISite, ISubmission, ISweepPlan } from './api';
 import { FormField, ServerForm } from './formDialog';
 import {
   EnvironmentKind,
@@ -17,6 +17,8 @@ import {
   buildSubmission,
   defaultText
 } from './submitForm';
+import { ISweepValues, initialSweep, sweepSubmission } from './sweepForm';
+import { SweepSection } from './sweepSection';
 
 export interface ISubmitFormOptions {
   notebook: string;
@@ -27,6 +29,8 @@ export interface ISubmitFormOptions {
   defaults: Record<string, string>;
   /** Re-run: the run's configuration, which the form's values replace. */
   edited?: IRunConfig;
+  /** The points and arrays a sweep would form (the server's preview); new runs only. */
+  planSweep?: (submission: ISubmission) => Promise<ISweepPlan>;
   trans: TranslationBundle;
 }
 
@@ -51,8 +55,11 @@ export class SubmitForm extends ServerForm<ISubmission> {
   }
 
   getValue(): ISubmission {
-    const { defaults, edited } = this._options;
-    return buildSubmission(this._values, defaults, edited);
+    const { defaults, edited, parameters } = this._options;
+    const submission = buildSubmission(this._values, defaults, edited);
+    return this._sweep.enabled && !edited
+      ? sweepSubmission(submission, parameters, this._values.parameters, this._sweep)
+      : submission;
   }
 
   protected get fieldKeys(): string[] {
@@ -69,7 +76,12 @@ export class SubmitForm extends ServerForm<ISubmission> {
       'Schedule',
       'Schedule.At',
       'Schedule.Cron',
-      'Schedule.Timezone'
+      'Schedule.Timezone',
+      'Sweep',
+      'Sweep.Repeat',
+      'Sweep.MaxConcurrent',
+      'Sweep.Objective',
+      'Sweep.Objective.Goal'
     ];
   }
 
@@ -126,6 +138,21 @@ export class SubmitForm extends ServerForm<ISubmission> {
             </div>
           )}
           {parameters.map(p => this._parameter(p))}
+          {!this._options.edited && this._options.planSweep && (
+            <SweepSection
+              values={this._sweep}
+              parameters={parameters}
+              texts={values.parameters}
+              request={this._sweep.enabled ? this.getValue() : null}
+              planSweep={this._options.planSweep}
+              field={(key, label, help, input) => this._field(key, label, help, input)}
+              onChange={change => {
+                this._sweep = { ...this._sweep, ...change };
+                this.update();
+              }}
+              trans={trans}
+            />
+          )}
           <h3 className="jp-MantikSubmit-section">{trans.__('Resources')}</h3>
           <div className="jp-MantikSubmit-grid">
             {RESOURCE_KEYS.map(key =>
@@ -251,7 +278,14 @@ export class SubmitForm extends ServerForm<ISubmission> {
     const value = this._values.parameters[p.name] ?? '';
     const set = (text: string) =>
       this._set({ parameters: { ...this._values.parameters, [p.name]: text } });
-    const help = [p.type ?? trans.__('any type'), p.help].filter(Boolean).join(' – ');
+    const sweeping = this._sweep.enabled && !['list', 'dict', 'bool'].includes(p.type ?? '');
+    const help = [
+      p.type ?? trans.__('any type'),
+      p.help,
+      sweeping ? trans.__('one value, or several separated by commas') : ''
+    ]
+      .filter(Boolean)
+      .join(' – ');
     const input =
       p.type === 'bool' ? (
         <input
@@ -262,8 +296,8 @@ export class SubmitForm extends ServerForm<ISubmission> {
       ) : (
         <input
           className="jp-mod-styled"
-          type={p.type === 'int' || p.type === 'float' ? 'number' : 'text'}
-          step={p.type === 'float' ? 'any' : undefined}
+          type={!sweeping && (p.type === 'int' || p.type === 'float') ? 'number' : 'text'}
+          step={!sweeping && p.type === 'float' ? 'any' : undefined}
           value={value}
           placeholder={defaultText(p)}
           onChange={event => set(event.target.value)}
@@ -286,4 +320,5 @@ export class SubmitForm extends ServerForm<ISubmission> {
   }
 
   private _values: ISubmitValues;
+  private _sweep: ISweepValues = initialSweep();
 }
