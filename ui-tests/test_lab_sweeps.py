@@ -3,7 +3,9 @@
 submitting), the sweep as one row of the runs panel whose progress bar counts its points
 to the end and which expands into them, and its results tab: the table ranked by the
 objective (best highlighted, sortable) and the chart drawn by JupyterLab's own Vega-Lite
-renderer. Screenshots go to ui-tests/out/ (copied to docs/screenshots/)."""
+renderer. A second sweep (through the REST API) has a point that fails: the panel counts it,
+its results row gives the reason, and "Re-run Failed Points" submits it alone as a new
+sweep. Screenshots go to ui-tests/out/ (copied to docs/screenshots/)."""
 
 from __future__ import annotations
 
@@ -103,3 +105,33 @@ def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
     expect(details.locator(".jp-MantikResults-parameter")).to_have_count(0)
     expect(marks).to_be_visible(timeout=60_000)
     shot(page, "sweep-parallel-light")
+
+    # a point that fails (time.sleep(-1) raises): counted, its reason shown, re-run alone
+    failing = lab.api("POST", "runs", {
+        "notebook": "quickstart.ipynb", "site": "local", "name": "ui-lab-sweep-fails",
+        "parameter_texts": {"epochs": "1"}, "sweep_texts": ["seconds_per_epoch=0,-1"],
+        "sweep": {"Objective": {"Metric": "loss"}}})["id"]
+    show_panel(page)
+    failing_row = row(page, failing)
+    expect(failing_row).to_have_attribute("data-state", "FAILED", timeout=RUN_TIMEOUT)
+    failing_progress = failing_row.locator(".jp-MantikSweep-progress")
+    expect(failing_progress).to_have_attribute("data-failed", "1", timeout=60_000)
+    expect(failing_progress).to_have_attribute("data-completed", "1")
+    failing_row.click()
+    details = page.locator(f"#mantik-run-{failing}")
+    failed = [r for r in lab.api("GET", f"runs/{failing}/results")["rows"]
+              if r["state"] == "FAILED"]
+    assert len(failed) == 1 and failed[0]["parameters"]["seconds_per_epoch"] == -1
+    failed_row = details.locator("tr.jp-mod-failed")
+    expect(failed_row).to_have_count(1, timeout=60_000)
+    expect(failed_row).to_have_attribute("data-point", str(failed[0]["point"]))
+    expect(failed_row.locator(".jp-MantikResults-reason")).to_have_text(failed[0]["reason"])
+    assert failed[0]["reason"]
+    details.locator('[data-command="mantik:rerun-failed-points"]').click()
+    again = page.locator(".jp-MantikDetails:visible .jp-MantikResults-table tbody tr")
+    expect(again).to_have_count(1, timeout=120_000)
+    rerun = lab.api("GET", "runs?points=false&limit=1")["runs"][0]
+    assert rerun["id"] != failing and rerun["sweep_id"] == rerun["id"]
+    assert rerun["parent_id"] == failing
+    assert [p["parameters"]["seconds_per_epoch"]
+            for p in lab.api("GET", f"runs?sweep={rerun['id']}")["runs"]] == [-1]

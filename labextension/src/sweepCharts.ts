@@ -68,6 +68,11 @@ export function sortRows(
   });
 }
 
+/** An axis end's value in a few digits (a metric's 17.129868717915 as 17.13). */
+function label(value: string | number): string {
+  return typeof value === 'number' ? String(Number(value.toPrecision(4))) : value;
+}
+
 function shown(value: unknown): string | number {
   return typeof value === 'number' ? value : typeof value === 'string' ? value : JSON.stringify(value);
 }
@@ -163,7 +168,7 @@ export function parallelSpec(
     const ends = values.filter(v => v.axis === axis);
     return [0, 1].flatMap(position => {
       const end = ends.find(v => v.position === position);
-      return end ? [{ axis, position, label: String(end.value) }] : [];
+      return end ? [{ axis, position, label: label(end.value) }] : [];
     });
   });
   const x = { field: 'axis', type: 'nominal', sort: axes, title: null, axis: { labelAngle: 0 } };
@@ -179,7 +184,12 @@ export function parallelSpec(
           x,
           y: { field: 'position', type: 'quantitative', axis: null },
           detail: { field: 'point', type: 'nominal' },
-          color: { field: 'metric', type: 'quantitative', title: metric },
+          color: {
+            field: 'metric',
+            type: 'quantitative',
+            title: metric,
+            legend: { orient: 'bottom' }
+          },
           tooltip: [
             { field: 'point', title: 'point' },
             { field: 'axis', title: 'axis' },

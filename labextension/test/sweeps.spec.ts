@@ -77,6 +77,9 @@ describe('the results table and charts', () => {
   });
 
   it('draws parallel coordinates with each axis scaled to its own range', () => {
+    const long = parallelSpec([row(0, 0.1, 17.129868717915), row(1, 0.2, 2.1)], ['lr'], 'loss');
+    expect((long as any).layer[1].data.values.map((v: any) => v.label)).toEqual(
+      ['0.1', '0.2', '2.1', '17.13']);
     const spec = parallelSpec(rows, ['lr', 'epochs'], 'loss') as any;
     const [lines, labels] = spec.layer;
     const first = lines.data.values.filter((v: any) => v.point === 1);
