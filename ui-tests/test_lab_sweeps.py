@@ -14,6 +14,18 @@ from playwright.sync_api import Page, expect
 from test_magics import RUN_TIMEOUT
 
 
+def ended_sweep_row(page: Page, sweep: str, state: str, **counts: int):
+    """The sweep's row once it ended in ``state`` with its progress bar counting ``counts``
+    (completed=4, failed=1, ...)."""
+    show_panel(page)
+    sweep_row = row(page, sweep)
+    expect(sweep_row).to_have_attribute("data-state", state, timeout=RUN_TIMEOUT)
+    progress = sweep_row.locator(".jp-MantikSweep-progress")
+    for part, n in counts.items():  # the points' states arrive after the sweep's own
+        expect(progress).to_have_attribute(f"data-{part}", str(n), timeout=60_000)
+    return sweep_row
+
+
 def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
     open_quickstart(page)
     dialog = open_submit_dialog(page)
@@ -43,14 +55,9 @@ def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
         (0.01, 1), (0.01, 2), (0.1, 1), (0.1, 2)}
 
     # one row in the panel; its points are not rows of their own until it is expanded
-    show_panel(page)
-    sweep_row = row(page, sweep)
-    expect(sweep_row).to_have_attribute("data-state", "COMPLETED", timeout=RUN_TIMEOUT)
-    progress = sweep_row.locator(".jp-MantikSweep-progress")
-    expect(progress).to_have_attribute("data-completed", "4", timeout=60_000)
-    expect(progress).to_have_attribute("data-total", "4")
-    expect(progress).to_have_attribute("title", "4 completed, 0 failed, 0 running, 0 queued of 4"
-                                       " (COMPLETED 4)")
+    sweep_row = ended_sweep_row(page, sweep, "COMPLETED", completed=4, total=4)
+    expect(sweep_row.locator(".jp-MantikSweep-progress")).to_have_attribute(
+        "title", "4 completed, 0 failed, 0 running, 0 queued of 4 (COMPLETED 4)")
     point_rows = page.locator(".jp-MantikSweep-point")
     expect(point_rows).to_have_count(0)
     for point in points:
@@ -111,13 +118,7 @@ def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
         "notebook": "quickstart.ipynb", "site": "local", "name": "ui-lab-sweep-fails",
         "parameter_texts": {"epochs": "1"}, "sweep_texts": ["seconds_per_epoch=0,-1"],
         "sweep": {"Objective": {"Metric": "loss"}}})["id"]
-    show_panel(page)
-    failing_row = row(page, failing)
-    expect(failing_row).to_have_attribute("data-state", "FAILED", timeout=RUN_TIMEOUT)
-    failing_progress = failing_row.locator(".jp-MantikSweep-progress")
-    expect(failing_progress).to_have_attribute("data-failed", "1", timeout=60_000)
-    expect(failing_progress).to_have_attribute("data-completed", "1")
-    failing_row.click()
+    ended_sweep_row(page, failing, "FAILED", failed=1, completed=1, total=2).click()
     details = page.locator(f"#mantik-run-{failing}")
     failed = [r for r in lab.api("GET", f"runs/{failing}/results")["rows"]
               if r["state"] == "FAILED"]
