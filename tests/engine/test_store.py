@@ -103,7 +103,8 @@ def test_filters_refuse_what_they_cannot_mean():
     with pytest.raises(ConfigError, match="unknown state 'finished'; allowed: SUBMITTING"):
         RunFilter.of(states=["finished"])
     assert RunFilter.of(states=["failed", ""], site="").where == {
-        "states": ("FAILED",), "site": None, "notebook": None, "text": None}
+        "states": ("FAILED",), "site": None, "notebook": None, "text": None, "points": True,
+        "sweep": None}
     with pytest.raises(MantikError, match="cursor 'x' is not one this API returned"):
         RunFilter(cursor="x")
     with pytest.raises(MantikError, match="limit must be 1 or more"):
