@@ -21,7 +21,7 @@ from .tracking import Tracker
 def sweep_results(sweep: Run, points: list[Run], tracker: Tracker,
                   sort: str | None = None) -> dict[str, Any]:
     """``{sweep, objective, metric, goal, rows}``: rows sorted by ``sort`` or the
-    objective's metric (points without it last), the best row marked."""
+    objective's metric (points without it last), the best completed row marked."""
     metrics = tracker.sweep_metrics(sweep.mlflow_experiment_id, sweep.id) if (
         sweep.mlflow_experiment_id) else {}
     objective = (sweep.spec.get("Sweep") or {}).get("Objective") or {}
@@ -36,8 +36,10 @@ def sweep_results(sweep: Run, points: list[Run], tracker: Tracker,
         ranked = [r for r in rows if isinstance(r["metrics"].get(metric), (int, float))]
         rest = [r for r in rows if r not in ranked]
         ranked.sort(key=lambda r: r["metrics"][metric], reverse=goal == "maximize")
-        if ranked:
-            ranked[0]["best"] = True
+        # a point that failed or is still running may have logged a fine value on its way
+        best = next((r for r in ranked if r["state"] == RunState.COMPLETED), None)
+        if best:
+            best["best"] = True
         rows = ranked + rest
     return {"sweep": sweep.id, "state": sweep.state, "metric": metric, "goal": goal,
             "rows": rows}

@@ -17,7 +17,7 @@ from mantik_jupyter.sweeps import MAX_POINTS
 TRAIN = ("import time, mlflow\n"
          "with mlflow.start_run():\n"
          "    mlflow.log_metric('t_start', time.time())\n"
-         "    mlflow.log_metric('loss', abs(lr * epochs - 0.3))\n"
+         "    mlflow.log_metric('loss', abs(lr * epochs - 0.3) + (1 if fail else 0))\n"
          "    time.sleep(1)\n"
          "    mlflow.log_metric('t_end', time.time())\n"
          "if fail:\n"
@@ -88,6 +88,8 @@ def test_a_grid_runs_as_one_array_tracked_and_ranked(cli, session_home, sim, tra
     losses = [row["metrics"]["loss"] for row in results["rows"]]
     assert losses == sorted(losses) and len(losses) == 12
     assert results["rows"][0]["best"] and not any(r["best"] for r in results["rows"][1:])
+    # each point's own start and end (UNICORE's, from its task's state files): >= its sleep
+    assert all((r["duration"] or 0) >= 1 for r in results["rows"]), results["rows"]
     assert {(r["parameters"]["lr"], r["parameters"]["epochs"]) for r in results["rows"][:4]} \
         == {(0.1, 3), (0.3, 1)}  # loss 0 (up to rounding), twice each: the best four
     csv = cli("results", sweep_id, "--csv").stdout.splitlines()
@@ -154,6 +156,8 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
         (site, fail, "FAILED" if fail else "COMPLETED") for site in SITES
         for fail in (False, True)}
     assert all("diverged at lr=0.1" in r["reason"] for r in rows if r["state"] == "FAILED")
+    # the failing points logged the higher loss the objective maximizes: best is among the rest
+    assert [r["state"] for r in rows if r["best"]] == ["COMPLETED"], rows
 
     again = json.loads(cli("rerun", sweep_id, "--failed", "--wait", "--json", check=False,
                            timeout=WAIT).stdout)
