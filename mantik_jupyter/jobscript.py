@@ -11,8 +11,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -150,17 +151,32 @@ def array_command(notebook: str, output_notebook: str, tasks: Sequence[Task]) ->
     return "\n".join(lines)
 
 
-def task_states(names: Iterable[str]) -> dict[int, int | None]:
-    """Per point, from the names in :data:`TASK_STATE_DIR`: its exit code, or None while
-    it runs (points not yet started are missing)."""
-    states: dict[int, int | None] = {}
-    for name in names:
+class TaskState(NamedTuple):
+    """One task's exit code (None while it runs) and when it started and ended (UTC ISO)."""
+
+    code: int | None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+def task_states(entries: Iterable[tuple[str, datetime | None]]) -> dict[int, TaskState]:
+    """Per point, from each file in :data:`TASK_STATE_DIR` (its name and modification
+    time, which is when the task wrote it): points not yet started are missing."""
+    started: dict[int, str | None] = {}
+    ended: dict[int, tuple[int, str | None]] = {}
+    for name, modified in entries:
         parts = name.rsplit("/", 1)[-1].split(".")
+        when = modified.astimezone(timezone.utc).isoformat(timespec="microseconds") if (
+            modified) else None
         if len(parts) == 2 and parts[0].isdigit() and parts[1] == "running":
-            states.setdefault(int(parts[0]), None)
+            started[int(parts[0])] = when
         elif len(parts) == 3 and parts[0].isdigit() and parts[1] == "exit" and (
                 parts[2].lstrip("-").isdigit()):
-            states[int(parts[0])] = int(parts[2])
+            ended[int(parts[0])] = (int(parts[2]), when)
+    states = {}
+    for point in started.keys() | ended.keys():
+        code, ended_at = ended.get(point, (None, None))
+        states[point] = TaskState(code, started.get(point), ended_at)
     return states
 
 

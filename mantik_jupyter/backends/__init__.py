@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import registry
 from ..bundle import Bundle
 from ..errors import ConfigError
-from ..jobscript import POINTS_DIR
+from ..jobscript import POINTS_DIR, TaskState
 from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
 from ..states import RunState
@@ -250,20 +250,22 @@ def all_ended(statuses: Mapping[str, JobStatus]) -> JobStatus:
     return JobStatus(RunState.CANCELLED if ended else RunState.RUNNING)
 
 
-def task_status(job: JobStatus, tasks: dict[int, int | None], point: int) -> JobStatus:
+def task_status(job: JobStatus, tasks: dict[int, TaskState], point: int) -> JobStatus:
     """A sweep point's state from its whole job's and its task's state files (see
     :data:`~mantik_jupyter.jobscript.TASK_STATE_DIR`), where the gateway knows only the job."""
-    if point in tasks and tasks[point] is not None:
-        code = tasks[point]
-        if code == 0:
-            return JobStatus(RunState.COMPLETED, "COMPLETED", None, 0)
-        return JobStatus(RunState.FAILED, "FAILED", f"exit code {code}", code)
+    task = tasks.get(point)
+    if task and task.code is not None:
+        if task.code == 0:
+            return JobStatus(RunState.COMPLETED, "COMPLETED", None, 0, *task[1:])
+        return JobStatus(RunState.FAILED, "FAILED", f"exit code {task.code}", task.code,
+                         *task[1:])
     if not job.state.terminal:
-        running = point in tasks
-        state = RunState.RUNNING if running else RunState.QUEUED
-        return JobStatus(state, "RUNNING" if running else job.native_state)
+        if task:
+            return JobStatus(RunState.RUNNING, "RUNNING", started_at=task.started_at)
+        return JobStatus(RunState.QUEUED, job.native_state)
     if job.state == RunState.CANCELLED:
-        return JobStatus(RunState.CANCELLED, job.native_state, job.reason)
+        return JobStatus(RunState.CANCELLED, job.native_state, job.reason,
+                         started_at=task.started_at if task else None)
     return JobStatus(RunState.FAILED, job.native_state,
                      "the task ended without noting its exit code"
                      + (f" ({job.reason})" if job.reason else ""))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import data, jobenv
 from ..errors import BackendError, ConfigError, ConflictError, NotFoundError
-from ..jobscript import TASK_STATE_DIR, array_runner, render, task_states
+from ..jobscript import TASK_STATE_DIR, TaskState, array_runner, render, task_states
 from ..paths import confined, copy_out, write_atomic
 from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
@@ -168,17 +168,17 @@ class LocalBackend(Backend):
 
     def status(self, runs: list[Run]) -> dict[str, JobStatus]:
         result = {}
+        arrays: dict[Path, tuple[JobStatus, dict[int, TaskState]]] = {}
         for run in runs:
             if run.point is None:
                 result[run.id] = self._status(self.run_dir(run))
-            else:  # a sweep point: its array's wrapper and its task's state file
-                array = self.run_dir(run).parent.parent
-                try:
-                    names = os.listdir(array / TASK_STATE_DIR)
-                except FileNotFoundError:
-                    names = []
-                result[run.id] = task_status(self._status(array), task_states(names),
-                                             run.point)
+                continue
+            # a sweep point: its array's wrapper and its task's state files, read once
+            array = self.run_dir(run).parent.parent
+            if array not in arrays:
+                arrays[array] = (self._status(array),
+                                 task_states(_files_modified(array / TASK_STATE_DIR)))
+            result[run.id] = task_status(*arrays[array], run.point)
         return result
 
     def cancel_points(self, runs: list[Run]) -> None:
@@ -305,6 +305,16 @@ def _exit_reason(code: int | None) -> str:
 
 def _native(state: RunState, code: int | None) -> str:
     return f"{state.value} (exit {code})" if code is not None else state.value
+
+
+def _files_modified(folder: Path) -> list[tuple[str, datetime]]:
+    """Each file's name and modification time; none while the folder does not exist."""
+    try:
+        with os.scandir(folder) as entries:
+            return [(e.name, datetime.fromtimestamp(e.stat().st_mtime, timezone.utc))
+                    for e in entries]
+    except FileNotFoundError:
+        return []
 
 
 def _read(path: Path) -> dict | None:

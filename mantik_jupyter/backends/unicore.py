@@ -339,7 +339,8 @@ class UnicoreBackend(RemoteBackend):
                                 headers={"Accept": "application/json"}).get("content", {})
         except NotFoundError:  # no task started yet
             listing = {}
-        tasks = task_states(name.strip("/") for name in listing)
+        tasks = task_states((name.strip("/"), _listed_time(entry.get("lastAccessed")))
+                            for name, entry in listing.items())
         return {run.id: task_status(job, tasks, run.point) for run in points}
 
     def cancel_points(self, runs: list[Run]) -> None:
@@ -486,3 +487,12 @@ def _failed_state(message: str) -> RunState:
         return RunState.TIMEOUT
     return RunState.FAILED
 
+
+def _listed_time(text: Any) -> datetime | None:
+    """A listing's ``lastAccessed`` (ISO 8601, offset as ``+01:00`` or ``+0100``); None if
+    the gateway gave none or another form: the time is shown, never relied on."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else None

@@ -38,6 +38,7 @@ async def test_a_local_sweep_runs_at_most_max_concurrent_and_is_ranked(api, jp_r
     assert results["metric"] == "score" and results["goal"] == "maximize"
     assert [r["parameters"]["lr"] for r in results["rows"]] == [0.3, 0.2, 0.1]
     assert [r["best"] for r in results["rows"]] == [True, False, False]
+    assert all((r["duration"] or 0) >= 1 for r in results["rows"]), results["rows"]
     by_start = await api.json("GET", f"runs/{sweep['id']}/results", params={"sort": "t_start"})
     starts = [r["metrics"]["t_start"] for r in by_start["rows"]]
     assert by_start["goal"] == "minimize" and starts == sorted(starts)
