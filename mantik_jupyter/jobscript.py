@@ -123,10 +123,13 @@ class Task:
     env: dict[str, str]
 
 
-def array_command(notebook: str, output_notebook: str, tasks: Sequence[Task]) -> str:
+def array_command(notebook: str, output_notebook: str, tasks: Sequence[Task],
+                  offline_store: str | None = None) -> str:
     """Shell text that runs the task's point: picked by ``SLURM_ARRAY_TASK_ID`` (or
     ``MANTIK_TASK`` where the points go as separate jobs or processes), papermill in
-    ``points/<point>/`` with the point's parameters, the task's state noted."""
+    ``points/<point>/`` with the point's parameters, the task's state noted. On a site
+    tracking offline each point tracks to an MLflow file store ``offline_store`` in its own
+    folder, which finalizing imports into the point's run as it does a single run's."""
     lines = ['mantik_task="${MANTIK_TASK:-${SLURM_ARRAY_TASK_ID:-}}"', 'case "$mantik_task" in']
     for number, task in enumerate(tasks):
         values = yaml.safe_dump(task.parameters, sort_keys=True, allow_unicode=True)
@@ -138,6 +141,9 @@ def array_command(notebook: str, output_notebook: str, tasks: Sequence[Task]) ->
     folder = f'"{POINTS_DIR}/$MANTIK_POINT"'
     output = PurePosixPath(output_notebook)
     cwd = str(PurePosixPath(notebook).parent)
+    if offline_store:
+        lines.append(f'export MLFLOW_TRACKING_URI="file://$PWD/{POINTS_DIR}/$MANTIK_POINT/'
+                     f'{offline_store}"')
     lines += [
         f"mkdir -p {folder}/{shlex.quote(str(output.parent))} {TASK_STATE_DIR}",
         f': > "{TASK_STATE_DIR}/$MANTIK_POINT.running"',

@@ -55,6 +55,9 @@ RUN_PROPERTIES: dict[str, Any] = {
     "data_cache": {"type": "string", "pattern": "^/", "description": (
         "folder on the site where CliMetLab Data is staged, shared by every run (e.g. on the "
         "project's scratch file system)")},
+    "data_cache_read_only": {"type": "boolean", "description": (
+        "jobs never write to data_cache (only staging does): a job's CliMetLab cache is a "
+        "folder of its own linking to the shared files")},
 }
 
 

@@ -33,6 +33,7 @@ from .states import RunState
 from .store import Run, now
 from .submitting import DEFAULT_SITE, Submitter, check_deferred_start, requested_start
 from .sweeps import ArrayGroup, PlannedPoint, SweepPlan, SweepRequest, plan
+from .tracking import OFFLINE_STORE
 
 log = logging.getLogger(__name__)
 
@@ -175,13 +176,16 @@ class SweepSubmitter:
         the site holds them until ``begin``; uploads report to ``progress``."""
         ctx = self.context
         site = ctx.catalog.get(group.site)
-        tasks = [Task(run.point or 0, run.parameters, {
-            "MANTIK_RUN_ID": run.id, "MLFLOW_RUN_ID": run.mlflow_run_id or ""})
+        # offline, a point's notebook starts its own run in its file store (imported later)
+        offline = bool(site.settings.get("offline_tracking"))
+        tasks = [Task(run.point or 0, run.parameters, {"MANTIK_RUN_ID": run.id, **(
+            {} if offline else {"MLFLOW_RUN_ID": run.mlflow_run_id or ""})})
             for run in members]
         shared = {**self.submitter.job_env(sweep, site), "MANTIK_SWEEP_ID": sweep.id}
         shared.pop("MLFLOW_RUN_ID", None)
         shared.pop("MANTIK_RUN_ID", None)
-        command = array_command(bundle.notebook, bundle.output_notebook, tasks)
+        command = array_command(bundle.notebook, bundle.output_notebook, tasks,
+                                OFFLINE_STORE if offline else None)
         job = JobRequest(run_id=f"{sweep.id}-{number}", name=f"{sweep.name}-{number}",
                          bundle=bundle, spec=group.spec, env=shared,
                          secret_env=ctx.tracker.job_secrets(), command=command, begin=begin,

@@ -112,7 +112,7 @@ class LocalBackend(Backend):
         folder = self.site.settings.get(data.CACHE_KEY) or str(self.home / "data-cache")
         for name, content in data.files(spec, folder).items():
             (run_dir / name).write_bytes(content)
-        return data.job_lines(folder, stage=True)
+        return data.job_lines(folder, True, bool(self.site.settings.get(data.READ_ONLY_KEY)))
 
     def submit_array(self, job: JobRequest, points: list[int]) -> ArraySubmission:
         """The tasks as processes of one wrapper, at most MaxConcurrent at once (the

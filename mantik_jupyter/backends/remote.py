@@ -362,7 +362,8 @@ class RemoteBackend(Backend):
         if place == "login":
             spec = spec.with_overrides({"Environment": {
                 "PreRunCommandOnLoginNode": data.login_command(spec, folder)}})
-        return spec, data.files(spec, folder), data.job_lines(folder, stage=place == "job")
+        read_only = bool(self.settings.get(data.READ_ONLY_KEY))
+        return spec, data.files(spec, folder), data.job_lines(folder, place == "job", read_only)
 
     def submit_array(self, job: JobRequest, points: list[int]) -> ArraySubmission:
         """The array as one job (bundle and script sent once); its tasks' ids and folders."""

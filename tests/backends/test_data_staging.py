@@ -2,10 +2,13 @@
 unchanged example notebook reads it offline, on the local site and both simulated gateways
 over real Slurm. The data comes from a loopback HTTP server that refuses every request for a
 file once it has served it whole (staging's download), so any download from the compute
-step fails the run; its access log shows that a second run downloads nothing."""
+step fails the run; its access log shows that a second run downloads nothing. Two sites keep
+their shared cache read-only for jobs: what is in it and CliMetLab's index of it show that
+only staging wrote there, where on the other sites the job registers its reads too."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +25,11 @@ from mantik_jupyter.demo_data import temperature  # noqa: E402 - after the skip 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "climetlab-data.ipynb"
 #: sim-firecrest as a site whose compute nodes are offline: Data staged by a job of its own
 STEP_SITE = "sim-firecrest-staged"
-DATA_SITES = ("local", *SITES, STEP_SITE)
+#: sim-firecrest staging in the job itself, its shared cache read-only for the notebook
+READ_ONLY_SITE = "sim-firecrest-read-only"
+DATA_SITES = ("local", *SITES, STEP_SITE, READ_ONLY_SITE)
+#: the sites whose profile says data_cache_read_only
+READ_ONLY = {STEP_SITE, READ_ONLY_SITE}
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}
 TRAIN_YEAR, EVAL_YEAR = 2024, 2031
 
@@ -104,13 +111,40 @@ def wait_all(cli, runs: dict) -> dict:
     return {key: wait_for(cli, run_id, TERMINAL, timeout=600) for key, run_id in runs.items()}
 
 
+def cache_state(folder: Path) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """A site's shared cache folder: every file with its size and mtime (CliMetLab's index
+    aside), and how often the index counted each entry read (each staging and each job that
+    uses the shared cache as its CliMetLab cache adds one)."""
+    index = folder / "cache" / "cache-2.db"
+    files = {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+             for p in folder.rglob("*") if p.is_file() and not p.name.startswith("cache-2.db")}
+    if not index.exists():
+        return files, {}
+    with sqlite3.connect(f"{index.as_uri()}?mode=ro", uri=True) as db:
+        return files, dict(db.execute("SELECT path, accesses FROM cache").fetchall())
+
+
+def reads(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The index's entries read since ``before``: entry name and how often."""
+    return {Path(path).name: count - before.get(path, 0) for path, count in after.items()
+            if count != before.get(path, 0)}
+
+
 @pytest.mark.timeout(1800)  # 13 runs with CliMetLab through four sites, shared machine
 def test_data_is_staged_once_per_site_read_offline_and_its_failures_named(
         cli, sim, session_home, tmp_path, data_server):
     """Two waves: the first stages every site's data (and fails the bad runs beside it),
     the second finds everything in the sites' caches."""
     cli("sites", "add", STEP_SITE, "--base", "sim-firecrest", "--no-compute-network",
-        "--data-partition", "devel", "--data-cache", str(session_home / "sim" / "staged"))
+        "--data-partition", "devel", "--data-cache", str(session_home / "sim" / "staged"),
+        "--data-cache-read-only")
+    cli("sites", "add", READ_ONLY_SITE, "--base", "sim-firecrest", "--data-cache-read-only",
+        "--data-cache", str(session_home / "sim" / "read-only"))
+    folders = {"local": session_home / "data-cache",
+               "sim-unicore": session_home / "sim" / "data-cache" / "unicore",
+               "sim-firecrest": session_home / "sim" / "data-cache" / "firecrest",
+               STEP_SITE: session_home / "sim" / "staged",
+               READ_ONLY_SITE: session_home / "sim" / "read-only"}
     urls = {site: data_server.url(f"/{site}/t2m.nc") for site in DATA_SITES}
     configs = {site: write_config(tmp_path / f"{site}.yaml", {"Data": [
         {"Dataset": "mantik-demo-t2m", "Args": {"year": TRAIN_YEAR}},
@@ -144,6 +178,7 @@ def test_data_is_staged_once_per_site_read_offline_and_its_failures_named(
     data_server.release.set()
 
     for wave in ("first", "second"):
+        states = {site: cache_state(folders[site]) for site in DATA_SITES}
         runs = {site: submit(cli, site, configs[site], urls[site]) for site in DATA_SITES}
         for site, run in wait_all(cli, runs).items():
             assert run["state"] == "COMPLETED", (site, run["reason"], cli("logs", run["id"]).stdout)
@@ -166,8 +201,31 @@ def test_data_is_staged_once_per_site_read_offline_and_its_failures_named(
             shown = cli("show", run["id"]).stdout
             assert f"data: Dataset mantik-demo-t2m {{year: {TRAIN_YEAR}}} (" in shown
             assert ("bytes, cached)" in shown) == (wave == "second"), shown
+            check_shared_cache(site, run, urls[site], states[site], cache_state(folders[site]))
         if wave == "first":
             check_failures(cli, sim, wait_all(cli, failing), bad)
+
+
+def check_shared_cache(site: str, run: dict, url: str, before: tuple, after: tuple) -> None:
+    """The run's job used the shared cache as its CliMetLab cache (its read counted in the
+    index beside staging's), or, where that is read-only for jobs, wrote nothing there: only
+    staging's read of the dataset is counted, no file changed once the data was there (the
+    second wave) and the job's own cache folder links to the staged dataset."""
+    (files_before, index_before), (files_after, index_after) = before, after
+    counted = reads(index_before, index_after)
+    assert list(counted.values()) == [1 if site in READ_ONLY else 2], (site, counted)
+    dataset = next(iter(counted))
+    assert dataset.startswith("mantik-demo-t2m-"), counted
+    private = 'MANTIK_CLIMETLAB_CACHE="$PWD/.mantik-climetlab-cache"'
+    assert (private in run["script"]) == (site in READ_ONLY), (site, run["script"])
+    if site not in READ_ONLY:
+        return
+    staged = {f"cache/{dataset}", "mirror/url/" + url.replace("://", "/", 1)}
+    assert staged <= set(files_after), (site, files_after)
+    if staged <= set(files_before):  # the data was there: staging and job wrote nothing
+        assert files_after == files_before, site
+    own = Path(run["work_dir"]) / ".mantik-climetlab-cache"
+    assert (own / dataset).is_symlink() and (own / "cache-2.db").is_file(), list(own.iterdir())
 
 
 def check_failures(cli, sim, ended: dict, bad: dict) -> None:

@@ -23,6 +23,8 @@ TRAIN = ("import time, mlflow\n"
          "if fail:\n"
          "    raise ValueError(f'diverged at lr={lr}')")
 PARAMETERS = "lr: float = 0.1\nepochs: int = 1\nfail: bool = False"
+#: sim-firecrest whose compute nodes cannot reach MLflow: jobs track to a file store
+OFFLINE_SITE = "sim-firecrest-offline"
 WAIT = 840  # seconds a CLI --wait may take: twelve kernels two at a time on a busy machine
 
 
@@ -134,11 +136,14 @@ def test_bad_sweeps_are_refused_before_anything_is_sent(cli, sim, train, tmp_pat
 
 @pytest.mark.timeout(1500)
 def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, train, tmp_path):
-    """Site: [sim-unicore, sim-firecrest] x fail: [no, yes]: two arrays (each once, though
-    the gateways' replies to the submissions are lost), one results table, the raising
-    points FAILED with their reason; rerun --failed submits only them."""
+    """Site: [sim-unicore, sim-firecrest tracking offline] x fail: [no, yes]: two arrays
+    (each once, though the gateways' replies to the submissions are lost), one results table
+    with every point's metric (the offline points' file stores imported, one per point), the
+    raising points FAILED with their reason; rerun --failed submits only them."""
+    cli("sites", "add", OFFLINE_SITE, "--base", "sim-firecrest", "--offline-tracking")
+    sites = ("sim-unicore", OFFLINE_SITE)
     config = write_config(tmp_path / "sites.yaml", {"Sweep": {
-        "Grid": {"Site": list(SITES), "fail": [False, True]},
+        "Grid": {"Site": list(sites), "fail": [False, True]},
         "Objective": {"Metric": "loss", "Goal": "maximize"}}})
     lost = sim.faults["injected"]["lost_reply"]
     sim.set_faults([{"route": r"/(rest/core|compute/[^/]+)/jobs/?$", "methods": ["POST"],
@@ -153,11 +158,16 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
     assert len(arrays_of(sim, sweep_id)) == 2
     rows = cli.json("results", sweep_id)["rows"]
     assert {(r["site"], r["parameters"]["fail"], r["state"]) for r in rows} == {
-        (site, fail, "FAILED" if fail else "COMPLETED") for site in SITES
+        (site, fail, "FAILED" if fail else "COMPLETED") for site in sites
         for fail in (False, True)}
     assert all("diverged at lr=0.1" in r["reason"] for r in rows if r["state"] == "FAILED")
     # the failing points logged the higher loss the objective maximizes: best is among the rest
     assert [r["state"] for r in rows if r["best"]] == ["COMPLETED"], rows
+    assert sorted(r["metrics"]["loss"] for r in rows) == pytest.approx([0.2, 0.2, 1.2, 1.2])
+    offline = next(r for r in rows if r["site"] == OFFLINE_SITE)
+    script = cli.json("show", offline["run_id"])["script"]
+    assert 'MLFLOW_TRACKING_URI="file://$PWD/points/$MANTIK_POINT/mantik-mlruns"' in script
+    assert "MLFLOW_RUN_ID" not in script  # the point's notebook starts its own offline run
 
     again = json.loads(cli("rerun", sweep_id, "--failed", "--wait", "--json", check=False,
                            timeout=WAIT).stdout)
@@ -165,7 +175,7 @@ def test_a_site_grid_fails_one_point_per_site_and_reruns_only_those(cli, sim, tr
     assert again["state"] == "FAILED" and again["native_state"] == "2 points: 2 FAILED"
     points = cli.json("results", again["id"])["rows"]
     assert sorted((r["site"], r["parameters"]["fail"]) for r in points) == sorted(
-        (site, True) for site in SITES)
+        (site, True) for site in sites)
 
 
 @pytest.mark.timeout(600)
