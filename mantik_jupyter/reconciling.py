@@ -45,12 +45,13 @@ class Reconciler:
 
     def converge(self, runs: list[Run]) -> list[Run]:
         """Ask each site, once per site, about these runs' jobs; returns the changed runs."""
-        # a sweep's own record follows its points (aggregated below), it has no job
-        active = [r for r in runs if not r.run_state.terminal and not r.is_sweep]
-        submitting = [r for r in active if r.run_state == RunState.SUBMITTING]
+        # a sweep's own record follows its points (aggregated below), it has no job; only
+        # its submission, when interrupted, is settled here
+        submitting = [r for r in runs if r.run_state == RunState.SUBMITTING]
         recovered = self._recover(submitting) if submitting else []
-        active = [r for r in active if r.run_state != RunState.SUBMITTING] + [
-            r for r in recovered if not r.run_state.terminal]
+        active = [r for r in runs if not r.run_state.terminal and not r.is_sweep
+                  and r.run_state != RunState.SUBMITTING] + [
+            r for r in recovered if not r.run_state.terminal and not r.is_sweep]
         by_site: dict[str, list[Run]] = {}
         for run in active:
             by_site.setdefault(run.site, []).append(run)
@@ -119,6 +120,8 @@ class Reconciler:
             return None
         if run.run_state != RunState.SUBMITTING:
             return None
+        if run.is_sweep:
+            return self._reconcile_sweep(run)
         # a sweep point's job is its array, which only the sweep's submitter knew
         found = None if run.point is not None else self.context.backend(run.site).find(run)
         shutil.rmtree(self.context.staging(run.id), ignore_errors=True)
@@ -133,6 +136,21 @@ class Reconciler:
             run.id, RunState.SUBMITTING.value, state=RunState.QUEUED.value,
             native_state="SUBMITTED", remote_job_id=found.remote_job_id,
             work_dir=found.work_dir, script=found.script)
+
+    def _reconcile_sweep(self, sweep: Run) -> Run | None:
+        """An interrupted sweep submission: its points that reached no array fail, and the
+        sweep follows the points that did (FAILED if none was recorded); lock held."""
+        store = self.context.store
+        for point in store.points(sweep.id):
+            if point.run_state == RunState.SUBMITTING:
+                store.update_if(point.id, RunState.SUBMITTING.value,
+                                state=RunState.FAILED.value, reason=INTERRUPTED, ended_at=now())
+        shutil.rmtree(self.context.staging(sweep.id), ignore_errors=True)
+        log.warning("sweep %s: %s", sweep.id, INTERRUPTED)
+        store.update(sweep.id, progress=None)
+        return aggregate(self.context, sweep.id) or store.update_if(
+            sweep.id, RunState.SUBMITTING.value, state=RunState.FAILED.value,
+            reason=INTERRUPTED, ended_at=now())
 
     def _apply(self, run: Run, status: JobStatus) -> Run | None:
         """Write a newly observed job status to the store (one transaction)."""

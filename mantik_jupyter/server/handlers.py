@@ -34,7 +34,7 @@ from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
 from ..runfilter import RunFilter
 from ..service import RunService
 from ..store import Run
-from ..sweeps import SweepRequest
+from ..sweeps import submission
 
 T = TypeVar("T")
 MAX_PAGE = 500
@@ -286,20 +286,8 @@ class RunsHandler(MantikHandler):
     @web.authenticated
     @authorized("execute")
     async def post(self) -> None:
-        body = self.body()
-        sweep = SweepRequest.from_json(body, self.contents_path) if SweepRequest.wanted(
-            body) else None
-        if sweep is None:
-            request = SubmitRequest.from_json(body, self.contents_path)
-            if "Sweep" in request.spec.config:  # a config (a magic's cell, a file) sweeps
-                sweep = SweepRequest.of(request)
-        if sweep is not None:  # many jobs: submitted before the answer
-            run = await self.call(self.service.submit_sweep, sweep,
-                                  self.extensionapp.progress_events())
-            self.extensionapp.poller.wake()
-        else:  # one job: recorded now, bundled and uploaded in the background
-            run = await self.extensionapp.start_submit(request)
-        await self.reply_run(run, status=201)
+        request = submission(self.body(), self.contents_path)
+        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
 
 
 class RunHandler(MantikHandler):
@@ -345,13 +333,8 @@ class RerunHandler(MantikHandler):
     @authorized("execute")
     async def post(self, run_id: str) -> None:
         changes = RerunChanges.from_json(self.body(), self.contents_path)
-        if (await self.read(self.service.get, run_id)).is_sweep:
-            run = await self.call(self.service.rerun, run_id, changes)
-            self.extensionapp.poller.wake()
-        else:
-            request = await self.call(self.service.rerun_request, run_id, changes)
-            run = await self.extensionapp.start_submit(request)
-        await self.reply_run(run, status=201)
+        request = await self.call(self.service.rerun_request, run_id, changes)
+        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
 
 
 class ResultsHandler(MantikHandler):

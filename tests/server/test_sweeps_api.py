@@ -17,11 +17,19 @@ TRAIN = ("import os, time, mlflow\nwith mlflow.start_run():\n"
 async def test_a_local_sweep_runs_at_most_max_concurrent_and_is_ranked(api, jp_root_dir,
                                                                      mlflow_uri):
     make_notebook(jp_root_dir / "train.ipynb", "lr: float = 0.1", TRAIN)
+    bad = await api.json("POST", "runs", {"notebook": "train.ipynb",
+                                          "sweep_texts": ["lr=0.1,fast"]}, expect=422)
+    assert "Sweep point 1 (lr='fast')" in bad["message"]  # checked before it is recorded
+    assert (await api.json("GET", "runs"))["total"] == 0
     sweep = await api.json("POST", "runs", {
         "notebook": "train.ipynb", "sweep_texts": ["lr=0.1,0.3,0.2"], "max_concurrent": 2,
         "sweep": {"Objective": {"Metric": "score", "Goal": "maximize"}}}, expect=201)
+    # answered at once, like a single run: its points and array follow in the background
+    assert (sweep["state"], sweep["native_state"]) == ("SUBMITTING", "3 points")
     assert sweep["sweep_id"] == sweep["id"] and sweep["point"] is None
-    assert sweep["native_state"] == "3 points: 3 QUEUED"
+    queued = await api.wait(sweep["id"], {"QUEUED", "RUNNING", "COMPLETED", "FAILED"},
+                            timeout=300)
+    assert queued["progress"] is None and queued["native_state"].startswith("3 points: ")
     done = await api.wait(sweep["id"], {"COMPLETED", "FAILED"}, timeout=600)
     assert done["state"] == "COMPLETED" and done["native_state"] == "3 points: 3 COMPLETED"
 
