@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from . import data
 from .backends import JobStatus
 from .context import EngineContext
 from .errors import MantikError, NotFoundError
@@ -76,6 +77,9 @@ class Reconciler:
                     updated = self._apply(run, status)
                     if updated is not None:
                         changed[run.id] = updated
+                    staging = self._staging(updated or run)
+                    if staging is not None:
+                        changed[run.id] = staging
         for sweep_id in {r.sweep_id for r in changed.values() if r.sweep_id and not r.is_sweep}:
             sweep = aggregate(self.context, sweep_id)
             if sweep is not None:
@@ -152,6 +156,25 @@ class Reconciler:
             sweep.id, RunState.SUBMITTING.value, state=RunState.FAILED.value,
             reason=INTERRUPTED, ended_at=now())
 
+    def _staging(self, run: Run) -> Run | None:
+        """While an active run's ``Data`` is staged on its site, the stager's progress as
+        the run's; once all is staged, the staged items (progress cleared) and no more
+        reads. None if nothing changed."""
+        if run.run_state.terminal or not run.spec.get("Data") or run.data:
+            return None
+        noted = data.read_report(self.context.fetch_result(run, data.PROGRESS))
+        progress = data.staging_progress(noted)
+        if progress is None:  # not started yet (or no job directory yet)
+            return None
+        changes: dict[str, Any] = {"progress": progress}
+        if progress["files_done"] >= progress["files_total"]:
+            report = data.read_report(self.context.fetch_result(run, data.REPORT))
+            staged = data.staged_items(report) if report and not report.get("error") else []
+            changes = {"progress": None, "data": staged} if staged else {"progress": None}
+        if all(getattr(run, k) == v for k, v in changes.items()):
+            return None
+        return self.context.store.update_if(run.id, run.state, **changes)
+
     def _apply(self, run: Run, status: JobStatus) -> Run | None:
         """Write a newly observed job status to the store (one transaction)."""
         state = status.state
@@ -177,6 +200,8 @@ class Reconciler:
             changes["reason"] = None  # why it waited (its begin time) ends with the wait
         if state.terminal and not (run.ended_at or status.ended_at):
             changes["ended_at"] = now()
+        if state.terminal and run.progress is not None:  # its data staging, cut short
+            changes["progress"] = None
         if not changes:
             return None
         # only over the state this status was read against: a reply that arrives after
