@@ -124,6 +124,7 @@ class Reconciler:
             return None
         if run.run_state != RunState.SUBMITTING:
             return None
+        self.context.cancel_request(run.id).unlink(missing_ok=True)  # nobody left to ask
         if run.is_sweep:
             return self._reconcile_sweep(run)
         # a sweep point's job is its array, which only the sweep's submitter knew

@@ -330,9 +330,12 @@ class RunService:
             raise ConflictError(f"run {run.id} has already ended ({run.state})", key="run")
         if run.run_state == RunState.SUBMITTING:
             if not self._submitter.cancel(run.id):
-                raise ConflictError(f"run {run.id} is being submitted by another process; "
-                                    "cancel it there or once it is queued", key="run")
+                raise ConflictError(f"run {run.id}'s submission was interrupted (no process "
+                                    "submits it any more); it is adopted or failed at a "
+                                    "coming sync, cancel it then", key="run")
             run = self._left_submitting(run.id)
+            # a request to another process that ended its submission anyway is void
+            self._context.cancel_request(run.id).unlink(missing_ok=True)
             if run.run_state.terminal:  # stopped before any job reached the site
                 return run
         if run.is_sweep:  # every unfinished point, each site's arrays at once

@@ -123,7 +123,8 @@ class Submitter:
     def track(self, run_id: str, listener: Listener | None) -> Tracker:
         """The progress of a submission this process works on (a run's or a sweep's),
         published as :meth:`publisher` does; :meth:`cancel` stops it until :meth:`finish`."""
-        tracker = Tracker(self.publisher(run_id, listener))
+        tracker = Tracker(self.publisher(run_id, listener),
+                          asked=self.context.cancel_request(run_id).exists)
         with self._guard:
             self._pending[run_id] = tracker
         return tracker
@@ -139,12 +140,19 @@ class Submitter:
         return lock
 
     def cancel(self, run_id: str) -> bool:
-        """Stop a submission this process is working on; False if it is none of ours."""
+        """Stop a submission at its next progress report: this process's, or another live
+        process's (asked through a file it looks for); False if no live process submits
+        the run (its submission was interrupted: the reconciler settles it)."""
         with self._guard:
             tracker = self._pending.get(run_id)
-        if tracker is None:
+        if tracker is not None:
+            tracker.cancel()
+            return True
+        lock = self.context.submit_lock(run_id)
+        if lock.acquire():  # nobody holds it
+            lock.release()
             return False
-        tracker.cancel()
+        self.context.cancel_request(run_id).touch(mode=0o600)
         return True
 
     def complete(self, pending: Pending, keep_failed: bool = True) -> Run:
@@ -219,6 +227,7 @@ class Submitter:
         finally:
             with self._guard:
                 self._pending.pop(run_id, None)
+            self.context.cancel_request(run_id).unlink(missing_ok=True)
             lock.release()
 
     def publisher(self, run_id: str, listener: Listener | None

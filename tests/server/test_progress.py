@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import sys
 import time
 
 import pytest
@@ -62,8 +64,18 @@ async def test_upload_progress_and_cancel_during_upload(site, sim_home, api, jp_
             assert run["state"] == "SUBMITTING", run
             await asyncio.sleep(0.05)
             run = await api.json("GET", f"runs/{run['id']}")
-        cancelled = await api.json("PATCH", f"runs/{run['id']}", {"action": "cancel"})
+        if site == "sim-firecrest":  # by another process: the CLI, while the server uploads
+            cli = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "mantik_jupyter.cli", "cancel", run["id"],
+                env={**os.environ, "MANTIK_JUPYTER_HOME": str(server_home)},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await cli.communicate()
+            assert out.decode().split() == [run["id"], "CANCELLED"], err.decode()
+            cancelled = await api.json("GET", f"runs/{run['id']}")
+        else:
+            cancelled = await api.json("PATCH", f"runs/{run['id']}", {"action": "cancel"})
         assert cancelled["state"] == "CANCELLED" and cancelled["progress"] is None
+        assert not list(server_home.glob("staging/*.cancel"))  # the request went with it
         assert cancelled["remote_job_id"] is None and cancelled["mlflow_run_id"] is None
         engine = RunService(home=server_home)
         try:
