@@ -66,7 +66,7 @@ def main() -> None:
 
                 requests.paths.clear()
                 start = time.perf_counter()
-                sweep = service.submit_sweep(SweepRequest.of(
+                sweep = service.submit(SweepRequest.of(
                     base, {"sweep": {"Points": [{}], "Repeat": points}}))
                 sweep_seconds = time.perf_counter() - start
                 sweep_submit = settled(requests)

@@ -15,9 +15,9 @@ from typing import Any
 from . import __version__, registry
 from .cli_progress import Display
 from .errors import ConfigError, MantikError
-from .request import RerunChanges, SubmitRequest
+from .request import RerunChanges
 from .runfilter import RunFilter
-from .schedules_cli import add_when_flags, request_of, schedule_section
+from .schedules_cli import add_when_flags, request_of
 from .schedules_cli import register as register_schedules
 from .sites_cli import register as register_sites
 
@@ -53,15 +53,14 @@ def _show_run(service: Any, run: Any, as_json: bool) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    body = {"notebook": args.notebook, "site": args.site, "config_file": args.config,
-            "parameter_texts": args.param or [], "name": args.name,
-            "schedule": schedule_section(args), "sweep_texts": args.sweep,
-            "repeat": args.repeat, "max_concurrent": args.max_concurrent}
-    sweep = _sweep_request(body)
+    from .sweeps import SweepRequest
+
+    request = request_of(args)
+    sweep = SweepRequest.asked(request, {"sweep_texts": args.sweep, "repeat": args.repeat,
+                                         "max_concurrent": args.max_concurrent})
     if args.dry_run:
         return _dry_run(args) if sweep is None else _sweep_dry_run(args, sweep)
     service = _service()
-    request = request_of(args)
     if "Cron" in request.spec.schedule:  # recurring: a schedule (of a sweep too), not a run
         if sweep is not None and "Sweep" not in request.spec.config:
             raise ConfigError("--cron with --sweep, --repeat or --max-concurrent: a schedule "
@@ -73,10 +72,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             print(schedule["id"])
         return 0
     with Display(quiet=args.json) as display:
-        if sweep is not None:  # held until Schedule.At too, when given
-            run = service.submit_sweep(sweep, progress=display)
-        else:
-            run = service.submit(request, progress=display)
+        run = service.submit(sweep or request, progress=display)  # held until Schedule.At
     if args.follow:
         _follow(service, run.id, 0)
     if args.wait or args.follow:
@@ -100,19 +96,6 @@ def _dry_run(args: argparse.Namespace) -> int:
     else:
         print(describe(found))
     return 0
-
-
-SWEEP_FIELDS = ("sweep_texts", "repeat", "max_concurrent")
-
-
-def _sweep_request(body: dict[str, Any]) -> Any:
-    """The sweep the submit flags or the config's ``Sweep`` key ask for, else None."""
-    from .sweeps import SweepRequest
-
-    if SweepRequest.wanted(body):
-        return SweepRequest.from_json(body)
-    plain = SubmitRequest.from_json({k: v for k, v in body.items() if k not in SWEEP_FIELDS})
-    return SweepRequest.of(plain) if "Sweep" in plain.spec.config else None
 
 
 def _sweep_dry_run(args: argparse.Namespace, sweep: Any) -> int:

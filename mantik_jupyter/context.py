@@ -48,6 +48,11 @@ class EngineContext:
         """The lock a live process holds while it submits the run (or recovers it)."""
         return RunLock(self.home / "staging" / f"{run_id}.lock")
 
+    def cancel_request(self, run_id: str) -> Path:
+        """A file that asks whichever process submits the run to stop (a cancel from
+        another process: the CLI's while the server uploads, or the other way round)."""
+        return self.home / "staging" / f"{run_id}.cancel"
+
     def staging(self, run_id: str) -> Path:
         """Where a run's bundle is staged while it is submitted."""
         return self.home / "staging" / run_id

@@ -31,6 +31,9 @@ STAGER = ".mantik-stage-data.py"
 KERNEL_STARTUP = ".mantik-data-kernel.py"
 #: the stager's report in the job directory: ``{items: [{item, size, cached}], error}``
 REPORT = "mantik-data.json"
+#: the stager's progress in the job directory while it stages: ``{files_done, files_total,
+#: bytes_done}`` (items done of all)
+PROGRESS = data_stage.PROGRESS
 #: the profile key naming the site's shared cache folder (described in ``sites``)
 CACHE_KEY = "data_cache"
 #: the profile key that keeps jobs from writing to that folder (described in ``sites``)
@@ -115,3 +118,18 @@ def staged_items(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The staged items of a report: ``{item, size, cached}`` each."""
     items = report.get("items") if report else None
     return [dict(i) for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+
+
+def staging_progress(noted: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The run's ``progress`` (as a submission's) from the stager's progress file: phase
+    ``staging data``, items as files, their bytes so far (the total is not known ahead);
+    None if there is none."""
+    if not noted:
+        return None
+    try:
+        done, total, size = (int(noted[k]) for k in ("files_done", "files_total",
+                                                      "bytes_done"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {"phase": "staging data", "bytes_done": size, "bytes_total": 0,
+            "files_done": done, "files_total": total, "rate": 0.0}

@@ -20,6 +20,8 @@ from typing import Any
 
 MIRROR = "mirror"
 CACHE = "cache"
+#: written beside the report while staging goes on: items done of all, their bytes
+PROGRESS = "mantik-data-progress.json"
 #: CliMetLab's own bookkeeping in its cache folder (changes on every read, holds no data)
 BOOKKEEPING = (".db", ".db-journal", ".db-wal", ".db-shm", ".lock")
 
@@ -97,8 +99,25 @@ def cause(item: dict[str, Any], exc: BaseException) -> str:
     return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
 
 
-def stage(items: list[dict[str, Any]], folder: str, report: dict[str, Any]) -> int:
-    """Load every item into the mirror and cache under ``folder``; 0 if all arrived."""
+def write_json(path: str, data: dict[str, Any]) -> None:
+    """Replace the JSON file at ``path`` whole (a reader never sees half of it)."""
+    partial = f"{path}.part"
+    with open(partial, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(partial, path)
+
+
+def stage(items: list[dict[str, Any]], folder: str, report: dict[str, Any],
+          progress: str | None = None) -> int:
+    """Load every item into the mirror and cache under ``folder``; 0 if all arrived. The
+    file ``progress`` (if given) says how many items are done so far, for the engine to
+    show while the run waits for its data."""
+    def note() -> None:
+        if progress:
+            write_json(progress, {"files_done": len(report["items"]), "files_total": len(items),
+                                  "bytes_done": sum(i["size"] for i in report["items"])})
+
+    note()
     mirror, cache = os.path.join(folder, MIRROR), os.path.join(folder, CACHE)
     for path in (mirror, cache):
         os.makedirs(path, exist_ok=True)
@@ -125,6 +144,7 @@ def stage(items: list[dict[str, Any]], folder: str, report: dict[str, Any]) -> i
             cached = all(p in before for p in paths) if paths else not new
             report["items"].append({"item": describe(item), "size": size_of(paths or new),
                                     "cached": cached})
+            note()
     return 0
 
 
@@ -134,14 +154,12 @@ def main(argv: list[str]) -> int:
         items = json.load(fh)
     report: dict[str, Any] = {"items": [], "error": None}
     try:
-        code = stage(items, folder, report)
+        code = stage(items, folder, report,
+                     os.path.join(os.path.dirname(report_file), PROGRESS))
     except OSError as exc:  # the cache folder itself: permissions, disk quota
         report["error"] = f"cache folder {folder}: {exc.strerror or exc}"
         code = 1
-    partial = f"{report_file}.part"
-    with open(partial, "w", encoding="utf-8") as fh:
-        json.dump(report, fh)
-    os.replace(partial, report_file)
+    write_json(report_file, report)
     if report["error"]:
         print(f"mantik: staging data failed: {report['error']}", file=sys.stderr, flush=True)
     for entry in report["items"]:

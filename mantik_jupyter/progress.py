@@ -67,9 +67,12 @@ class Tracker(Progress):
     from any report once :meth:`cancel` was called."""
 
     def __init__(self, listener: Callable[[Snapshot], None] | None = None,
-                 interval: float = INTERVAL):
+                 interval: float = INTERVAL, asked: Callable[[], bool] | None = None):
         self.listener = listener
         self.interval = interval
+        #: whether another process asked for a cancel (looked at every ``interval`` at most)
+        self.asked = asked
+        self._asked_at = 0.0
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._phase = ""
@@ -85,7 +88,11 @@ class Tracker(Progress):
         return self._cancelled.is_set()
 
     def check(self) -> None:
-        """Raise :class:`SubmitCancelled` if a cancel was asked for."""
+        """Raise :class:`SubmitCancelled` if a cancel was asked for (here or elsewhere)."""
+        if self.asked is not None and time.monotonic() - self._asked_at >= self.interval:
+            self._asked_at = time.monotonic()
+            if self.asked():
+                self._cancelled.set()
         if self._cancelled.is_set():
             raise SubmitCancelled()
 

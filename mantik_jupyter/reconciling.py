@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from . import data
 from .backends import JobStatus
 from .context import EngineContext
 from .errors import MantikError, NotFoundError
@@ -45,12 +46,13 @@ class Reconciler:
 
     def converge(self, runs: list[Run]) -> list[Run]:
         """Ask each site, once per site, about these runs' jobs; returns the changed runs."""
-        # a sweep's own record follows its points (aggregated below), it has no job
-        active = [r for r in runs if not r.run_state.terminal and not r.is_sweep]
-        submitting = [r for r in active if r.run_state == RunState.SUBMITTING]
+        # a sweep's own record follows its points (aggregated below), it has no job; only
+        # its submission, when interrupted, is settled here
+        submitting = [r for r in runs if r.run_state == RunState.SUBMITTING]
         recovered = self._recover(submitting) if submitting else []
-        active = [r for r in active if r.run_state != RunState.SUBMITTING] + [
-            r for r in recovered if not r.run_state.terminal]
+        active = [r for r in runs if not r.run_state.terminal and not r.is_sweep
+                  and r.run_state != RunState.SUBMITTING] + [
+            r for r in recovered if not r.run_state.terminal and not r.is_sweep]
         by_site: dict[str, list[Run]] = {}
         for run in active:
             by_site.setdefault(run.site, []).append(run)
@@ -75,6 +77,9 @@ class Reconciler:
                     updated = self._apply(run, status)
                     if updated is not None:
                         changed[run.id] = updated
+                    staging = self._staging(updated or run)
+                    if staging is not None:
+                        changed[run.id] = staging
         for sweep_id in {r.sweep_id for r in changed.values() if r.sweep_id and not r.is_sweep}:
             sweep = aggregate(self.context, sweep_id)
             if sweep is not None:
@@ -119,6 +124,9 @@ class Reconciler:
             return None
         if run.run_state != RunState.SUBMITTING:
             return None
+        self.context.cancel_request(run.id).unlink(missing_ok=True)  # nobody left to ask
+        if run.is_sweep:
+            return self._reconcile_sweep(run)
         # a sweep point's job is its array, which only the sweep's submitter knew
         found = None if run.point is not None else self.context.backend(run.site).find(run)
         shutil.rmtree(self.context.staging(run.id), ignore_errors=True)
@@ -133,6 +141,40 @@ class Reconciler:
             run.id, RunState.SUBMITTING.value, state=RunState.QUEUED.value,
             native_state="SUBMITTED", remote_job_id=found.remote_job_id,
             work_dir=found.work_dir, script=found.script)
+
+    def _reconcile_sweep(self, sweep: Run) -> Run | None:
+        """An interrupted sweep submission: its points that reached no array fail, and the
+        sweep follows the points that did (FAILED if none was recorded); lock held."""
+        store = self.context.store
+        for point in store.points(sweep.id):
+            if point.run_state == RunState.SUBMITTING:
+                store.update_if(point.id, RunState.SUBMITTING.value,
+                                state=RunState.FAILED.value, reason=INTERRUPTED, ended_at=now())
+        shutil.rmtree(self.context.staging(sweep.id), ignore_errors=True)
+        log.warning("sweep %s: %s", sweep.id, INTERRUPTED)
+        store.update(sweep.id, progress=None)
+        return aggregate(self.context, sweep.id) or store.update_if(
+            sweep.id, RunState.SUBMITTING.value, state=RunState.FAILED.value,
+            reason=INTERRUPTED, ended_at=now())
+
+    def _staging(self, run: Run) -> Run | None:
+        """While an active run's ``Data`` is staged on its site, the stager's progress as
+        the run's; once all is staged, the staged items (progress cleared) and no more
+        reads. None if nothing changed."""
+        if run.run_state.terminal or not run.spec.get("Data") or run.data:
+            return None
+        noted = data.read_report(self.context.fetch_result(run, data.PROGRESS))
+        progress = data.staging_progress(noted)
+        if progress is None:  # not started yet (or no job directory yet)
+            return None
+        changes: dict[str, Any] = {"progress": progress}
+        if progress["files_done"] >= progress["files_total"]:
+            report = data.read_report(self.context.fetch_result(run, data.REPORT))
+            staged = data.staged_items(report) if report and not report.get("error") else []
+            changes = {"progress": None, "data": staged} if staged else {"progress": None}
+        if all(getattr(run, k) == v for k, v in changes.items()):
+            return None
+        return self.context.store.update_if(run.id, run.state, **changes)
 
     def _apply(self, run: Run, status: JobStatus) -> Run | None:
         """Write a newly observed job status to the store (one transaction)."""
@@ -159,6 +201,8 @@ class Reconciler:
             changes["reason"] = None  # why it waited (its begin time) ends with the wait
         if state.terminal and not (run.ended_at or status.ended_at):
             changes["ended_at"] = now()
+        if state.terminal and run.progress is not None:  # its data staging, cut short
+            changes["progress"] = None
         if not changes:
             return None
         # only over the state this status was read against: a reply that arrives after

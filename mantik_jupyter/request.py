@@ -124,13 +124,18 @@ class SubmitRequest:
             spec = RunSpec.from_config(_loaded(changes.config))
             parameters = dict(changes.parameters)
         else:
-            # a start time belonged to the run it was given to: a re-run starts now
-            base = RunSpec({k: v for k, v in self.spec.config.items() if k != "Schedule"})
+            base = RunSpec(without_schedule(self.spec.config))
             spec = base.with_overrides(_loaded(changes.config) or {})
             parameters = {**self.parameters, **changes.parameters}
         return replace(self, site=changes.site or spec.site or self.site, config=spec.config,
                        parameters=parameters, parameter_texts=dict(changes.parameter_texts),
                        name=changes.name, parent_id=parent_id)
+
+
+def without_schedule(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored run's config for submitting it again: its ``Schedule`` belonged to the run
+    it was given to (a re-run, a schedule's occurrence start by their own clock)."""
+    return {k: v for k, v in config.items() if k != "Schedule"}
 
 
 def _loaded(config: Mapping[str, Any] | str | None) -> Mapping[str, Any] | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConflictError
-from .request import RerunChanges
+from .request import RerunChanges, without_schedule
 from .states import RunState
 from .store import Run
 from .sweeps import SweepRequest
@@ -82,8 +82,7 @@ def rerun_sweep(sweep: Run, points: list[Run], changes: RerunChanges) -> SweepRe
     """The sweep's request again (``failed``: only its points that did not complete, each
     once, as explicit points), linked to the sweep by ``rerun_of``."""
     request = SweepRequest.from_json(sweep.request, lambda path, _key: Path(path))
-    # a start time belonged to the sweep it was given to: a re-run starts now
-    config = {k: v for k, v in request.base.spec.config.items() if k != "Schedule"}
+    config = without_schedule(request.base.spec.config)
     request = replace(request, rerun_of=sweep.id, base=replace(request.base, config=config))
     if not changes.failed:
         return request

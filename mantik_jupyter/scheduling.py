@@ -32,7 +32,7 @@ from .context import EngineContext
 from .errors import ConfigError, ConflictError, MantikError
 from .locks import RunLock
 from .params import notebook_parameters, resolve_parameters
-from .request import SubmitRequest
+from .request import SubmitRequest, without_schedule
 from .schedule import Schedule, cron_in_words, local_zone
 from .spec import RunSpec, plain_text
 from .states import RunState
@@ -86,8 +86,9 @@ class Scheduler:
         backend = ctx.backend(site)
         backend.validate(spec)
         sites = {site.name}
-        if "Sweep" in spec.config:  # every point checked now, as a sweep submitted now is
-            sites = {p.site for p in self.sweeper.plan(SweepRequest.of(request)).points}
+        sweep = SweepRequest.asked(request)
+        if sweep is not None:  # every point checked now, as a sweep submitted now is
+            sites = {p.site for p in self.sweeper.plan(sweep).points}
         for name in sorted(sites):
             check_deferred_start(ctx.backend(ctx.catalog.get(name)),
                                  when.next_after(self.clock()))
@@ -216,14 +217,14 @@ class Scheduler:
         key = occurrence.astimezone(timezone.utc).isoformat()
         if not self.context.store.exists(run_id):
             request = SubmitRequest.from_json(record.request, lambda path, _key: Path(path))
-            config = {k: v for k, v in request.spec.config.items() if k != "Schedule"}
+            config = without_schedule(request.spec.config)
             label = occurrence.astimezone(self.schedule(record).zone).strftime("%Y%m%d-%H%M")
             request = replace(request, config=config, name=f"{record.name}-{label}")
+            sweep = SweepRequest.asked(request)
             # ConflictError: another process submitted it meanwhile; it is adopted below
             with contextlib.suppress(ConflictError):
-                if "Sweep" in config:
-                    self.sweeper.submit(SweepRequest.of(request), begin=begin, run_id=run_id,
-                                        confined=False)
+                if sweep is not None:
+                    self.sweeper.submit(sweep, begin=begin, run_id=run_id, confined=False)
                 else:
                     self.submitter.submit(request, begin=begin, run_id=run_id,
                                           confined=False)

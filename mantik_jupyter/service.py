@@ -39,7 +39,7 @@ from .spec import plain_text
 from .states import RunState
 from .store import ALL, Run, RunStore, now
 from .submitting import Pending, Submitter
-from .sweeping import SweepSubmitter
+from .sweeping import SweepPending, SweepSubmitter
 from .sweeps import SweepPlan, SweepRequest
 from .tracking import Tracker
 
@@ -120,19 +120,16 @@ class RunService:
         return notebook_parameters(Path(notebook))
 
     # ------------------------------------------------------------------ submit
-    def submit(self, request: SubmitRequest,
+    def submit(self, request: SubmitRequest | SweepRequest,
                progress: Listener | None = None) -> Run:
-        """Validate, bundle and submit a notebook; returns the QUEUED run (a config with a
-        ``Sweep`` key submits a sweep and returns its record). ``progress`` is told (run id,
-        snapshot) of bundling and upload, a few times per second."""
-        if "Sweep" in request.spec.config:
-            return self.submit_sweep(SweepRequest.of(request), progress)
+        """Validate, bundle and submit a notebook; returns the QUEUED run. A sweep (a
+        :class:`SweepRequest`, or a config with a ``Sweep`` key) is submitted as one job
+        array per group of points and its own record returned. ``progress`` is told (run
+        id, snapshot) of bundling and upload, a few times per second."""
+        sweep = _sweep_of(request)
+        if sweep is not None:
+            return self._sweeper.submit(sweep, listener=progress)
         return self._submitter.submit(request, progress)
-
-    def submit_sweep(self, request: SweepRequest, progress: Listener | None = None) -> Run:
-        """Submit every point of a sweep, one job array per group; returns the sweep.
-        ``progress`` is told (sweep id, snapshot) as for :meth:`submit`."""
-        return self._sweeper.submit(request, listener=progress)
 
     def plan_sweep(self, request: SweepRequest) -> SweepPlan:
         """The points and arrays a sweep would form, every point checked; nothing sent."""
@@ -142,35 +139,36 @@ class RunService:
               progress: Listener | None = None) -> Run:
         """Submit the request a run was made with again, with ``changes``, as a new run
         whose parent is that run (a sweep: as a new sweep; ``failed``: its failed points)."""
-        original = self._context.store.get(run_id)
-        changes = changes or RerunChanges()
-        if original.is_sweep:
-            return self.submit_sweep(rerun_sweep(original, self.points(original.id), changes),
-                                     progress)
         return self.submit(self.rerun_request(run_id, changes), progress)
 
-    def rerun_request(self, run_id: str, changes: RerunChanges | None = None) -> SubmitRequest:
-        """The request a re-run of a (single) run submits: its own, with ``changes``."""
+    def rerun_request(self, run_id: str, changes: RerunChanges | None = None
+                      ) -> SubmitRequest | SweepRequest:
+        """What a re-run of a run submits: its own request with ``changes`` (a sweep's
+        again, or only its failed points with ``failed``), the run read once."""
         original = self._context.store.get(run_id)
         changes = changes or RerunChanges()
         if original.is_sweep:
-            raise ConflictError(f"run {original.id} is a sweep: re-run it as a sweep",
-                                key="run")
+            return rerun_sweep(original, self._context.store.points(original.id), changes)
         if changes.failed:
             raise ConflictError(f"run {original.id} is not a sweep; --failed re-runs the "
                                 "failed points of a sweep", key="failed")
         request = SubmitRequest.from_json(original.request, lambda path, _key: Path(path))
         return request.rerun(original.id, changes)
 
-    def begin_submit(self, request: SubmitRequest,
-                     progress: Listener | None = None) -> Pending:
-        """Validate and record the run SUBMITTING, at once; ``complete_submit`` (in the
-        background) then bundles, uploads and submits it."""
+    def begin_submit(self, request: SubmitRequest | SweepRequest,
+                     progress: Listener | None = None) -> Pending | SweepPending:
+        """Validate and record the run (or sweep) SUBMITTING, at once; ``complete_submit``
+        (in the background) then bundles, uploads and submits it."""
+        sweep = _sweep_of(request)
+        if sweep is not None:
+            return self._sweeper.begin(sweep, progress)
         return self._submitter.begin(request, progress)
 
-    def complete_submit(self, pending: Pending) -> Run:
+    def complete_submit(self, pending: Pending | SweepPending) -> Run:
         """Finish a submission ``begin_submit`` recorded: QUEUED, or FAILED with the cause
         (nothing left on the site), or CANCELLED if a cancel came first."""
+        if isinstance(pending, SweepPending):
+            return self._sweeper.complete(pending)
         return self._submitter.complete(pending)
 
     # ------------------------------------------------------------------ schedules
@@ -332,9 +330,12 @@ class RunService:
             raise ConflictError(f"run {run.id} has already ended ({run.state})", key="run")
         if run.run_state == RunState.SUBMITTING:
             if not self._submitter.cancel(run.id):
-                raise ConflictError(f"run {run.id} is being submitted by another process; "
-                                    "cancel it there or once it is queued", key="run")
+                raise ConflictError(f"run {run.id}'s submission was interrupted (no process "
+                                    "submits it any more); it is adopted or failed at a "
+                                    "coming sync, cancel it then", key="run")
             run = self._left_submitting(run.id)
+            # a request to another process that ended its submission anyway is void
+            self._context.cancel_request(run.id).unlink(missing_ok=True)
             if run.run_state.terminal:  # stopped before any job reached the site
                 return run
         if run.is_sweep:  # every unfinished point, each site's arrays at once
@@ -405,6 +406,11 @@ class RunService:
             self.backend(run.site).delete(run)
         shutil.rmtree(self._context.results(run.id), ignore_errors=True)
         self._context.store.delete(run.id)
+
+
+def _sweep_of(request: SubmitRequest | SweepRequest) -> SweepRequest | None:
+    """The sweep a request asks for, if any (a config's ``Sweep`` key makes one too)."""
+    return request if isinstance(request, SweepRequest) else SweepRequest.asked(request)
 
 
 def _has_job(run: Run) -> bool:

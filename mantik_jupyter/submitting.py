@@ -107,11 +107,8 @@ class Submitter:
         run_id = run_id or uuid.uuid4().hex[:12]
         run_name = plain_text(request.name, "name") if request.name else (
             spec.name or f"{notebook_path.stem}-{run_id[:6]}")
-        lock = ctx.submit_lock(run_id)
-        lock.acquire()  # kept until SUBMITTING is left
+        lock = self.claim(run_id)  # kept until SUBMITTING is left
         try:
-            if ctx.store.exists(run_id):  # an occurrence another process submitted
-                raise ConflictError(f"run {run_id} has been submitted already", key="run")
             run = ctx.store.insert(Run(
                 id=run_id, name=run_name, site=site.name, notebook=str(notebook_path),
                 parameters=given, spec=spec.config, parent_id=request.parent_id,
@@ -120,19 +117,42 @@ class Submitter:
         except BaseException:
             lock.release()
             raise
-        tracker = Tracker(self.publisher(run_id, listener))
+        return Pending(run, notebook_path, spec, declared, backend, site, lock, planned,
+                       self.track(run_id, listener), begin, confined)
+
+    def track(self, run_id: str, listener: Listener | None) -> Tracker:
+        """The progress of a submission this process works on (a run's or a sweep's),
+        published as :meth:`publisher` does; :meth:`cancel` stops it until :meth:`finish`."""
+        tracker = Tracker(self.publisher(run_id, listener),
+                          asked=self.context.cancel_request(run_id).exists)
         with self._guard:
             self._pending[run_id] = tracker
-        return Pending(run, notebook_path, spec, declared, backend, site, lock, planned,
-                       tracker, begin, confined)
+        return tracker
+
+    def claim(self, run_id: str) -> RunLock:
+        """The run's submit lock, acquired; ConflictError if another process has it or the
+        run exists already (a schedule's occurrence submitted elsewhere)."""
+        ctx = self.context
+        lock = ctx.submit_lock(run_id)
+        if not lock.acquire() or ctx.store.exists(run_id):
+            lock.release()
+            raise ConflictError(f"run {run_id} has been submitted already", key="run")
+        return lock
 
     def cancel(self, run_id: str) -> bool:
-        """Stop a submission this process is working on; False if it is none of ours."""
+        """Stop a submission at its next progress report: this process's, or another live
+        process's (asked through a file it looks for); False if no live process submits
+        the run (its submission was interrupted: the reconciler settles it)."""
         with self._guard:
             tracker = self._pending.get(run_id)
-        if tracker is None:
+        if tracker is not None:
+            tracker.cancel()
+            return True
+        lock = self.context.submit_lock(run_id)
+        if lock.acquire():  # nobody holds it
+            lock.release()
             return False
-        tracker.cancel()
+        self.context.cancel_request(run_id).touch(mode=0o600)
         return True
 
     def complete(self, pending: Pending, keep_failed: bool = True) -> Run:
@@ -140,64 +160,75 @@ class Submitter:
         run. On failure nothing is left on the site or in MLflow; the record becomes FAILED
         with the cause (``keep_failed``) or is removed and the error raised. A cancel asked
         for meanwhile makes it CANCELLED."""
-        ctx, run, spec = self.context, pending.run, pending.spec
-        staging = ctx.staging(run.id)
+        ctx, spec = self.context, pending.spec
+        staging = ctx.staging(pending.run.id)
         staging.parent.mkdir(exist_ok=True, mode=0o700)
         progress = pending.progress
-        try:
-            try:
-                planned = pending.planned
-                progress.phase("bundling", total_bytes=planned.size,
-                               total_files=len(planned.files))
-                bundle = stage(pending.notebook, run_id=run.id, config=spec.config,
-                               parameters=run.parameters, dest=staging,
-                               skip=(ctx.home,) if pending.confined else (),
-                               within=ctx.contents_root if pending.confined else None,
-                               hashes=ctx.hashes)
-                progress.advance(planned.size, len(planned.files))
-                run = ctx.store.update(run.id, bundle_hash=bundle.bundle_hash,
-                                       output_notebook=bundle.output_notebook)
-                effective = {n: run.parameters.get(n, p.default)
-                             for n, p in pending.declared.items()}
-                mlflow_run_id, experiment_id = ctx.tracker.start(
-                    run_id=run.id, name=run.name, experiment=spec.experiment,
-                    parameters=effective, tags=self.tags(run, pending.notebook, spec),
-                )
-                run = ctx.store.update(run.id, mlflow_run_id=mlflow_run_id,
-                                       mlflow_experiment_id=experiment_id)
-                submission = pending.backend.submit(JobRequest(
-                    run_id=run.id, name=run.name, bundle=bundle, spec=spec,
-                    env=self.job_env(run, pending.site), secret_env=ctx.tracker.job_secrets(),
-                    progress=progress, begin=pending.begin,
-                ))
-            except SubmitCancelled:
-                return self._discard(run, staging, RunState.CANCELLED,
-                                     "cancelled while it was being submitted")
-            except Exception as exc:
-                failure = out_of_space(exc, ctx.home) or exc
-                if not keep_failed:
-                    self._discard(run, staging)
-                    if failure is exc:
-                        raise
-                    raise failure from None
-                cause = _cause(failure)
-                log.warning("run %s: submission failed: %s", run.id, cause)
-                return self._discard(run, staging, RunState.FAILED, cause)
-            except BaseException:
-                self._discard(run, staging)
-                raise
+
+        def work() -> Run:
+            run, planned = pending.run, pending.planned
+            progress.phase("bundling", total_bytes=planned.size, total_files=len(planned.files))
+            bundle = stage(pending.notebook, run_id=run.id, config=spec.config,
+                           parameters=run.parameters, dest=staging,
+                           skip=(ctx.home,) if pending.confined else (),
+                           within=ctx.contents_root if pending.confined else None,
+                           hashes=ctx.hashes)
+            progress.advance(planned.size, len(planned.files))
+            run = ctx.store.update(run.id, bundle_hash=bundle.bundle_hash,
+                                   output_notebook=bundle.output_notebook)
+            effective = {n: run.parameters.get(n, p.default)
+                         for n, p in pending.declared.items()}
+            mlflow_run_id, experiment_id = ctx.tracker.start(
+                run_id=run.id, name=run.name, experiment=spec.experiment,
+                parameters=effective, tags=self.tags(run, pending.notebook, spec),
+            )
+            run = ctx.store.update(run.id, mlflow_run_id=mlflow_run_id,
+                                   mlflow_experiment_id=experiment_id)
+            submission = pending.backend.submit(JobRequest(
+                run_id=run.id, name=run.name, bundle=bundle, spec=spec,
+                env=self.job_env(run, pending.site), secret_env=ctx.tracker.job_secrets(),
+                progress=progress, begin=pending.begin,
+            ))
             shutil.rmtree(staging, ignore_errors=True)
             return ctx.store.update(
                 run.id, state=RunState.QUEUED.value, native_state="SUBMITTED",
                 remote_job_id=submission.remote_job_id, work_dir=submission.work_dir,
                 script=submission.script, bytes_uploaded=submission.bytes_uploaded,
-                progress=None,
-                reason=f"starts at {pending.begin.isoformat()}" if pending.begin else None,
+                progress=None, reason=starts_at(pending.begin),
             )
+
+        return self.finish(pending.run.id, pending.lock, work, lambda state, reason: (
+            self.discard(pending.run, staging, state, reason)), keep_failed)
+
+    def finish(self, run_id: str, lock: RunLock, work: Callable[[], Run],
+               undo: Callable[[RunState | None, str], Run], keep_failed: bool) -> Run:
+        """Do the long part of a submission (``work``, returning the QUEUED record) and
+        settle it: a cancel is ``undo(CANCELLED, why)``; a failure ``undo(FAILED, cause)``
+        (``keep_failed``) or ``undo(None, "")`` (record removed) and raised. The run's lock
+        is released and its tracker dropped at the end, whatever happened."""
+        try:
+            try:
+                return work()
+            except SubmitCancelled:
+                return undo(RunState.CANCELLED, "cancelled while it was being submitted")
+            except Exception as exc:
+                failure = out_of_space(exc, self.context.home) or exc
+                if not keep_failed:
+                    undo(None, "")
+                    if failure is exc:
+                        raise
+                    raise failure from None
+                cause = _cause(failure)
+                log.warning("run %s: submission failed: %s", run_id, cause)
+                return undo(RunState.FAILED, cause)
+            except BaseException:
+                undo(None, "")
+                raise
         finally:
             with self._guard:
-                self._pending.pop(run.id, None)
-            pending.lock.release()
+                self._pending.pop(run_id, None)
+            self.context.cancel_request(run_id).unlink(missing_ok=True)
+            lock.release()
 
     def publisher(self, run_id: str, listener: Listener | None
                   ) -> Callable[[Snapshot], None]:
@@ -235,8 +266,8 @@ class Submitter:
             "MANTIK_SITE": site.name,
         }
 
-    def _discard(self, run: Run, staging: Path, state: RunState | None = None,
-                 reason: str = "") -> Run:
+    def discard(self, run: Run, staging: Path, state: RunState | None = None,
+                reason: str = "") -> Run:
         """Undo a submission that failed or was cancelled: MLflow run and staging folder;
         the record ends in ``state`` with ``reason``, or is removed when no state is
         given."""
@@ -274,6 +305,11 @@ def requested_start(spec: RunSpec) -> datetime | None:
                           "not submitted as one run", key="Schedule.Cron")
     when.check(datetime.now(timezone.utc))
     return when.at
+
+
+def starts_at(begin: datetime | None) -> str | None:
+    """Why a run held until ``begin`` waits (its QUEUED reason); None if it starts now."""
+    return f"starts at {begin.isoformat()}" if begin else None
 
 
 def check_deferred_start(backend: Backend, begin: datetime | None) -> None:

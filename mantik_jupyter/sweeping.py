@@ -15,27 +15,43 @@ import logging
 import shutil
 import uuid
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .backends import Backend, JobRequest, slurm_jobs
 from .bundle import Bundle, stage
+from .bundle import plan as bundle_plan
 from .context import EngineContext
-from .errors import ConflictError
 from .jobscript import Task, array_command
-from .params import notebook_parameters, resolve_parameters
+from .locks import RunLock
+from .params import Parameter, notebook_parameters, resolve_parameters
 from .progress import Listener, Progress, Tracker
 from .request import SubmitRequest
 from .spec import RunSpec, plain_text
 from .states import RunState
 from .store import Run, now
-from .submitting import DEFAULT_SITE, Submitter, check_deferred_start, requested_start
+from .submitting import DEFAULT_SITE, Submitter, check_deferred_start, requested_start, starts_at
 from .sweeps import ArrayGroup, PlannedPoint, SweepPlan, SweepRequest, plan
 from .tracking import OFFLINE_STORE
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepPending:
+    """A sweep recorded SUBMITTING whose staging, points and arrays are still to do; its
+    process holds the sweep's submit lock until :meth:`SweepSubmitter.complete` ended."""
+
+    run: Run
+    plan: SweepPlan
+    notebook: Path
+    declared: dict[str, Parameter]
+    lock: RunLock
+    progress: Tracker
+    begin: datetime | None = None
+    confined: bool = True
 
 
 class SweepSubmitter:
@@ -61,13 +77,22 @@ class SweepSubmitter:
     def submit(self, request: SweepRequest, *, begin: datetime | None = None,
                run_id: str | None = None, confined: bool = True,
                listener: Listener | None = None) -> Run:
-        """Plan, stage once, record, track and queue; returns the sweep's record. While it
-        is SUBMITTING its progress (points recorded, then each array's upload and submit)
-        is in its record and told to ``listener``, as a single run's.
+        """Plan, stage once, record, track and queue; returns the QUEUED sweep. A failure
+        leaves nothing (no record, MLflow run or array) and raises. While it is SUBMITTING
+        its progress (points recorded, then each array's upload and submit) is in its
+        record and told to ``listener``, as a single run's.
 
         The sites hold every point until ``Schedule.At`` (or ``begin``). A schedule's
         occurrence has a fixed ``run_id`` (ConflictError if it was submitted already) and
         its project is a snapshot in the home (``confined`` False), as for single runs."""
+        pending = self.begin(request, listener, begin=begin, run_id=run_id, confined=confined)
+        return self.complete(pending, keep_failed=False)
+
+    def begin(self, request: SweepRequest, listener: Listener | None = None, *,
+              begin: datetime | None = None, run_id: str | None = None,
+              confined: bool = True) -> SweepPending:
+        """Check every point, the start time and what the bundle would hold, and record
+        the sweep SUBMITTING, its lock held (arguments as for :meth:`submit`); quick."""
         ctx = self.context
         sweep_plan = self.plan(request)
         begin = requested_start(request.base.spec) or begin
@@ -83,48 +108,66 @@ class SweepSubmitter:
         sites = sorted({p.site for p in sweep_plan.points})
         for site_name in sites:
             check_deferred_start(ctx.backend(ctx.catalog.get(site_name)), begin)
-        reason = f"starts at {begin.isoformat()}" if begin else None
-        staging = ctx.staging(sweep_id)
+        bundle_plan(notebook, base_spec.config, within=ctx.contents_root if confined else None,
+                    skip=(ctx.home,) if confined else ())
+        lock = self.submitter.claim(sweep_id)  # kept until SUBMITTING is left
+        try:
+            sweep = ctx.store.insert(Run(
+                id=sweep_id, name=name, site="+".join(sites), notebook=str(notebook),
+                parameters=given, spec={**base_spec.config, "Sweep": request.sweep.to_config()},
+                parent_id=request.rerun_of, request=request.to_json(), sweep_id=sweep_id,
+                native_state=f"{len(sweep_plan.points)} points"))
+        except BaseException:
+            lock.release()
+            raise
+        return SweepPending(sweep, sweep_plan, notebook, declared, lock,
+                            self.submitter.track(sweep_id, listener), begin, confined)
+
+    def complete(self, pending: SweepPending, keep_failed: bool = True) -> Run:
+        """Stage the bundle once, start the MLflow parent and a child per point, record the
+        points and queue their arrays; returns the QUEUED sweep. On failure every array
+        already queued is cancelled and no point or MLflow run is left; the sweep becomes
+        FAILED with the cause (``keep_failed``) or is removed and the error raised. A
+        cancel asked for meanwhile makes it CANCELLED."""
+        ctx, sweep, sweep_plan = self.context, pending.run, pending.plan
+        base_spec = sweep_plan.request.base.spec
+        staging = ctx.staging(sweep.id)
         staging.parent.mkdir(exist_ok=True, mode=0o700)
-        records: list[Run] = []
+        records: list[Run] = []  # the points stored so far: undone on failure
         queued: list[tuple[Backend, list[Run]]] = []
-        with ctx.submit_lock(sweep_id):
-            if ctx.store.exists(sweep_id):  # an occurrence another process submitted
-                raise ConflictError(f"run {sweep_id} has been submitted already", key="run")
-            try:
-                bundle = stage(notebook, run_id=sweep_id, config=base_spec.config,
-                               parameters=given, dest=staging,
-                               skip=(ctx.home,) if confined else (),
-                               within=ctx.contents_root if confined else None,
-                               hashes=ctx.hashes)
-                sweep_config = {**base_spec.config, "Sweep": request.sweep.to_config()}
-                sweep = ctx.store.insert(Run(
-                    id=sweep_id, name=name, site="+".join(sites), notebook=str(notebook),
-                    parameters=given, spec=sweep_config, bundle_hash=bundle.bundle_hash,
-                    parent_id=request.rerun_of, request=request.to_json(),
-                    sweep_id=sweep_id))
-                records.append(sweep)
-                progress = Tracker(self.submitter.publisher(sweep_id, listener))
-                parent_mlflow = self._track_sweep(sweep, sweep_plan, base_spec)
-                progress.phase("recording points", total_files=len(sweep_plan.points))
-                points = []
-                for point in sweep_plan.points:  # each recorded at once: undone on failure
-                    points.append(self._point_record(sweep, point, bundle, parent_mlflow,
-                                                     declared, records))
-                    progress.advance(0, 1)
-                for number, group in enumerate(sweep_plan.arrays):
-                    members = [points[p.index] for p in group.points]
-                    backend = ctx.backend(group.site)
-                    queued.append((backend, members))
-                    self._queue(backend, sweep, number, group, members, bundle, begin,
-                                progress)
-            except BaseException:
-                self._discard(records, queued, staging)
-                raise
+        progress = pending.progress
+
+        def work() -> Run:
+            bundle = stage(pending.notebook, run_id=sweep.id, config=base_spec.config,
+                           parameters=sweep.parameters, dest=staging,
+                           skip=(ctx.home,) if pending.confined else (),
+                           within=ctx.contents_root if pending.confined else None,
+                           hashes=ctx.hashes)
+            recorded = ctx.store.update(sweep.id, bundle_hash=bundle.bundle_hash)
+            parent_mlflow = self._track_sweep(recorded, sweep_plan, base_spec)
+            progress.phase("recording points", total_files=len(sweep_plan.points))
+            points = []
+            for point in sweep_plan.points:
+                points.append(self._point_record(recorded, point, bundle, parent_mlflow,
+                                                 pending.declared, records))
+                progress.advance(0, 1)
+            for number, group in enumerate(sweep_plan.arrays):
+                members = [points[p.index] for p in group.points]
+                backend = ctx.backend(group.site)
+                queued.append((backend, members))
+                self._queue(backend, recorded, number, group, members, bundle, pending.begin,
+                            progress)
             shutil.rmtree(staging, ignore_errors=True)
-            return ctx.store.update(sweep_id, state=RunState.QUEUED.value, reason=reason,
-                                    native_state=counts_text(ctx.store.points(sweep_id)),
+            return ctx.store.update(sweep.id, state=RunState.QUEUED.value,
+                                    reason=starts_at(pending.begin),
+                                    native_state=counts_text(ctx.store.points(sweep.id)),
                                     progress=None)
+
+        def undo(state: RunState | None, reason: str) -> Run:
+            self._discard(records, queued)
+            return self.submitter.discard(sweep, staging, state, reason)
+
+        return self.submitter.finish(sweep.id, pending.lock, work, undo, keep_failed)
 
     def _track_sweep(self, sweep: Run, sweep_plan: SweepPlan, spec: RunSpec) -> str:
         """The MLflow parent run: the grid and the objective as params."""
@@ -206,15 +249,14 @@ class SweepSubmitter:
         for run, (task_id, folder), submission in zip(members, placed, submissions,
                                                       strict=True):
             ctx.store.update(run.id, state=RunState.QUEUED.value, native_state="SUBMITTED",
-                             reason=f"starts at {begin.isoformat()}" if begin else None,
+                             reason=starts_at(begin),
                              remote_job_id=task_id, work_dir=folder,
                              script=submission.script,
                              bytes_uploaded=submission.bytes_uploaded)
 
-    def _discard(self, records: list[Run], queued: list[tuple[Backend, list[Run]]],
-                 staging: Path) -> None:
-        """Undo a sweep that failed part-way: queued arrays, MLflow runs, records."""
-        shutil.rmtree(staging, ignore_errors=True)
+    def _discard(self, points: list[Run], queued: list[tuple[Backend, list[Run]]]) -> None:
+        """Undo the points of a sweep that failed part-way: queued arrays, MLflow runs,
+        records (the sweep's own record is the submitter's to settle)."""
         store = self.context.store
         for backend, members in queued:
             started = [store.get(r.id) for r in members]
@@ -225,7 +267,7 @@ class SweepSubmitter:
                 except Exception:  # noqa: BLE001 - best effort; the submit error matters more
                     log.warning("could not cancel the arrays of a failed sweep on %s",
                                 backend.site.name)
-        for run in reversed(records):
+        for run in reversed(points):
             current = store.get(run.id)
             if current.mlflow_run_id:
                 try:

@@ -152,22 +152,25 @@ class SweepRequest:
     #: the earlier sweep this one re-runs (its failed points)
     rerun_of: str | None = None
 
-    @staticmethod
-    def wanted(data: Mapping[str, Any]) -> bool:
-        """True if a ``POST runs`` body has sweep fields (a config's ``Sweep`` key is found
-        when the submission is read: :meth:`of`)."""
-        return isinstance(data, Mapping) and any(data.get(key) is not None for key in _FIELDS)
+    @classmethod
+    def asked(cls, request: SubmitRequest, fields: Mapping[str, Any] | None = None
+              ) -> SweepRequest | None:
+        """The sweep a submission asks for, by its config's ``Sweep`` key or by sweep
+        ``fields`` (``sweep``, ``sweep_texts``, ``repeat``, ... as ``POST runs`` and the
+        faces' flags give them); None for a single run. Every face and the engine decide
+        "is this a sweep?" here."""
+        given = {k: v for k, v in (fields or {}).items() if v is not None}
+        if not given and "Sweep" not in request.spec.config:
+            return None
+        return cls.of(request, given)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], resolve: PathResolver = local_path
                   ) -> SweepRequest:
         """Read a ``POST runs`` body with a sweep in it (``sweep``, ``sweep_texts``,
         ``repeat``, ``max_concurrent`` beside the submission's fields)."""
-        if not isinstance(data, Mapping):
-            raise BadRequest("the request must be a JSON object")
-        base = SubmitRequest.from_json({k: v for k, v in data.items() if k not in _FIELDS},
-                                       resolve)
-        return cls.of(base, {k: v for k, v in data.items() if k in _FIELDS})
+        base, fields = _split(data, resolve)
+        return cls.of(base, fields)
 
     @classmethod
     def of(cls, base: SubmitRequest, fields: Mapping[str, Any] | None = None) -> SweepRequest:
@@ -213,6 +216,24 @@ class SweepRequest:
             raise ConfigError(f"Sweep: {total} points is too many; at most {MAX_POINTS} "
                               "(make the grid smaller or Repeat lower)", key="Sweep")
         return [{**b, **{k: _Text(v) for k, v in t.items()}} for b in base for t in texts]
+
+
+def submission(data: Mapping[str, Any], resolve: PathResolver = local_path
+               ) -> SubmitRequest | SweepRequest:
+    """What a ``POST runs`` body asks to submit: a sweep (:meth:`SweepRequest.asked`) or a
+    single run."""
+    base, fields = _split(data, resolve)
+    return SweepRequest.asked(base, fields) or base
+
+
+def _split(data: Mapping[str, Any], resolve: PathResolver
+           ) -> tuple[SubmitRequest, dict[str, Any]]:
+    """A body's submission (read) and its sweep fields (as given)."""
+    if not isinstance(data, Mapping):
+        raise BadRequest("the request must be a JSON object")
+    base = SubmitRequest.from_json({k: v for k, v in data.items() if k not in _FIELDS},
+                                   resolve)
+    return base, {k: v for k, v in data.items() if k in _FIELDS}
 
 
 class _Text(str):

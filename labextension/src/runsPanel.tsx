@@ -257,7 +257,7 @@ class RunsView extends React.Component<IRunsPanelOptions, IViewState> {
             </button>
           </span>
         </div>
-        {run.state === 'SUBMITTING' && run.progress && (
+        {run.progress && (
           <div
             className="jp-MantikRuns-progress"
             role="progressbar"

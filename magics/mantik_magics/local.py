@@ -77,15 +77,10 @@ class LocalClient:
 
     def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         """Package and submit a notebook file (a sweep: every point, as ``POST runs``)."""
-        from mantik_jupyter.request import SubmitRequest
-        from mantik_jupyter.sweeps import SweepRequest
+        from mantik_jupyter.sweeps import submission
 
-        def submitted() -> Any:
-            if SweepRequest.wanted(request):
-                return self.service.submit_sweep(SweepRequest.from_json(request))
-            return self.service.submit(SubmitRequest.from_json(request))  # a Sweep key too
-
-        return self._call(lambda: self.service.run_record(submitted().id))
+        return self._call(lambda: self.service.run_record(
+            self.service.submit(submission(request)).id))
 
     def rerun(self, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Submit a run's request again with changes."""

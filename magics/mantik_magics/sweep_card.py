@@ -98,7 +98,7 @@ class SweepCard(w.VBox):
             f"<b>{html.escape(str(sweep.get('name')))}</b> &nbsp;{badge(state)}"
             f" &nbsp;sweep <code>{html.escape(str(sweep.get('id')))}</code> on "
             f"<b>{html.escape(str(sweep.get('site')))}</b> &nbsp;{elapsed(sweep)}")
-        text = self._note or sweep.get("reason")
+        text = self._note or sweep.get("reason") or _submitting(sweep.get("progress"))
         self._message.value = f"<i>{html.escape(text)}</i>" if text else ""
         counts = self.counts()
         total = sum(counts.values())
@@ -144,3 +144,12 @@ class SweepCard(w.VBox):
             self._read_results()
         self._cancel_button.disabled = False
         self._render()
+
+
+def _submitting(progress: dict[str, Any] | None) -> str:
+    """A sweep's submission in words while it is SUBMITTING (its points are recorded and
+    its arrays submitted in the server's background): ``uploading: 3 of 12 files``."""
+    if not progress:
+        return ""
+    files = progress["files_total"]
+    return progress["phase"] + (f": {progress['files_done']} of {files}" if files else "")

@@ -27,6 +27,7 @@ from ..request import SubmitRequest
 from ..service import RunService
 from ..sites import SiteCatalog
 from ..store import Run, now
+from ..sweeps import SweepRequest
 from ..tracking import Tracker
 from .handlers import ROUTES
 from .poller import RunPoller
@@ -128,10 +129,11 @@ class MantikJupyter(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend((rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in ROUTES)
 
-    async def start_submit(self, request: SubmitRequest) -> Run:
+    async def start_submit(self, request: SubmitRequest | SweepRequest) -> Run:
         """Record the run SUBMITTING (validation errors raise here) and return it; its
         bundling, upload and submit go on in the background, reporting progress events.
-        A server stopped meanwhile leaves a SUBMITTING run that the reconciler adopts."""
+        A server stopped meanwhile leaves a SUBMITTING run that the reconciler adopts. A
+        sweep goes the same way: its points and arrays follow in the background."""
         loop = asyncio.get_running_loop()
         pending = await loop.run_in_executor(self.executor, self.service.begin_submit,
                                              request, self.progress_events())

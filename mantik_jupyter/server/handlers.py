@@ -30,11 +30,11 @@ from tornado.ioloop import IOLoop
 
 from .. import __version__, credentials
 from ..errors import ForbiddenError, MantikError, NotFoundError
-from ..request import BadRequest, PathResolver, RerunChanges, SubmitRequest, text_field
+from ..request import BadRequest, RerunChanges, SubmitRequest, text_field
 from ..runfilter import RunFilter
 from ..service import RunService
 from ..store import Run
-from ..sweeps import SweepRequest
+from ..sweeps import SweepRequest, submission
 
 T = TypeVar("T")
 MAX_PAGE = 500
@@ -288,25 +288,8 @@ class RunsHandler(MantikHandler):
     @web.authenticated
     @authorized("execute")
     async def post(self) -> None:
-        sweep, request = _sweep_or_run(self.body(), self.contents_path)
-        if sweep is not None:  # many jobs: submitted before the answer
-            run = await self.call(self.service.submit_sweep, sweep,
-                                  self.extensionapp.progress_events())
-            self.extensionapp.poller.wake()
-        else:  # one job: recorded now, bundled and uploaded in the background
-            run = await self.extensionapp.start_submit(request)
-        await self.reply_run(run, status=201)
-
-
-def _sweep_or_run(body: Any, resolve: PathResolver) -> tuple[SweepRequest | None,
-                                                             SubmitRequest | None]:
-    """A ``POST runs`` body as a sweep (its sweep fields, or a config with a ``Sweep``
-    key: a magic's cell, a file), else as one run."""
-    if SweepRequest.wanted(body):
-        return SweepRequest.from_json(body, resolve), None
-    request = SubmitRequest.from_json(body, resolve)
-    return (SweepRequest.of(request), None) if "Sweep" in request.spec.config else (
-        None, request)
+        request = submission(self.body(), self.contents_path)
+        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
 
 
 class SweepPlanHandler(MantikHandler):
@@ -315,8 +298,8 @@ class SweepPlanHandler(MantikHandler):
     async def post(self) -> None:
         """The points and arrays a ``POST runs`` body would submit, each point checked;
         nothing is sent (the CLI's ``submit --dry-run``, for the lab's submit dialog)."""
-        sweep, _ = _sweep_or_run(self.body(), self.contents_path)
-        if sweep is None:
+        sweep = submission(self.body(), self.contents_path)
+        if not isinstance(sweep, SweepRequest):
             raise BadRequest("a sweep preview needs a sweep: sweep, sweep_texts, repeat, "
                              "max_concurrent or a config with a Sweep key", key="sweep")
         self.reply((await self.call(self.service.plan_sweep, sweep)).to_dict())
@@ -365,13 +348,8 @@ class RerunHandler(MantikHandler):
     @authorized("execute")
     async def post(self, run_id: str) -> None:
         changes = RerunChanges.from_json(self.body(), self.contents_path)
-        if (await self.read(self.service.get, run_id)).is_sweep:
-            run = await self.call(self.service.rerun, run_id, changes)
-            self.extensionapp.poller.wake()
-        else:
-            request = await self.call(self.service.rerun_request, run_id, changes)
-            run = await self.extensionapp.start_submit(request)
-        await self.reply_run(run, status=201)
+        request = await self.call(self.service.rerun_request, run_id, changes)
+        await self.reply_run(await self.extensionapp.start_submit(request), status=201)
 
 
 class ResultsHandler(MantikHandler):

@@ -171,7 +171,15 @@ def test_data_is_staged_once_per_site_read_offline_and_its_failures_named(
     while not data_server.requests("/hold/t2m.nc"):
         assert time.monotonic() < deadline, "the staging job never asked for its data"
         time.sleep(0.5)
+    # the run shows its staging while it waits for it: 0 of its 1 item staged
+    progress = None
+    while not progress or progress["phase"] != "staging data":
+        assert time.monotonic() < deadline, ("the run never showed its data staging",
+                                             cli.json("show", held))
+        progress = cli.json("show", held)["progress"]  # each show syncs the run first
+    assert (progress["files_done"], progress["files_total"]) == (0, 1), progress
     assert cli("cancel", held).stdout.split() == [held, "CANCELLED"]
+    assert cli.json("show", held)["progress"] is None
     jobs = {job["name"]: job for job in sim.jobs()}
     assert jobs[f"mantik-stage-{held}"]["state"] == "CANCELLED", jobs[f"mantik-stage-{held}"]
     assert jobs[f"mantik-{held}"]["state"] == "CANCELLED"
@@ -182,6 +190,7 @@ def test_data_is_staged_once_per_site_read_offline_and_its_failures_named(
         runs = {site: submit(cli, site, configs[site], urls[site]) for site in DATA_SITES}
         for site, run in wait_all(cli, runs).items():
             assert run["state"] == "COMPLETED", (site, run["reason"], cli("logs", run["id"]).stdout)
+            assert run["progress"] is None  # its staging's, cleared once all was staged
             metrics = mlflow.get_run(run["mlflow_run_id"]).data.metrics
             for name, value in expected.items():
                 assert metrics[name] == pytest.approx(value, abs=1e-9), (site, name)

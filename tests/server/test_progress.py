@@ -1,11 +1,14 @@
 """Submissions answer at once and show their progress: a folder with a 60 MB file goes to the
 simulator's UNICORE and FirecREST over a slow link (a bandwidth fault), through the REST
-API of a real jupyter server."""
+API of a real jupyter server; a cancel from another process (the server's of the CLI's
+upload, the CLI's of the server's) stops the upload."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import sys
 import time
 
 import pytest
@@ -35,6 +38,31 @@ async def poll_progress(api, run_id: str, until: set[str], timeout: float = 300
         await asyncio.sleep(0.1)
 
 
+async def uploaded_some(api, run_id: str | None) -> dict:
+    """The run (without an id: the one SUBMITTING) once it has uploaded some bytes."""
+    deadline = time.monotonic() + 300
+    while True:
+        if run_id is None:
+            runs = (await api.json("GET", "runs", params={"state": "SUBMITTING"}))["runs"]
+            run = runs[0] if runs else {}
+        else:
+            run = await api.json("GET", f"runs/{run_id}")
+        progress = run.get("progress") or {}
+        if progress.get("phase") == "uploading" and progress.get("bytes_done"):
+            return run
+        assert run.get("state", "SUBMITTING") == "SUBMITTING", run
+        assert time.monotonic() < deadline, f"no upload seen: {run}"
+        await asyncio.sleep(0.05)
+
+
+async def mantik(home, *args: str) -> asyncio.subprocess.Process:
+    """``mantik-jupyter ARGS`` as a process of its own on the server's home."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mantik_jupyter.cli", *args,
+        env={**os.environ, "MANTIK_JUPYTER_HOME": str(home)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
 @pytest.mark.parametrize("site", ["sim-unicore", "sim-firecrest"])
 async def test_upload_progress_and_cancel_during_upload(site, sim_home, api, jp_serverapp,
                                                         jp_root_dir, server_home):
@@ -52,18 +80,26 @@ async def test_upload_progress_and_cancel_during_upload(site, sim_home, api, jp_
     jp_serverapp.event_logger.add_listener(schema_id=PROGRESS_SCHEMA_ID, listener=listener)
     sim_home.site.faults.replace([SLOW_LINK])
     try:
-        # cancelled while uploading: nothing reaches the site
-        started = time.monotonic()
-        run = await api.json("POST", "runs", {"notebook": "big/train.ipynb", "site": site},
-                             expect=201)
-        assert time.monotonic() - started < 2 and run["state"] == "SUBMITTING"
-        while not (run["progress"] or {}).get("bytes_done") or \
-                run["progress"]["phase"] != "uploading":
-            assert run["state"] == "SUBMITTING", run
-            await asyncio.sleep(0.05)
-            run = await api.json("GET", f"runs/{run['id']}")
-        cancelled = await api.json("PATCH", f"runs/{run['id']}", {"action": "cancel"})
+        # cancelled while uploading, from another process: nothing reaches the site
+        if site == "sim-unicore":  # the CLI uploads, the server cancels
+            submitter = await mantik(server_home, "submit", str(folder / "train.ipynb"),
+                                     "--site", site)
+            run = await uploaded_some(api, None)
+            cancelled = await api.json("PATCH", f"runs/{run['id']}", {"action": "cancel"})
+            out, err = await submitter.communicate()
+            assert submitter.returncode == 0 and out.decode().split() == [run["id"]], err
+        else:  # the server uploads, the CLI cancels
+            started = time.monotonic()
+            run = await api.json("POST", "runs", {"notebook": "big/train.ipynb", "site": site},
+                                 expect=201)
+            assert time.monotonic() - started < 2 and run["state"] == "SUBMITTING"
+            run = await uploaded_some(api, run["id"])
+            canceller = await mantik(server_home, "cancel", run["id"])
+            out, err = await canceller.communicate()
+            assert out.decode().split() == [run["id"], "CANCELLED"], err.decode()
+            cancelled = await api.json("GET", f"runs/{run['id']}")
         assert cancelled["state"] == "CANCELLED" and cancelled["progress"] is None
+        assert not list(server_home.glob("staging/*.cancel"))  # the request went with it
         assert cancelled["remote_job_id"] is None and cancelled["mlflow_run_id"] is None
         engine = RunService(home=server_home)
         try:

@@ -193,8 +193,16 @@ def test_runs_start_later_and_a_schedule_fires_while_the_server_is_stopped(setup
     held = api("POST", "runs", 201, json={"notebook": "tick.ipynb", "site": "sim-firecrest",
                                           "config": {"Sweep": {"Grid": {"n": [1, 2]}},
                                                      "Schedule": {"At": tomorrow.isoformat()}}})
-    assert (held["state"], held["reason"]) == ("QUEUED", f"starts at {tomorrow.isoformat()}")
-    assert (held["sweep_id"], held["native_state"]) == (held["id"], "2 points: 2 QUEUED")
+    assert (held["state"], held["sweep_id"]) == ("SUBMITTING", held["id"])  # answered at once
+
+    def submitted():
+        run = api("GET", f"runs/{held['id']}", 200)
+        return run if run["state"] != "SUBMITTING" else None
+
+    held = until("the sweep's array submitted", submitted, timeout=120)
+    # the points' reason once polled is the site's (Slurm's begin, to its second)
+    assert held["state"] == "QUEUED" and held["reason"].startswith("starts at "), held
+    assert held["native_state"] == "2 points: 2 QUEUED"
     until("the site holding the array", lambda: f"mantik-{held['id']}-0" in site.waiting()
           and site.job(f"{held['id']}-0")["begin"] >= tomorrow.timestamp(), timeout=60)
     api("PATCH", f"runs/{held['id']}", 200, json={"action": "cancel"})

@@ -28,9 +28,17 @@ async def test_a_local_sweep_runs_at_most_max_concurrent_and_is_ranked(api, jp_r
     alone = await api.json("POST", "sweeps/plan", {"notebook": "train.ipynb"}, expect=400)
     assert alone["reason"] == "bad_request" and "sweep" in alone["message"]
     assert (await api.json("GET", "runs"))["total"] == 0  # a preview records nothing
+    bad = await api.json("POST", "runs", {"notebook": "train.ipynb",
+                                          "sweep_texts": ["lr=0.1,fast"]}, expect=422)
+    assert "Sweep point 1 (lr='fast')" in bad["message"]  # checked before it is recorded
+    assert (await api.json("GET", "runs"))["total"] == 0
     sweep = await api.json("POST", "runs", body, expect=201)
+    # answered at once, like a single run: its points and array follow in the background
+    assert (sweep["state"], sweep["native_state"]) == ("SUBMITTING", "3 points")
     assert sweep["sweep_id"] == sweep["id"] and sweep["point"] is None
-    assert sweep["native_state"] == "3 points: 3 QUEUED"
+    queued = await api.wait(sweep["id"], {"QUEUED", "RUNNING", "COMPLETED", "FAILED"},
+                            timeout=300)
+    assert queued["progress"] is None and queued["native_state"].startswith("3 points: ")
     done = await api.wait(sweep["id"], {"COMPLETED", "FAILED"}, timeout=600)
     assert done["state"] == "COMPLETED" and done["native_state"] == "3 points: 3 COMPLETED"
 
