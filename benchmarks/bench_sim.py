@@ -58,12 +58,12 @@ def sbatch_to_running(env: dict[str, str], workdir: str) -> tuple[float, str]:
     return elapsed, job_id
 
 
-def unicore_to_running(urls: dict) -> tuple[float, str]:
+def unicore_to_running(urls: dict, login: dict) -> tuple[float, str]:
     """pyunicore ``new_job`` then job properties until RUNNING."""
     from pyunicore import client, credentials
 
-    site = client.Client(credentials.UsernamePassword("demouser", "test123"), urls["unicore"],
-                         cache_time=0)
+    user = credentials.UsernamePassword(login["username"], login["password"])
+    site = client.Client(user, urls["unicore"], cache_time=0)
     start = time.perf_counter()
     job = site.new_job({"Executable": "sleep 30"})
     job.cache_time = 0
@@ -72,13 +72,14 @@ def unicore_to_running(urls: dict) -> tuple[float, str]:
     return elapsed, job.properties["batchSystemID"]
 
 
-def firecrest_to_running(url: str, token_url: str, system: str,
-                         workdir: str) -> tuple[float, str]:
+def firecrest_to_running(url: str, token_url: str, system: str, workdir: str,
+                         login: dict) -> tuple[float, str]:
     """pyfirecrest ``submit`` then ``job_info`` until RUNNING."""
     from firecrest import ClientCredentialsAuth
     from firecrest.v2 import Firecrest
 
-    fc = Firecrest(url, ClientCredentialsAuth("demo-client", "demo-secret", token_url))
+    auth = ClientCredentialsAuth(login["client_id"], login["client_secret"], token_url)
+    fc = Firecrest(url, auth)
     fc.systems()  # the token, fetched before the clock starts
     start = time.perf_counter()
     job_id = fc.submit(system, workdir, script_str="#!/bin/bash\nsleep 30\n")["jobId"]
@@ -88,11 +89,13 @@ def firecrest_to_running(url: str, token_url: str, system: str,
     return elapsed, job_id
 
 
-def real_firecrest(env: dict[str, str], root: str, urls: dict) -> dict[str, str] | None:
+def real_firecrest(env: dict[str, str], root: str, urls: dict,
+                   login: dict) -> dict[str, str] | None:
     """CSCS's own FirecREST server trusting this simulator's tokens, or None (and why)."""
     up = subprocess.run([str(REPO / "scripts" / "firecrest-up")], capture_output=True,
                         text=True, env={**env, "FIRECREST_TOKEN_URL": urls["token"],
-                                        "FIRECREST_JWKS": f"{root}/auth/jwks.json"})
+                                        "FIRECREST_JWKS": f"{root}/auth/jwks.json",
+                                        "FIRECREST_CLIENT_SECRET": login["client_secret"]})
     if up.returncode != 0:
         print(f"bench_sim: no real FirecREST figure, scripts/firecrest-up failed: "
               f"{up.stderr.strip().splitlines()[-1:]}")
@@ -129,18 +132,20 @@ def main() -> None:
                         "--port", "0", "--executor", "slurm", "--root", root], env=env,
                        check=True, capture_output=True)
         state = json.loads((Path(root) / "sim.json").read_text())
+        login = json.loads((Path(root) / "login.json").read_text())  # made for this start
         try:
             cpu, rss = idle_usage(state["pid"])
             workdir = str(Path(root) / "firecrest" / "daint-sim" / "home" / "demouser")
             urls = state["urls"]
             paths = {"sbatch": lambda: sbatch_to_running(env, workdir),
-                     "unicore": lambda: unicore_to_running(urls),
+                     "unicore": lambda: unicore_to_running(urls, login),
                      "firecrest": lambda: firecrest_to_running(urls["firecrest"], urls["token"],
-                                                               "daint-sim", workdir)}
-            real = real_firecrest(env, root, urls)
+                                                               "daint-sim", workdir, login)}
+            real = real_firecrest(env, root, urls, login)
             if real:
                 paths["real"] = lambda: firecrest_to_running(real["url"], urls["token"],
-                                                             "daint-real", real["workdir"])
+                                                             "daint-real", real["workdir"],
+                                                             login)
             settle(env, paths["sbatch"]()[1])  # the first job after slurmctld starts is slower
             times: dict[str, list[float]] = {name: [] for name in paths}
             for _ in range(REPEAT):

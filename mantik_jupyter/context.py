@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
 
 from .backends import backend_class
-from .errors import MantikError
+from .errors import MantikError, NotFoundError
 from .gateways import GatewayPool, GuardedBackend
 from .hashcache import HashCache
 from .locks import RunLock
@@ -61,13 +63,31 @@ class EngineContext:
         """Where files fetched from a run's working directory are kept."""
         return self.home / "results" / run_id
 
-    def fetch_result(self, run: Run, relative: str | None) -> Path | None:
-        """Copy one file of the run's working directory home, if it is there."""
+    def fetch_result(self, run: Run, relative: str | None, *, strict: bool = False
+                     ) -> Path | None:
+        """Copy one file of the run's working directory home, if it is there. An ended
+        run's file fetched before is not fetched again (it no longer changes). A site that
+        fails gives None, or with ``strict`` raises (a file the site lacks is None)."""
         if not (run.work_dir and relative):  # no job ever reached the site
             return None
         folder = self.results(run.id)
+        kept = folder / PurePosixPath(relative).name
+        if run.run_state.terminal and kept.is_file():
+            return kept
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # fetched aside, then moved in: a fetch cut short never leaves a part to be kept
+        partial = Path(tempfile.mkdtemp(prefix=".fetching-", dir=folder))
         try:
-            return self.backend(run.site).download(run, relative, folder)
-        except MantikError:
+            fetched = self.backend(run.site).download(run, relative, partial)
+            target = folder / fetched.name
+            if target.is_dir():  # a folder is fetched whole each time
+                shutil.rmtree(target)
+            return fetched.replace(target)
+        except NotFoundError:
             return None
+        except MantikError:
+            if strict:
+                raise
+            return None
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)

@@ -12,7 +12,6 @@ for the Jupyter server (``binder/start``).
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import secrets
 import shlex
@@ -132,9 +131,7 @@ def _services(home: Path, logs: Path, executor: str, sim_port: int,
 
 def _await(sim: ManagedProcess, sim_port: int, mlflow: ManagedProcess, mlflow_url: str) -> None:
     """Block until the simulator's UNICORE site and MLflow answer."""
-    demo_login = base64.b64encode(b"demouser:test123").decode()
-    sim.wait_until(f"http://127.0.0.1:{sim_port}/DEMO-SITE/rest/core", 60,
-                   {"Authorization": f"Basic {demo_login}"})
+    sim.wait_until(f"http://127.0.0.1:{sim_port}/firecrest/v2/status/liveness/", 60)
     mlflow.wait_until(f"{mlflow_url}/health", 180)
 
 
@@ -232,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"""
   JupyterLab   {lab_url}lab/tree/quickstart.ipynb?token={token}
   MLflow UI    {mlflow_url}
-  Simulator    UNICORE http://127.0.0.1:{sim_port}/DEMO-SITE/rest/core (demouser/test123),
-               FirecREST http://127.0.0.1:{sim_port}/firecrest/v2 (demo-client/demo-secret)
+  Simulator    UNICORE http://127.0.0.1:{sim_port}/DEMO-SITE/rest/core,
+               FirecREST http://127.0.0.1:{sim_port}/firecrest/v2 (login: {home}/sim/login.json)
   Run state    {home}
 Open the notebook, press "Submit notebook to HPC" in its toolbar (or use %%mantik_submit),
 and watch the run in the "HPC runs" panel. Ctrl-C stops everything.""", flush=True)

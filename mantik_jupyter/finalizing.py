@@ -1,8 +1,9 @@
 """Finalizing: an ended run's results go home and to MLflow, once per run.
 
 The executed notebook and the job log are fetched from the working directory, a site's
-offline MLflow store is imported, and the MLflow run gets its final status; if tracking
-fails the run is retried on the next sync.
+offline MLflow store is imported, and the MLflow run gets its final status. If the site or
+tracking fails, the run says why and is retried after a growing wait (:mod:`.backoff`),
+never on every sync; a file fetched by an earlier attempt is not fetched again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 
 from . import data
 from .backends import LOG_FILE
+from .backoff import Backoff
 from .context import EngineContext
 from .errors import MantikError
 from .executed import failure_reason
@@ -19,12 +21,17 @@ from .tracking import OFFLINE_STORE
 
 log = logging.getLogger(__name__)
 
+#: a failed finalization is tried again after 15 s, 30 s, 1 min, ... at most hourly
+RETRIES = Backoff(first=15.0, longest=3600.0)
+
 
 class Finalizer:
     """Logs the results of ended runs to tracking."""
 
-    def __init__(self, context: EngineContext):
+    def __init__(self, context: EngineContext, backoff: Backoff = RETRIES):
         self.context = context
+        #: how long a run whose finalization failed waits before its next attempt
+        self.backoff = backoff
 
     def failure_reason(self, run: Run) -> str | None:
         """Why the run failed: its data staging (item and cause), else the executed
@@ -45,29 +52,39 @@ class Finalizer:
             return None
         return data.read_report(self.context.fetch_result(run, data.REPORT))
 
-    def finalize(self, runs: list[Run] | None = None) -> None:
-        """Finalize the given runs that ended, or every ended run not yet finalized."""
+    def finalize(self) -> None:
+        """Finalize every ended run not yet finalized whose retry, if it failed, is due."""
         store = self.context.store
-        pending = store.unfinalized() if runs is None else [
-            r for r in runs if r.run_state.terminal and not r.finalized
-        ]
-        for run in pending:
+        for run in store.unfinalized(due=self.backoff.now()):
             if not store.claim_finalize(run.id):
                 continue
             try:
                 staged = data.staged_items(self._data_report(run))
                 if staged:
                     store.update(run.id, data=staged)
-                fetched = (self.context.fetch_result(run, run.output_notebook),
-                           self.context.fetch_result(run, LOG_FILE))
+                # a site that fails now is asked again later, not left out of the results
+                fetched = (self.context.fetch_result(run, run.output_notebook, strict=True),
+                           self.context.fetch_result(run, LOG_FILE, strict=True))
                 if run.mlflow_run_id:
                     self._import_offline(run)
                     self.context.tracker.finish(run.mlflow_run_id, run.run_state,
                                                 [p for p in fetched if p])
-            except Exception as exc:  # noqa: BLE001 - tracking down must not break a sync
-                log.warning("could not log run %s to MLflow (will retry): %s", run.id,
-                            self.context.tracker.redact(str(exc)))
-                store.update(run.id, finalized=0)
+            except Exception as exc:  # noqa: BLE001 - a site or tracking down must not break a sync
+                self._retry_later(run, exc)
+            else:
+                if run.finalizing:
+                    store.update(run.id, finalizing=None)
+
+    def _retry_later(self, run: Run, exc: Exception) -> None:
+        """Record why finalizing failed and when it is tried again (growing waits)."""
+        attempts = (run.finalizing or {}).get("attempts", 0) + 1
+        cause = self.context.tracker.redact(exc.message if isinstance(exc, MantikError)
+                                            else f"{type(exc).__name__}: {exc}")
+        retry_at = self.backoff.retry_at(attempts)
+        log.warning("could not finalize run %s (attempt %d, retried at %s): %s", run.id,
+                    attempts, retry_at, cause)
+        self.context.store.update(run.id, finalized=0, finalizing={
+            "attempts": attempts, "error": cause, "retry_at": retry_at})
 
     def _import_offline(self, run: Run) -> None:
         """For a site whose compute nodes have no network: import the job's file store."""

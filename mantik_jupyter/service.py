@@ -21,10 +21,11 @@ from typing import Any
 
 from . import paths
 from .backends import CANCEL_WAIT, FileEntry
+from .backoff import Backoff
 from .context import EngineContext
 from .errors import ConflictError, MantikError
 from .executed import keep_beside
-from .finalizing import Finalizer
+from .finalizing import RETRIES, Finalizer
 from .gateways import GatewayPool, GuardedBackend
 from .links import LinkPolicy
 from .params import Parameter, notebook_parameters
@@ -71,6 +72,7 @@ class RunService:
         links: LinkPolicy | None = None,
         contents_root: Path | None = None,
         gateways: GatewayPool | None = None,
+        finalize_retries: Backoff = RETRIES,
     ):
         home = Path(home) if home else paths.home()
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -78,7 +80,7 @@ class RunService:
         self._context = EngineContext(home, RunStore(home / "runs.db"),
                                       catalog or SiteCatalog(home), tracker, contents_root,
                                       gateways)
-        self._finalizer = Finalizer(self._context)
+        self._finalizer = Finalizer(self._context, finalize_retries)
         self._reconciler = Reconciler(self._context, self._finalizer, submit_grace)
         self._submitter = Submitter(self._context)
         self._sweeper = SweepSubmitter(self._context, self._submitter)

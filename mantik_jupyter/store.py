@@ -112,11 +112,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (schedule_id, occurrence)
     )
     """,
+    # 7: why an ended run's finalization waits (its failed attempts, the cause, when it is
+    # retried), null while none failed
+    """
+    ALTER TABLE runs ADD COLUMN finalizing TEXT
+    """,
 ]
 
-_JSON_FIELDS = ("parameters", "spec", "request", "progress", "data")
+_JSON_FIELDS = ("parameters", "spec", "request", "progress", "data", "finalizing")
 #: JSON columns that may be null (null in the run's JSON too, not {})
-_NULLABLE_JSON = ("progress",)
+_NULLABLE_JSON = ("progress", "finalizing")
 #: Columns the engine keeps for itself, not part of a run's JSON.
 _PRIVATE = ("finalized", "request")
 
@@ -165,6 +170,8 @@ class Run:
     sweep_id: str | None = None
     #: this run's index among its sweep's points (None: not a point)
     point: int | None = None
+    #: its finalization failed: ``{attempts, error, retry_at}`` (None: none failed)
+    finalizing: dict[str, Any] | None = None
 
     @property
     def run_state(self) -> RunState:
@@ -421,13 +428,15 @@ class RunStore:
         return self._runs("SELECT * FROM runs WHERE sweep_id = ? AND id != ? ORDER BY point",
                           [sweep_id, sweep_id])
 
-    def unfinalized(self) -> list[Run]:
-        """Terminal runs whose results were not yet logged to tracking."""
+    def unfinalized(self, due: str) -> list[Run]:
+        """Terminal runs whose results were not yet logged to tracking, but for those whose
+        failed finalization is to be retried only after ``due`` (a time)."""
         terminal = [s.value for s in RunState if s.terminal]
         return self._runs(
             f"SELECT * FROM runs WHERE finalized = 0 AND state IN "
-            f"({','.join('?' * len(terminal))})",
-            terminal,
+            f"({','.join('?' * len(terminal))}) AND (finalizing IS NULL OR "
+            "json_extract(finalizing, '$.retry_at') <= ?)",
+            [*terminal, due],
         )
 
     # ------------------------------------------------------------------ writes

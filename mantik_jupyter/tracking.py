@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,19 @@ def git_commit(folder: Path) -> str | None:
     return out.stdout.strip() or None
 
 
+_IMPORTING = threading.Lock()
+
+
+def _mlflow() -> Any:
+    """MLflow, imported under a lock: two threads importing it at once (the server's submit
+    and its poller's finalization) can meet it half initialised (an ImportError)."""
+    with _IMPORTING:
+        import mlflow.entities
+        import mlflow.exceptions
+        import mlflow.tracking
+    return mlflow
+
+
 class Tracker:
     """Creates, finishes and deletes the MLflow run of each submission."""
 
@@ -66,13 +80,11 @@ class Tracker:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from mlflow.tracking import MlflowClient
-
-            self._client = MlflowClient(tracking_uri=self.uri)
+            self._client = _mlflow().tracking.MlflowClient(tracking_uri=self.uri)
         return self._client
 
     def _experiment_id(self, name: str) -> str:
-        from mlflow.exceptions import MlflowException
+        MlflowException = _mlflow().exceptions.MlflowException  # noqa: N806 - a class
 
         found = self.client.get_experiment_by_name(name)
         if found is not None:
@@ -98,7 +110,7 @@ class Tracker:
         tags: dict[str, str],
     ) -> tuple[str, str]:
         """Create the MLflow run with params and tags; returns (run id, experiment id)."""
-        from mlflow.entities import Param
+        Param = _mlflow().entities.Param  # noqa: N806 - a class
 
         try:
             experiment_id = self._experiment_id(experiment or DEFAULT_EXPERIMENT)
@@ -128,12 +140,10 @@ class Tracker:
     def import_offline(self, mlflow_run_id: str, store: Path) -> int:
         """Copy params, metrics (with history), tags and artifacts of every run of a job's
         offline file store into the run; returns how many offline runs were imported."""
-        from mlflow.entities import Param, RunTag
-
+        mlflow = _mlflow()
+        Param, RunTag = mlflow.entities.Param, mlflow.entities.RunTag  # noqa: N806 - classes
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # read-only, a copy here
-        from mlflow.tracking import MlflowClient
-
-        offline = MlflowClient(tracking_uri=store.resolve().as_uri())
+        offline = mlflow.tracking.MlflowClient(tracking_uri=store.resolve().as_uri())
         known = self.client.get_run(mlflow_run_id).data.params
         imported = 0
         for experiment in offline.search_experiments():

@@ -56,7 +56,9 @@ def real_firecrest(site_sim, session_home: Path) -> Iterator[RealFirecrest]:
     if os.geteuid() != 0:
         unavailable("needs root to start sshd for scripts/firecrest-up", need=NEED)
     env = {**os.environ, "FIRECREST_SRC": str(src), "FIRECREST_TOKEN_URL": site_sim.token_url,
-           "FIRECREST_JWKS": str(site_sim.jwks_path)}
+           "FIRECREST_JWKS": str(site_sim.jwks_path),
+           # its service account is the simulator's client, whose secret is made per start
+           "FIRECREST_CLIENT_SECRET": site_sim.config.client_secret}
     try:
         proc = subprocess.run([str(REPO / "scripts" / "firecrest-up")], env=env,
                               capture_output=True, text=True, timeout=1800)

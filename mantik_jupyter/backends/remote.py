@@ -107,7 +107,8 @@ def secrets_file(secret_env: dict[str, str]) -> bytes:
 
 
 def prologue(cache_dir: str, bundle: Bundle, shared: bool = False) -> list[str]:
-    """Shell lines run first: log, secrets (read then deleted), the bundle from the cache.
+    """Shell lines run first: log, secrets (read then deleted), the bundle from the cache
+    (each file checked against its sha256).
 
     ``shared``: the tasks of a job array share the directory, so the secrets stay for the
     other tasks (owner-only, removed with the directory) and the first task restores the
@@ -119,6 +120,13 @@ def prologue(cache_dir: str, bundle: Bundle, shared: bool = False) -> list[str]:
         "while IFS= read -r -d '' sha && IFS= read -r -d '' path; do",
         '  mkdir -p -- "$(dirname -- "$path")" && cp -- "$mantik_cache/$sha" "$path" || {',
         '    echo "mantik: cannot restore $path from the upload cache" >&2; exit 97; }',
+        # the copy is checked, not trusted: a cached file damaged or rewritten meanwhile
+        # (of the same size, which is all the client compares) is removed, so the next
+        # submit uploads it anew
+        '  [ "$(sha256sum < "$path" | cut -d " " -f 1)" = "$sha" ] || {',
+        '    rm -f -- "$mantik_cache/$sha"',
+        '    echo "mantik: $path from the upload cache is damaged (its sha256 differs); it was'
+        ' removed from the cache, submit again to upload it anew" >&2; exit 97; }',
         f"done < {MANIFEST}",
     ]
     if shared:

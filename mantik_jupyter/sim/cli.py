@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = sim.add_subparsers(dest="sim_command", required=True)
 
     start = sub.add_parser("start", help="run the simulated site (foreground unless --detach)")
-    start.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    start.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free "
+                       "one, written to the root's state file, where the presets find it)")
     start.add_argument("--executor", choices=("auto", "slurm", "process"), default="auto",
                        help="run jobs on Slurm, on local processes, or Slurm if reachable (auto)")
     start.add_argument("--root", type=Path, help="folder for jobs and state "
@@ -34,9 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "left is refused")
     start.add_argument("--site", default="DEMO-SITE", help="UNICORE site name")
     start.add_argument("--username", default="demouser", help="UNICORE Basic user")
-    start.add_argument("--password", default="test123", help="UNICORE Basic password")
+    start.add_argument("--password", help="UNICORE Basic password (default: made anew, kept "
+                       "in the root's owner-only login.json)")
     start.add_argument("--client-id", default="demo-client", help="FirecREST OIDC client id")
-    start.add_argument("--client-secret", default="demo-secret", help="FirecREST client secret")
+    start.add_argument("--client-secret", help="FirecREST client secret (default: made anew, "
+                       "kept in login.json)")
     start.add_argument("--system", dest="systems", action="append",
                        help="FirecREST system name (repeat; default daint-sim and eiger-sim)")
     start.add_argument("--slurm-conf", help="slurm.conf to use (default $SLURM_CONF)")
@@ -58,12 +61,13 @@ def _root(args: argparse.Namespace) -> Path:
 
 def _settings(args: argparse.Namespace) -> dict:
     """Simulator/SimConfig keyword settings from the ``start`` arguments."""
+    given = {"password": args.password, "client_secret": args.client_secret}
     return {
         "root": _root(args), "port": args.port, "executor": args.executor,
         "token_lifetime": args.token_lifetime, "site": args.site, "username": args.username,
-        "password": args.password, "client_id": args.client_id,
-        "client_secret": args.client_secret, "slurm_conf": args.slurm_conf,
+        "client_id": args.client_id, "slurm_conf": args.slurm_conf,
         "systems": tuple(args.systems or ("daint-sim", "eiger-sim")),
+        **{k: v for k, v in given.items() if v is not None},  # else made anew
     }
 
 
@@ -79,7 +83,7 @@ def run_start(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"mantik-jupyter sim: error: {exc}", file=sys.stderr)
         return 2
-    print(describe(sim.config, sim.state()), flush=True)
+    print(describe(sim.config, sim.state(), sim.login()), flush=True)
     stopped = False
 
     def on_signal(*_: object) -> None:
@@ -97,8 +101,8 @@ def run_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(config: SimConfig, state: dict) -> str:
-    """URLs, demo credentials and the site profiles that point at a running simulator."""
+def describe(config: SimConfig, state: dict, login: dict) -> str:
+    """URLs, credentials and the site profiles that point at a running simulator."""
     urls = state["urls"]
     base = urls["firecrest"].rsplit("/firecrest/", 1)[0]
     lines = [f"mantik-jupyter site simulator on {base} "
@@ -108,16 +112,16 @@ def describe(config: SimConfig, state: dict) -> str:
     lines += [
         "",
         f"UNICORE    {urls['unicore']}",
-        f"           Basic user {config.username!r} password {config.password!r}"
+        f"           Basic user {login['username']!r} password {login['password']!r}"
         " (or a Bearer token)",
         f"FirecREST  {urls['firecrest']}  systems: {', '.join(config.systems)}",
         f"           token URL {urls['token']}",
-        f"           client id {config.client_id!r} secret {config.client_secret!r}",
+        f"           client id {login['client_id']!r} secret {login['client_secret']!r}",
         f"Controls   {base}/_sim/faults (GET/PUT), /_sim/tokens/expire, /_sim/jobs/ID/kill,"
         " /_sim/node/fail",
         "",
         "Submit to it with the preset sites (they find a simulator started on the default",
-        "root of this mantik home, demo credentials built in):",
+        "root of this mantik home and log in with its login.json there):",
         "  mantik-jupyter submit NOTEBOOK --site sim-unicore",
         "  mantik-jupyter submit NOTEBOOK --site sim-firecrest",
         "or add a site of your own: mantik-jupyter sites add NAME --base sim-unicore ...",
@@ -131,13 +135,16 @@ def _detach(args: argparse.Namespace) -> int:
     The background process writes only errors to ``ROOT/sim.log``: never the credentials.
     """
     from .config import SimConfig
-    from .simulator import read_state
+    from .simulator import read_login, read_state
 
     config = SimConfig(**_settings(args))
     argv = ["start", "--root", str(config.root), "--port", str(args.port),
             "--executor", args.executor, "--token-lifetime", str(args.token_lifetime),
-            "--site", args.site, "--username", args.username, "--password", args.password,
-            "--client-id", args.client_id, "--client-secret", args.client_secret]
+            "--site", args.site, "--username", args.username, "--client-id", args.client_id]
+    # credentials the user chose; made ones never appear on a command line others can read
+    for flag, value in (("--password", args.password), ("--client-secret", args.client_secret)):
+        if value is not None:
+            argv += [flag, value]
     for system in args.systems or ():
         argv += ["--system", system]
     for rule in args.faults:
@@ -159,7 +166,7 @@ def _detach(args: argparse.Namespace) -> int:
             return child.returncode or 2
         state = read_state(config.root)
         if state.get("pid") == child.pid:
-            print(describe(config, state))
+            print(describe(config, state, read_login(config.root)))
             print(f"\n(running in the background as pid {child.pid}; "
                   f"stop with: mantik-jupyter sim stop --root {config.root})")
             return 0

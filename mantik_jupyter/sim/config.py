@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HOST = "127.0.0.1"
+#: the port the presets name while no simulator of this home runs (one that runs is on a
+#: free port of its own, read from its state file)
 DEFAULT_PORT = 8765
 EXECUTORS = ("auto", "slurm", "process")
 MAX_BODY = 64 * 1024 * 1024  # the largest request body the simulator reads
+
+
+def random_secret() -> str:
+    """A password or client secret made for one simulator start: nobody else on the machine
+    knows it (it is kept in the root's owner-only login file)."""
+    return secrets.token_urlsafe(18)
 
 
 def default_root() -> Path:
@@ -20,16 +29,18 @@ def default_root() -> Path:
 
 @dataclass
 class SimConfig:
-    """Everything a simulator run is started with; defaults are the documented demo values."""
+    """Everything a simulator run is started with: by default a free port and a password
+    and client secret of its own (another user of the machine can neither guess them nor
+    hold the port the presets use)."""
 
     root: Path = field(default_factory=default_root)
-    port: int = DEFAULT_PORT
+    port: int = 0
     executor: str = "auto"
     site: str = "DEMO-SITE"
     username: str = "demouser"
-    password: str = "test123"  # noqa: S105 - the documented demo login
+    password: str = field(default_factory=random_secret)
     client_id: str = "demo-client"
-    client_secret: str = "demo-secret"  # noqa: S105 - the documented demo client
+    client_secret: str = field(default_factory=random_secret)
     systems: tuple[str, ...] = ("daint-sim", "eiger-sim")
     token_lifetime: int = 300
     app_version: str = "2.5.6"

@@ -15,6 +15,8 @@ from .config import HOST, MAX_BODY, SimConfig
 from .faults import FaultRule, Faults
 
 STATE_FILE = "sim.json"
+#: the credentials of the running simulator, owner-only (the state file holds no secret)
+LOGIN_FILE = "login.json"
 #: How often the site looks for held jobs whose start time has come.
 RELEASE_INTERVAL_MS = 1000
 
@@ -78,9 +80,9 @@ class Simulator:
             self._thread = None
         if self.site:
             self.site.executor.stop()
-        state = self.config.root / STATE_FILE
         if read_state(self.config.root).get("pid") == os.getpid():
-            state.unlink(missing_ok=True)
+            (self.config.root / STATE_FILE).unlink(missing_ok=True)
+            (self.config.root / LOGIN_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -93,9 +95,18 @@ class Simulator:
         return {"pid": os.getpid(), "port": self.port, "executor": self.executor,
                 "notice": self.notice, "urls": self.urls(), "systems": list(self.config.systems)}
 
+    def login(self) -> dict:
+        """Who may log in: user and password (UNICORE), client id and secret (FirecREST)."""
+        config = self.config
+        return {"username": config.username, "password": config.password,
+                "client_id": config.client_id, "client_secret": config.client_secret}
+
     def _write_state(self) -> None:
+        """The login file (owner-only), then the state file that says the simulator runs."""
         from mantik_jupyter.paths import write_atomic
 
+        self.config.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(self.config.root / LOGIN_FILE, json.dumps(self.login()), mode=0o600)
         write_atomic(self.config.root / STATE_FILE, json.dumps(self.state()))
 
     # -- where it is --------------------------------------------------------------------------
@@ -182,7 +193,21 @@ def _rule(rule: FaultRule | dict) -> FaultRule:
 
 def read_state(root: Path) -> dict:
     """The state file of a simulator running on ``root`` ({} when none)."""
+    return _read_json(root / STATE_FILE)
+
+
+def read_login(root: Path) -> dict:
+    """The credentials of the simulator on ``root`` if it still runs ({} otherwise: a
+    simulator killed without a stop leaves its files, and another program may hold its
+    port by now)."""
+    from mantik_jupyter.processes import alive
+
+    pid = read_state(root).get("pid")
+    return _read_json(root / LOGIN_FILE) if isinstance(pid, int) and alive(pid) else {}
+
+
+def _read_json(path: Path) -> dict:
     try:
-        return json.loads((root / STATE_FILE).read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}

@@ -17,7 +17,7 @@ QUEUES = ["batch", "devel", "booster"]
 
 def presets(home: Path) -> list[Site]:
     """``sim-unicore`` and ``sim-firecrest``: the simulator started on the default root
-    (``<home>/sim``) at its port, else at the default port, with its demo credentials."""
+    (``<home>/sim``) at its port (else the default port), logging in with its credentials."""
     from .simulator import read_state
 
     sim = f"http://127.0.0.1:{int(read_state(home / 'sim').get('port') or DEFAULT_PORT)}"
@@ -43,15 +43,23 @@ def presets(home: Path) -> list[Site]:
 
 
 class SimulatorCredentials(CredentialSource):
-    """The simulator's published demo password and client secret."""
+    """The password and client secret of this home's running simulator, from its
+    owner-only login file; none while it does not run (nothing is sent to whatever holds
+    its port then)."""
 
     name = "simulator"
 
     def describe(self) -> str:
-        return "the simulator's demo credentials"
+        return "the login file of this home's simulator"
 
     def read(self, site: str, auth: str | None, home: Path) -> str:
-        demo = {"password": SimConfig.password, "client-credentials": SimConfig.client_secret}
-        if auth not in demo:
-            raise Missing(f"the simulator has no demo {SECRET_NAMES.get(auth or '', 'secret')}")
-        return demo[auth]
+        from .simulator import read_login
+
+        keys = {"password": "password", "client-credentials": "client_secret"}
+        if auth not in keys:
+            raise Missing(f"the simulator has no {SECRET_NAMES.get(auth or '', 'secret')}")
+        login = read_login(home / "sim")
+        if not login.get(keys[auth]):
+            raise Missing(f"no simulator runs on {home / 'sim'}; start it with "
+                          "'mantik-jupyter sim start'")
+        return login[keys[auth]]

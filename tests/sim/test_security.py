@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import stat
 
 import httpx
 import pytest
 from simtools import token, wait_for
+
+from mantik_jupyter.sim.simulator import LOGIN_FILE
 
 
 @pytest.mark.parametrize("auth", [None, ("demouser", "wrong"), ("nobody", "test123")])
@@ -169,7 +172,9 @@ def test_secrets_never_reach_jobs_files_or_answers(sim, unicore):
     secrets = [sim.config.password, sim.config.client_secret, bearer]
     for secret in secrets:
         assert secret not in answers
+    login = sim.config.root / LOGIN_FILE  # the one place that holds them: owner-only
+    assert stat.S_IMODE(login.stat().st_mode) == 0o600
     for path in sim.config.root.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path != login:
             content = path.read_bytes()
             assert not any(s.encode() in content for s in secrets), path
