@@ -33,6 +33,8 @@ def test_a_dead_simulators_port_taken_by_someone_else_is_sent_nothing(home, tmp_
     assert (root / "sim.json").exists() and (root / "login.json").exists()
 
     with socket.socket() as other_user:  # now holds the port the presets name
+        # as servers do: the dead simulator's closed connections may linger in TIME_WAIT
+        other_user.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         other_user.bind(("127.0.0.1", state["port"]))
         other_user.listen()
         other_user.setblocking(False)

@@ -3,9 +3,12 @@ driven by the real pyfirecrest client and checked against the vendored OpenAPI s
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -69,6 +72,14 @@ def test_an_upload_that_never_arrives_fails_its_transfer_job(sim, fc, home_dir, 
     error_log = pending.transfer_data["transferJob"]["logs"]["errorLog"]
     assert "not uploaded to the staging area before its URLs expired" in \
         Path(error_log).read_text()
+    # S3 dates are whole seconds: a URL is refused once the clock is a whole second past its
+    # expiry, which the job (waiting one second from its own start) may not have reached
+    url = pending.transfer_data["transferDirectives"]["partsUploadUrls"][0]
+    signed = parse_qs(urlsplit(url).query)
+    expiry = calendar.timegm(time.strptime(signed["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")) + int(
+        signed["X-Amz-Expires"][0])
+    while time.time() < expiry + 1:
+        time.sleep(0.1)
     with pytest.raises(MultipartUploadException, match="Failed to upload part 1: 403"):
         pending.upload_file_to_stage()  # its URLs have expired meanwhile
 
