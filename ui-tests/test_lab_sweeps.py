@@ -49,13 +49,14 @@ def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
     listed = lab.api("GET", "runs?points=false&text=ui-lab-sweep")["runs"]
     assert len(listed) == 1 and listed[0]["sweep_id"] == listed[0]["id"]
     sweep = listed[0]["id"]
+
+    # one row in the panel; its points are not rows of their own until it is expanded (the
+    # dialog closed on the SUBMITTING answer: the points are recorded in the background)
+    sweep_row = ended_sweep_row(page, sweep, "COMPLETED", completed=4, total=4)
     points = lab.api("GET", f"runs?sweep={sweep}")["runs"]
     assert sorted(p["point"] for p in points) == [0, 1, 2, 3]
     assert {(p["parameters"]["lr"], p["parameters"]["epochs"]) for p in points} == {
         (0.01, 1), (0.01, 2), (0.1, 1), (0.1, 2)}
-
-    # one row in the panel; its points are not rows of their own until it is expanded
-    sweep_row = ended_sweep_row(page, sweep, "COMPLETED", completed=4, total=4)
     expect(sweep_row.locator(".jp-MantikSweep-progress")).to_have_attribute(
         "title", "4 completed, 0 failed, 0 running, 0 queued of 4 (COMPLETED 4)")
     point_rows = page.locator(".jp-MantikSweep-point")
