@@ -3,6 +3,7 @@ and once it is gone, whoever holds its port by then is sent nothing."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -35,7 +36,9 @@ def test_a_dead_simulators_port_taken_by_someone_else_is_sent_nothing(home, tmp_
     with socket.socket() as other_user:  # now holds the port the presets name
         # as servers do: the dead simulator's closed connections may linger in TIME_WAIT
         other_user.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        other_user.bind(("127.0.0.1", state["port"]))
+        # the kernel releases a killed process's listening socket a moment after the process
+        # is gone (seen here as EADDRINUSE for some milliseconds): take the port once it is free
+        wait_until(lambda: bound(other_user, state["port"]), "the dead simulator's port")
         other_user.listen()
         other_user.setblocking(False)
         service = RunService(home)
@@ -48,3 +51,14 @@ def test_a_dead_simulators_port_taken_by_someone_else_is_sent_nothing(home, tmp_
         with pytest.raises(BlockingIOError):
             other_user.accept()  # nobody ever connected
     assert service.list() == []  # the failed submits left no record
+
+
+def bound(sock: socket.socket, port: int) -> bool:
+    """True once ``sock`` is bound to 127.0.0.1:``port``; False while the port is in use."""
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+        return False
+    return True
