@@ -255,10 +255,10 @@ def task_status(job: JobStatus, tasks: dict[int, TaskState], point: int) -> JobS
     :data:`~mantik_jupyter.jobscript.TASK_STATE_DIR`), where the gateway knows only the job."""
     task = tasks.get(point)
     if task and task.code is not None:
+        times = {"started_at": task.started_at, "ended_at": task.ended_at}
         if task.code == 0:
-            return JobStatus(RunState.COMPLETED, "COMPLETED", None, 0, *task[1:])
-        return JobStatus(RunState.FAILED, "FAILED", f"exit code {task.code}", task.code,
-                         *task[1:])
+            return JobStatus(RunState.COMPLETED, "COMPLETED", None, 0, **times)
+        return JobStatus(RunState.FAILED, "FAILED", f"exit code {task.code}", task.code, **times)
     if not job.state.terminal:
         if task:
             return JobStatus(RunState.RUNNING, "RUNNING", started_at=task.started_at)
