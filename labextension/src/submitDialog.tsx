@@ -287,7 +287,21 @@ export class SubmitForm extends ServerForm<ISubmission> {
       .filter(Boolean)
       .join(' – ');
     const input =
-      p.type === 'bool' ? (
+      p.type === 'bool' && this._sweep.enabled ? (
+        // a checkbox cannot hold both values: a sweep may run the notebook with each
+        <select
+          className="jp-mod-styled"
+          value={boolChoice(value)}
+          onChange={event => set(event.target.value)}
+        >
+          {!BOOL_CHOICES.includes(boolChoice(value)) && (
+            <option value={boolChoice(value)}>{value || trans.__('default')}</option>
+          )}
+          <option value="false">{trans.__('false')}</option>
+          <option value="true">{trans.__('true')}</option>
+          <option value="false,true">{trans.__('both (sweep false, true)')}</option>
+        </select>
+      ) : p.type === 'bool' ? (
         <input
           type="checkbox"
           checked={['true', '1', 'yes', 'on'].includes(value.toLowerCase())}
@@ -321,4 +335,12 @@ export class SubmitForm extends ServerForm<ISubmission> {
 
   private _values: ISubmitValues;
   private _sweep: ISweepValues = initialSweep();
+}
+
+/** What a bool parameter's select offers while sweeping: one value, or both as a dimension. */
+const BOOL_CHOICES = ['false', 'true', 'false,true'];
+
+/** A bool parameter's text as one of the select's values where it means one. */
+function boolChoice(text: string): string {
+  return text.toLowerCase().replace(/\s/g, '');
 }

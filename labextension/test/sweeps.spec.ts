@@ -102,16 +102,18 @@ describe('the submit form\'s sweep section', () => {
     { name: 'lr', type: 'float', default: 0.05, default_text: '0.05', help: '' },
     { name: 'epochs', type: 'int', default: 5, default_text: '5', help: '' },
     { name: 'layers', type: 'list', default: [1, 2], default_text: '[1, 2]', help: '' },
-    { name: 'tag', type: 'str', default: 'q', default_text: "'q'", help: '' }
+    { name: 'tag', type: 'str', default: 'q', default_text: "'q'", help: '' },
+    { name: 'augment', type: 'bool', default: false, default_text: 'False', help: '' }
   ];
   const values = initialValues('local', parameters);
-  const texts = { ...values.parameters, lr: '0.01, 0.1', epochs: '1,2,3', layers: '[1, 2, 3]' };
+  const texts = { ...values.parameters, lr: '0.01, 0.1', epochs: '1,2,3', layers: '[1, 2, 3]',
+    augment: 'false,true' }; // a bool's select offers both
 
   it('sweeps each parameter given as a list; a list parameter stays one value', () => {
     expect(sweepDimensions(parameters, texts)).toEqual({ lr: ['0.01', '0.1'],
-      epochs: ['1', '2', '3'] });
+      epochs: ['1', '2', '3'], augment: ['false', 'true'] });
     expect(pointCount(sweepDimensions(parameters, texts), { ...initialSweep(), repeat: '2' }))
-      .toBe(12);
+      .toBe(24);
     expect(pointCount({ lr: ['1', '2'] }, { ...initialSweep(), repeat: 'two' })).toBe(0);
   });
 
@@ -121,7 +123,7 @@ describe('the submit form\'s sweep section', () => {
       goal: 'minimize' as const };
     const submission = sweepSubmission(plain, parameters, texts, sweep);
     expect(submission.parameter_texts).toEqual({ layers: '[1, 2, 3]' });
-    expect(submission.sweep_texts).toEqual(['lr=0.01,0.1', 'epochs=1,2,3']);
+    expect(submission.sweep_texts).toEqual(['lr=0.01,0.1', 'epochs=1,2,3', 'augment=false,true']);
     expect(submission.sweep).toEqual({ Repeat: 2, MaxConcurrent: 3,
       Objective: { Metric: 'loss', Goal: 'minimize' } });
     expect(submission.site).toBe('local');
