@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import data
-from .backends import JobStatus
+from .backends import GONE, SUBMITTED, JobStatus
 from .context import EngineContext
 from .errors import MantikError, NotFoundError
 from .finalizing import Finalizer
@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 #: process on another machine sharing this home, or a gateway still working on a request
 #: whose sender died, is given this long before the run is reconciled with its site.
 SUBMIT_GRACE = 60.0
+#: Seconds after its submission during which a job its site does not list keeps its run's
+#: state (QUEUED, no reason): a site may be asked before it lists a job it has just accepted
+#: (Slurm answers ``squeue`` before a new job or array is registered; FirecREST and the
+#: simulator read their lists from Slurm), and "not known to the site" would be a false
+#: alarm on every fresh submission. After it, the site's word stands.
+LISTING_GRACE = 60.0
 INTERRUPTED = ("the submission was interrupted (the submitting process ended) before any "
                "job reached the site")
 
@@ -73,7 +79,7 @@ class Reconciler:
                 continue
             for run in site_runs:
                 status = statuses.get(run.id)
-                if status is not None:
+                if status is not None and not self._not_listed_yet(run, status):
                     updated = self._apply(run, status)
                     if updated is not None:
                         changed[run.id] = updated
@@ -93,8 +99,7 @@ class Reconciler:
         submitter does, in this process or another). A site that cannot answer leaves the
         run for the next sync.
         """
-        horizon = (datetime.now(timezone.utc) - timedelta(seconds=self.submit_grace)).isoformat(
-            timespec="microseconds")
+        horizon = ago(self.submit_grace)
         changed = []
         for run in runs:
             if run.updated_at > horizon:
@@ -139,7 +144,7 @@ class Reconciler:
                     run.id, found.remote_job_id, run.site)
         return store.update_if(
             run.id, RunState.SUBMITTING.value, state=RunState.QUEUED.value,
-            native_state="SUBMITTED", remote_job_id=found.remote_job_id,
+            native_state=SUBMITTED, remote_job_id=found.remote_job_id,
             work_dir=found.work_dir, script=found.script)
 
     def _reconcile_sweep(self, sweep: Run) -> Run | None:
@@ -156,6 +161,13 @@ class Reconciler:
         return aggregate(self.context, sweep.id) or store.update_if(
             sweep.id, RunState.SUBMITTING.value, state=RunState.FAILED.value,
             reason=INTERRUPTED, ended_at=now())
+
+    @staticmethod
+    def _not_listed_yet(run: Run, status: JobStatus) -> bool:
+        """Whether the site does not list the run's job yet, submitted moments ago (no
+        status seen since and within :data:`LISTING_GRACE`): its state stays as it is."""
+        return (status.native_state == GONE and run.native_state == SUBMITTED
+                and run.updated_at > ago(LISTING_GRACE))
 
     def _staging(self, run: Run) -> Run | None:
         """While an active run's ``Data`` is staged on its site, the stager's progress as
@@ -208,3 +220,9 @@ class Reconciler:
         # only over the state this status was read against: a reply that arrives after
         # another process ended the run (a cancel, a CLI sync) never overwrites that
         return self.context.store.update_if(run.id, run.state, **changes)
+
+
+def ago(seconds: float) -> str:
+    """The time ``seconds`` before now as the store writes times (compared as text)."""
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(
+        timespec="microseconds")

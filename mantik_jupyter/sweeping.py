@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .backends import Backend, JobRequest, slurm_jobs
+from .backends import SUBMITTED, Backend, JobRequest, slurm_jobs
 from .bundle import Bundle, stage
 from .bundle import plan as bundle_plan
 from .context import EngineContext
@@ -248,7 +248,7 @@ class SweepSubmitter:
                       for s, run in zip(submissions, members, strict=True)]
         for run, (task_id, folder), submission in zip(members, placed, submissions,
                                                       strict=True):
-            ctx.store.update(run.id, state=RunState.QUEUED.value, native_state="SUBMITTED",
+            ctx.store.update(run.id, state=RunState.QUEUED.value, native_state=SUBMITTED,
                              reason=starts_at(begin),
                              remote_job_id=task_id, work_dir=folder,
                              script=submission.script,

@@ -35,6 +35,12 @@ LOG_FILE = "mantik-job.log"
 CANCEL_WAIT = 15.0
 #: The config's commands meant for the site's login node (outside the job).
 LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
+#: The native state of a job its site does not list (an UNKNOWN status): the engine keeps a
+#: just-submitted run's state over it for a while (``reconciling.LISTING_GRACE``).
+GONE = "GONE"
+#: The native state the engine records for a job it has just handed to its site, until the
+#: site first reports on it.
+SUBMITTED = "SUBMITTED"
 
 
 @dataclass(frozen=True)
