@@ -210,6 +210,17 @@ class Backend(ABC):
         """Where a sweep point's executed notebook and log are (its run's ``work_dir``)."""
         return f"{work_dir}/{POINTS_DIR}/{point}"
 
+    def array_submission(self, submission: Submission, points: list[int]) -> ArraySubmission:
+        """What the tasks of a started array are found by: task k's (point ``points[k]``)
+        id and folder, in task order."""
+        return ArraySubmission(submission, self.task_ids(submission, len(points)),
+                               [self.point_dir(submission.work_dir, p) for p in points])
+
+    def task_ids(self, submission: Submission, count: int) -> list[str]:
+        """The ids the tasks of a started array are known by, in task order (here the whole
+        job's, for a gateway that knows only the job)."""
+        return [submission.remote_job_id] * count
+
     def max_array_size(self) -> int:
         """The largest array this site takes (its profile's ``max_array_size``, else the
         kind's)."""
