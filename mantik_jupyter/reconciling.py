@@ -14,13 +14,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import data
-from .backends import JobStatus
+from .backends import GONE, SUBMITTED, JobStatus
+from .backends.remote import job_name
 from .context import EngineContext
 from .errors import MantikError, NotFoundError
 from .finalizing import Finalizer
 from .states import RunState
 from .store import Run, now
-from .sweeping import aggregate
+from .sweeping import aggregate, array_run_id, arrays_of
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,17 @@ log = logging.getLogger(__name__)
 #: process on another machine sharing this home, or a gateway still working on a request
 #: whose sender died, is given this long before the run is reconciled with its site.
 SUBMIT_GRACE = 60.0
+#: Seconds after its submission during which a job its site does not list keeps its run's
+#: state (QUEUED, no reason): a site may be asked before it lists a job it has just accepted
+#: (Slurm answers ``squeue`` before a new job or array is registered; FirecREST and the
+#: simulator read their lists from Slurm), and "not known to the site" would be a false
+#: alarm on every fresh submission. After it, the site's word stands.
+LISTING_GRACE = 60.0
 INTERRUPTED = ("the submission was interrupted (the submitting process ended) before any "
                "job reached the site")
+#: A sweep point whose array reached the site unrecorded (``ended``: what became of it).
+ORPHANED = ("the submission was interrupted (the submitting process ended) after job array "
+            "{array} reached the site, before its points were recorded; {ended}")
 
 
 class Reconciler:
@@ -73,7 +83,7 @@ class Reconciler:
                 continue
             for run in site_runs:
                 status = statuses.get(run.id)
-                if status is not None:
+                if status is not None and not self._not_listed_yet(run, status):
                     updated = self._apply(run, status)
                     if updated is not None:
                         changed[run.id] = updated
@@ -93,8 +103,7 @@ class Reconciler:
         submitter does, in this process or another). A site that cannot answer leaves the
         run for the next sync.
         """
-        horizon = (datetime.now(timezone.utc) - timedelta(seconds=self.submit_grace)).isoformat(
-            timespec="microseconds")
+        horizon = ago(self.submit_grace)
         changed = []
         for run in runs:
             if run.updated_at > horizon:
@@ -124,6 +133,8 @@ class Reconciler:
             return None
         if run.run_state != RunState.SUBMITTING:
             return None
+        if run.point is not None and self._submitting(run.sweep_id):
+            return None  # settled with its sweep, which knows the arrays its points went in
         self.context.cancel_request(run.id).unlink(missing_ok=True)  # nobody left to ask
         if run.is_sweep:
             return self._reconcile_sweep(run)
@@ -139,23 +150,75 @@ class Reconciler:
                     run.id, found.remote_job_id, run.site)
         return store.update_if(
             run.id, RunState.SUBMITTING.value, state=RunState.QUEUED.value,
-            native_state="SUBMITTED", remote_job_id=found.remote_job_id,
+            native_state=SUBMITTED, remote_job_id=found.remote_job_id,
             work_dir=found.work_dir, script=found.script)
 
+    def _submitting(self, run_id: str | None) -> bool:
+        """Whether that run is recorded and SUBMITTING."""
+        try:
+            return run_id is not None and self.context.store.get(run_id).run_state == (
+                RunState.SUBMITTING)
+        except NotFoundError:
+            return False
+
     def _reconcile_sweep(self, sweep: Run) -> Run | None:
-        """An interrupted sweep submission: its points that reached no array fail, and the
-        sweep follows the points that did (FAILED if none was recorded); lock held."""
+        """An interrupted sweep submission: its points that reached no recorded array fail
+        (an array that reached the site unrecorded is ended there first), and the sweep
+        follows the points that did (FAILED if none was recorded); lock held."""
         store = self.context.store
-        for point in store.points(sweep.id):
+        points = store.points(sweep.id)
+        orphaned = self._end_orphaned_arrays(sweep, points)  # before any record changes
+        for point in points:
             if point.run_state == RunState.SUBMITTING:
                 store.update_if(point.id, RunState.SUBMITTING.value,
-                                state=RunState.FAILED.value, reason=INTERRUPTED, ended_at=now())
+                                state=RunState.FAILED.value,
+                                reason=orphaned.get(point.id, INTERRUPTED), ended_at=now())
         shutil.rmtree(self.context.staging(sweep.id), ignore_errors=True)
         log.warning("sweep %s: %s", sweep.id, INTERRUPTED)
         store.update(sweep.id, progress=None)
-        return aggregate(self.context, sweep.id) or store.update_if(
+        settled = aggregate(self.context, sweep.id) or store.update_if(
             sweep.id, RunState.SUBMITTING.value, state=RunState.FAILED.value,
             reason=INTERRUPTED, ended_at=now())
+        notes = sorted(set(orphaned.values()))
+        if settled is None or not notes:
+            return settled
+        return store.update(sweep.id, reason="; ".join(filter(None, [settled.reason, *notes])))
+
+    def _end_orphaned_arrays(self, sweep: Run, points: list[Run]) -> dict[str, str]:
+        """Cancel each job array the interrupted submission started but did not record,
+        found by its name as a single run's job is after a lost reply (``find``): nothing
+        runs that the user cannot see. Returns the reason of each of their points by id."""
+        reasons: dict[str, str] = {}
+        for number, (site, members) in enumerate(arrays_of(self.context, points)):
+            if all(m.remote_job_id for m in members):
+                continue  # recorded: its points follow their tasks as any run does
+            backend = self.context.backend(site)
+            array_id = array_run_id(sweep.id, number)
+            found = backend.find(replace(sweep, id=array_id, site=site, sweep_id=None))
+            if found is None:  # never reached the site (what it uploaded is removed)
+                continue
+            placed = backend.array_submission(found, [m.point or 0 for m in members])
+            tasks = [replace(m, remote_job_id=task, work_dir=folder) for m, task, folder
+                     in zip(members, placed.task_ids, placed.task_dirs, strict=True)]
+            statuses = backend.status(tasks)
+            if all(t.id in statuses and statuses[t.id].state.terminal for t in tasks):
+                ended = "it had ended there"
+            else:
+                backend.cancel_points(tasks)
+                ended = "it was cancelled there"
+            log.warning("sweep %s: job array %s (job %s on site %s) was left unrecorded by an "
+                        "interrupted submission; %s", sweep.id, array_id, found.remote_job_id,
+                        site, ended)
+            reasons.update(dict.fromkeys((m.id for m in members),
+                                         ORPHANED.format(array=job_name(array_id), ended=ended)))
+        return reasons
+
+    @staticmethod
+    def _not_listed_yet(run: Run, status: JobStatus) -> bool:
+        """Whether the site does not list the run's job yet, submitted moments ago (no
+        status seen since and within :data:`LISTING_GRACE`): its state stays as it is."""
+        return (status.native_state == GONE and run.native_state == SUBMITTED
+                and run.updated_at > ago(LISTING_GRACE))
 
     def _staging(self, run: Run) -> Run | None:
         """While an active run's ``Data`` is staged on its site, the stager's progress as
@@ -208,3 +271,9 @@ class Reconciler:
         # only over the state this status was read against: a reply that arrives after
         # another process ended the run (a cancel, a CLI sync) never overwrites that
         return self.context.store.update_if(run.id, run.state, **changes)
+
+
+def ago(seconds: float) -> str:
+    """The time ``seconds`` before now as the store writes times (compared as text)."""
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(
+        timespec="microseconds")

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .backends import Backend, JobRequest, slurm_jobs
+from . import sweeps
+from .backends import SUBMITTED, Backend, JobRequest, slurm_jobs
 from .bundle import Bundle, stage
 from .bundle import plan as bundle_plan
 from .context import EngineContext
@@ -229,7 +230,7 @@ class SweepSubmitter:
         shared.pop("MANTIK_RUN_ID", None)
         command = array_command(bundle.notebook, bundle.output_notebook, tasks,
                                 OFFLINE_STORE if offline else None)
-        job = JobRequest(run_id=f"{sweep.id}-{number}", name=f"{sweep.name}-{number}",
+        job = JobRequest(run_id=array_run_id(sweep.id, number), name=f"{sweep.name}-{number}",
                          bundle=bundle, spec=group.spec, env=shared,
                          secret_env=ctx.tracker.job_secrets(), command=command, begin=begin,
                          progress=progress)
@@ -248,7 +249,7 @@ class SweepSubmitter:
                       for s, run in zip(submissions, members, strict=True)]
         for run, (task_id, folder), submission in zip(members, placed, submissions,
                                                       strict=True):
-            ctx.store.update(run.id, state=RunState.QUEUED.value, native_state="SUBMITTED",
+            ctx.store.update(run.id, state=RunState.QUEUED.value, native_state=SUBMITTED,
                              reason=starts_at(begin),
                              remote_job_id=task_id, work_dir=folder,
                              script=submission.script,
@@ -275,6 +276,23 @@ class SweepSubmitter:
                 except Exception:  # noqa: BLE001 - best effort, as above
                     log.warning("could not delete MLflow run %s", current.mlflow_run_id)
             store.delete(run.id)
+
+
+def array_run_id(sweep_id: str, number: int) -> str:
+    """The id a sweep's array ``number`` goes to its site under: its job is named after it
+    and found by it when an interrupted submission left the array unrecorded."""
+    return f"{sweep_id}-{number}"
+
+
+def arrays_of(context: EngineContext, points: list[Run]) -> list[tuple[str, list[Run]]]:
+    """The arrays a sweep's points were queued in, in their order: each one's site and
+    points, grouped from the point records as :func:`~.sweeps.group` grouped the plan."""
+    planned = [PlannedPoint(p.point or 0, {}, 0, p.site, p.parameters, RunSpec(p.spec))
+               for p in points]
+    limits = {site: context.backend(site).max_array_size() for site in {p.site for p in points}}
+    by_point = {p.point or 0: p for p in points}
+    return [(array.site, [by_point[q.index] for q in array.points])
+            for array in sweeps.group(planned, limits)]
 
 
 def sweep_max_concurrent(sweep: Run) -> int | None:

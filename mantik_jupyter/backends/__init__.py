@@ -35,6 +35,12 @@ LOG_FILE = "mantik-job.log"
 CANCEL_WAIT = 15.0
 #: The config's commands meant for the site's login node (outside the job).
 LOGIN_NODE_KEYS = ("PreRunCommandOnLoginNode", "PostRunCommandOnLoginNode")
+#: The native state of a job its site does not list (an UNKNOWN status): the engine keeps a
+#: just-submitted run's state over it for a while (``reconciling.LISTING_GRACE``).
+GONE = "GONE"
+#: The native state the engine records for a job it has just handed to its site, until the
+#: site first reports on it.
+SUBMITTED = "SUBMITTED"
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,17 @@ class Backend(ABC):
     def point_dir(self, work_dir: str, point: int) -> str:
         """Where a sweep point's executed notebook and log are (its run's ``work_dir``)."""
         return f"{work_dir}/{POINTS_DIR}/{point}"
+
+    def array_submission(self, submission: Submission, points: list[int]) -> ArraySubmission:
+        """What the tasks of a started array are found by: task k's (point ``points[k]``)
+        id and folder, in task order."""
+        return ArraySubmission(submission, self.task_ids(submission, len(points)),
+                               [self.point_dir(submission.work_dir, p) for p in points])
+
+    def task_ids(self, submission: Submission, count: int) -> list[str]:
+        """The ids the tasks of a started array are known by, in task order (here the whole
+        job's, for a gateway that knows only the job)."""
+        return [submission.remote_job_id] * count
 
     def max_array_size(self) -> int:
         """The largest array this site takes (its profile's ``max_array_size``, else the

@@ -34,6 +34,7 @@ from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
 from . import (
+    GONE,
     LOG_FILE,
     FileEntry,
     JobRequest,
@@ -510,7 +511,7 @@ class FirecrestBackend(PathFiles, RemoteBackend):
                     found = self._call("reading the job", "job_info", self.machine,
                                        run.remote_job_id)[0]
                 except NotFoundError:
-                    result[run.id] = JobStatus(RunState.UNKNOWN, "GONE",
+                    result[run.id] = JobStatus(RunState.UNKNOWN, GONE,
                                                "the job is not known to the site")
                     continue
             result[run.id] = job_status(found)

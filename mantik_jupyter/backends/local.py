@@ -129,9 +129,7 @@ class LocalBackend(Backend):
             raise
         _, _, limit = (job.array or "").partition("%")
         script = array_runner(TASK_SCRIPT, len(points), int(limit) if limit else None)
-        started = self._start(run_dir, job, script)
-        return ArraySubmission(started, [started.remote_job_id] * len(points),
-                               [self.point_dir(started.work_dir, p) for p in points])
+        return self.array_submission(self._start(run_dir, job, script), points)
 
     def _start(self, run_dir: Path, job: JobRequest, script: str) -> Submission:
         """Write the script and start the detached wrapper on it in ``run_dir``."""

@@ -375,9 +375,7 @@ class RemoteBackend(Backend):
 
     def submit_array(self, job: JobRequest, points: list[int]) -> ArraySubmission:
         """The array as one job (bundle and script sent once); its tasks' ids and folders."""
-        submission = self.submit(job)
-        return ArraySubmission(submission, self.task_ids(submission, len(points)),
-                               [self.point_dir(submission.work_dir, p) for p in points])
+        return self.array_submission(self.submit(job), points)
 
     def task_ids(self, submission: Submission, count: int) -> list[str]:
         """The ids the tasks of a started array are known by, in task order (Slurm's

@@ -22,6 +22,7 @@ from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
 from . import (
+    GONE,
     LOG_FILE,
     Capabilities,
     FileEntry,
@@ -259,7 +260,7 @@ class SlurmBackend(PathFiles, RemoteBackend):
         if not arrays:
             return {}
         jobs = slurm_jobs.split_tasks(self._jobs("listing jobs", arrays))
-        gone = JobStatus(RunState.UNKNOWN, "GONE", "the job is not known to Slurm any more")
+        gone = JobStatus(RunState.UNKNOWN, GONE, "the job is not known to Slurm any more")
         return {run.id: jobs[run.remote_job_id].status if run.remote_job_id in jobs else gone
                 for run in runs if run.remote_job_id}
 

@@ -29,6 +29,7 @@ from ..spec import RunSpec
 from ..states import RunState
 from ..store import Run
 from . import (
+    GONE,
     LOG_FILE,
     FileEntry,
     JobRequest,
@@ -313,7 +314,7 @@ class UnicoreBackend(RemoteBackend):
             try:
                 props = self._get("reading the job", run.remote_job_id)
             except NotFoundError:
-                result[run.id] = JobStatus(RunState.UNKNOWN, "GONE",
+                result[run.id] = JobStatus(RunState.UNKNOWN, GONE,
                                            "the job no longer exists on the site")
                 continue
             status = job_status(props)
@@ -331,7 +332,7 @@ class UnicoreBackend(RemoteBackend):
         try:
             job = job_status(self._get("reading the job", job_url))
         except NotFoundError:
-            return {run.id: JobStatus(RunState.UNKNOWN, "GONE",
+            return {run.id: JobStatus(RunState.UNKNOWN, GONE,
                                       "the job no longer exists on the site") for run in points}
         storage = (points[0].work_dir or "").partition("/files/")[0]
         try:
