@@ -5,7 +5,8 @@ to the end and which expands into them, and its results tab: the table ranked by
 objective (best highlighted, sortable) and the chart drawn by JupyterLab's own Vega-Lite
 renderer. A second sweep (through the REST API) has a point that fails: the panel counts it,
 its results row gives the reason, and "Re-run Failed Points" submits it alone as a new
-sweep. Screenshots go to ui-tests/out/ (copied to docs/screenshots/)."""
+sweep. A third is cancelled from its row, every point with it. Screenshots go to
+ui-tests/out/ (copied to docs/screenshots/)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from playwright.sync_api import Page, expect
 from test_magics import RUN_TIMEOUT
 
 
-def ended_sweep_row(page: Page, sweep: str, state: str, **counts: int):
+def ended_sweep_row(page: Page, lab, sweep: str, state: str, **counts: int):
     """The sweep's row once it ended in ``state`` with its progress bar counting ``counts``
     (completed=4, failed=1, ...)."""
     show_panel(page)
     sweep_row = row(page, sweep)
-    expect(sweep_row).to_have_attribute("data-state", state, timeout=RUN_TIMEOUT)
+    try:
+        expect(sweep_row).to_have_attribute("data-state", state, timeout=RUN_TIMEOUT)
+    except AssertionError as err:  # which point ended otherwise, and why
+        points = [(p["point"], p["state"], p["reason"])
+                  for p in lab.api("GET", f"runs?sweep={sweep}")["runs"]]
+        raise AssertionError(f"{err}\npoints: {points}") from None
     progress = sweep_row.locator(".jp-MantikSweep-progress")
     for part, n in counts.items():  # the points' states arrive after the sweep's own
         expect(progress).to_have_attribute(f"data-{part}", str(n), timeout=60_000)
@@ -52,7 +58,7 @@ def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
 
     # one row in the panel; its points are not rows of their own until it is expanded (the
     # dialog closed on the SUBMITTING answer: the points are recorded in the background)
-    sweep_row = ended_sweep_row(page, sweep, "COMPLETED", completed=4, total=4)
+    sweep_row = ended_sweep_row(page, lab, sweep, "COMPLETED", completed=4, total=4)
     points = lab.api("GET", f"runs?sweep={sweep}")["runs"]
     assert sorted(p["point"] for p in points) == [0, 1, 2, 3]
     assert {(p["parameters"]["lr"], p["parameters"]["epochs"]) for p in points} == {
@@ -119,7 +125,7 @@ def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
         "notebook": "quickstart.ipynb", "site": "local", "name": "ui-lab-sweep-fails",
         "parameter_texts": {"epochs": "1"}, "sweep_texts": ["seconds_per_epoch=0,-1"],
         "sweep": {"Objective": {"Metric": "loss"}}})["id"]
-    ended_sweep_row(page, failing, "FAILED", failed=1, completed=1, total=2).click()
+    ended_sweep_row(page, lab, failing, "FAILED", failed=1, completed=1, total=2).click()
     details = page.locator(f"#mantik-run-{failing}")
     failed = [r for r in lab.api("GET", f"runs/{failing}/results")["rows"]
               if r["state"] == "FAILED"]
@@ -137,3 +143,20 @@ def test_a_sweep_from_the_submit_dialog_to_its_results_chart(page: Page, lab):
     assert rerun["parent_id"] == failing
     assert [p["parameters"]["seconds_per_epoch"]
             for p in lab.api("GET", f"runs?sweep={rerun['id']}")["runs"]] == [-1]
+
+    # cancelling a sweep from its row ends every point: the running one and the one waiting
+    # for it (MaxConcurrent 1)
+    long = lab.api("POST", "runs", {
+        "notebook": "quickstart.ipynb", "site": "local", "name": "ui-lab-sweep-cancel",
+        "parameter_texts": {"seconds_per_epoch": "1"}, "sweep_texts": ["epochs=1000,1001"],
+        "sweep": {"MaxConcurrent": 1}})["id"]
+    long_row = row(page, long)
+    expect(long_row).to_have_attribute("data-state", "RUNNING", timeout=RUN_TIMEOUT)
+    long_row.hover()
+    long_row.locator(".jp-MantikRuns-cancel").click()
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn").click()
+    expect(long_row).to_have_attribute("data-state", "CANCELLED", timeout=RUN_TIMEOUT)
+    expect(long_row.locator(".jp-MantikSweep-progress")).to_have_attribute(
+        "data-cancelled", "2", timeout=RUN_TIMEOUT)
+    assert [p["state"] for p in lab.api("GET", f"runs?sweep={long}")["runs"]] == [
+        "CANCELLED", "CANCELLED"]

@@ -43,6 +43,7 @@ export function SweepProgress(props: {
       title={`${countsText(counts, props.trans)} (${exact})`}
       data-completed={counts.completed}
       data-failed={counts.failed}
+      data-cancelled={counts.cancelled}
       data-running={counts.running}
       data-queued={counts.queued}
       data-total={counts.total}
