@@ -450,6 +450,28 @@ class RunStore:
             )
         return run
 
+    def insert_many(self, runs: list[Run]) -> list[Run]:
+        """Add new run records in one transaction (a sweep's points): all or none."""
+        rows = [_to_row(run) for run in runs]
+        if rows:
+            with self._transaction() as conn:
+                conn.executemany(
+                    f"INSERT INTO runs ({','.join(rows[0])}) "
+                    f"VALUES ({','.join('?' * len(rows[0]))})",
+                    [list(row.values()) for row in rows])
+        return runs
+
+    def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
+        """Change fields of several runs (by id) in one transaction, all or none."""
+        with self._transaction() as conn:
+            for run_id, fields in changes.items():
+                row = _changed_row(fields)
+                cur = conn.execute(
+                    f"UPDATE runs SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                    [*row.values(), run_id])
+                if cur.rowcount == 0:
+                    raise NotFoundError(f"no run with id {run_id!r}", key="run")
+
     def update(self, run_id: str, /, **changes: Any) -> Run:
         """Change fields of one run atomically and return the new record."""
         run = self._update(run_id, None, changes)
@@ -463,11 +485,7 @@ class RunStore:
         return self._update(run_id, when, changes)
 
     def _update(self, run_id: str, state: str | None, changes: dict[str, Any]) -> Run | None:
-        unknown = set(changes) - set(_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown run fields: {sorted(unknown)}")
-        changes["updated_at"] = now()
-        row = _to_row_partial(changes)
+        row = _changed_row(changes)
         where, args = "id = ?", [run_id]
         if state is not None:
             where, args = "id = ? AND state = ?", [run_id, state]
@@ -500,6 +518,14 @@ def _like_escape(text: str) -> str:
 
 def _like_prefix(text: str) -> str:
     return _like_escape(text) + "%"
+
+
+def _changed_row(changes: dict[str, Any]) -> dict[str, Any]:
+    """The columns an update writes (``updated_at`` too); unknown fields are refused."""
+    unknown = set(changes) - set(_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown run fields: {sorted(unknown)}")
+    return _to_row_partial({**changes, "updated_at": now()})
 
 
 def _to_row_partial(values: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from .sites import Site
 from .spec import RunSpec, plain_text
 from .states import RunState
 from .store import Run, now
-from .tracking import git_commit
+from .tracking import git_tags
 
 log = logging.getLogger(__name__)
 
@@ -243,18 +243,19 @@ class Submitter:
 
     def tags(self, run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
         """The MLflow tags of a run (site, bundle, notebook, resources, git commit)."""
-        tags = {
+        return {**self.run_tags(run, notebook, spec), **git_tags(notebook)}
+
+    @staticmethod
+    def run_tags(run: Run, notebook: Path, spec: RunSpec) -> dict[str, str]:
+        """The MLflow tags of a run but its git commit's (site, bundle, notebook,
+        resources)."""
+        return {
             "mantik.site": run.site,
             "mantik.bundle_hash": run.bundle_hash or "",
             "mantik.notebook": str(notebook),
             "mlflow.source.name": str(notebook),
             "mantik.resources": json.dumps(spec.resources, sort_keys=True, default=str),
         }
-        commit = git_commit(notebook.parent)
-        if commit:
-            tags["mantik.git_commit"] = commit
-            tags["mlflow.source.git.commit"] = commit
-        return tags
 
     def job_env(self, run: Run, site: Site) -> dict[str, str]:
         """The variables a run's job gets (tracking, run and site names)."""

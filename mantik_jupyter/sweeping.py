@@ -35,7 +35,7 @@ from .states import RunState
 from .store import Run, now
 from .submitting import DEFAULT_SITE, Submitter, check_deferred_start, requested_start, starts_at
 from .sweeps import ArrayGroup, PlannedPoint, SweepPlan, SweepRequest, plan
-from .tracking import OFFLINE_STORE
+from .tracking import OFFLINE_STORE, git_tags, new_run
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ class SweepSubmitter:
         staging = ctx.staging(sweep.id)
         staging.parent.mkdir(exist_ok=True, mode=0o700)
         records: list[Run] = []  # the points stored so far: undone on failure
+        tracked: list[str] = []  # their MLflow runs: deleted on failure
         queued: list[tuple[Backend, list[Run]]] = []
         progress = pending.progress
 
@@ -147,11 +148,9 @@ class SweepSubmitter:
             recorded = ctx.store.update(sweep.id, bundle_hash=bundle.bundle_hash)
             parent_mlflow = self._track_sweep(recorded, sweep_plan, base_spec)
             progress.phase("recording points", total_files=len(sweep_plan.points))
-            points = []
-            for point in sweep_plan.points:
-                points.append(self._point_record(recorded, point, bundle, parent_mlflow,
-                                                 pending.declared, records))
-                progress.advance(0, 1)
+            points = self._point_records(recorded, sweep_plan.points, bundle, parent_mlflow,
+                                         pending.declared, records, tracked)
+            progress.advance(0, len(points))
             for number, group in enumerate(sweep_plan.arrays):
                 members = [points[p.index] for p in group.points]
                 backend = ctx.backend(group.site)
@@ -165,7 +164,7 @@ class SweepSubmitter:
                                     progress=None)
 
         def undo(state: RunState | None, reason: str) -> Run:
-            self._discard(records, queued)
+            self._discard(records, tracked, queued)
             return self.submitter.discard(sweep, staging, state, reason)
 
         return self.submitter.finish(sweep.id, pending.lock, work, undo, keep_failed)
@@ -189,29 +188,43 @@ class SweepSubmitter:
                                   mlflow_experiment_id=experiment)
         return mlflow_id
 
-    def _point_record(self, sweep: Run, point: PlannedPoint, bundle: Bundle,
-                      parent_mlflow: str, declared: dict, records: list[Run]) -> Run:
-        """A point's run (added to ``records`` once stored), with its MLflow child run
-        under the sweep's."""
+    def _point_records(self, sweep: Run, points: list[PlannedPoint], bundle: Bundle,
+                       parent_mlflow: str, declared: dict, records: list[Run],
+                       tracked: list[str]) -> list[Run]:
+        """The points' runs, each with its MLflow child run under the sweep's, created in
+        bulk (one transaction per experiment, one for the records); what was created is
+        added to ``tracked`` and ``records`` at once, for an undo."""
         ctx = self.context
-        run_id = uuid.uuid4().hex[:12]
-        request = SubmitRequest(notebook=sweep.notebook, site=point.site,
-                                config=point.spec.config, parameters=point.parameters)
-        run = ctx.store.insert(Run(
-            id=run_id, name=f"{sweep.name}/{point.index}", site=point.site,
-            notebook=sweep.notebook, parameters=point.parameters, spec=point.spec.config,
-            bundle_hash=bundle.bundle_hash, request=request.to_json(),
-            output_notebook=bundle.output_notebook, sweep_id=sweep.id, point=point.index))
-        records.append(run)
-        effective = {n: point.parameters.get(n, p.default) for n, p in declared.items()}
-        tags = {**self.submitter.tags(run, Path(sweep.notebook), point.spec),
-                "mlflow.parentRunId": parent_mlflow, "mantik.sweep_id": sweep.id,
-                "mantik.point": str(point.index), "mantik.repeat": str(point.repeat)}
-        mlflow_id, experiment = ctx.tracker.start(
-            run_id=run_id, name=run.name, experiment=point.spec.experiment,
-            parameters=effective, tags=tags)
-        return ctx.store.update(run_id, mlflow_run_id=mlflow_id,
-                                mlflow_experiment_id=experiment)
+        notebook = Path(sweep.notebook)
+        shared_tags = {**git_tags(notebook), "mlflow.parentRunId": parent_mlflow,
+                       "mantik.sweep_id": sweep.id}
+        runs = [Run(id=uuid.uuid4().hex[:12], name=f"{sweep.name}/{point.index}",
+                    site=point.site, notebook=sweep.notebook, parameters=point.parameters,
+                    spec=point.spec.config, bundle_hash=bundle.bundle_hash,
+                    request=SubmitRequest(notebook=sweep.notebook, site=point.site,
+                                          config=point.spec.config,
+                                          parameters=point.parameters).to_json(),
+                    output_notebook=bundle.output_notebook, sweep_id=sweep.id,
+                    point=point.index)
+                for point in points]
+        by_experiment: dict[str | None, list[int]] = {}
+        for k, point in enumerate(points):
+            by_experiment.setdefault(point.spec.experiment, []).append(k)
+        for experiment, members in by_experiment.items():
+            new = [new_run(runs[k].id, runs[k].name,
+                           {n: points[k].parameters.get(n, p.default)
+                            for n, p in declared.items()},
+                           {**self.submitter.run_tags(runs[k], notebook, points[k].spec),
+                            **shared_tags, "mantik.point": str(points[k].index),
+                            "mantik.repeat": str(points[k].repeat)})
+                   for k in members]
+            mlflow_ids, experiment_id = ctx.tracker.start_many(experiment, new)
+            tracked.extend(mlflow_ids)
+            for k, mlflow_id in zip(members, mlflow_ids, strict=True):
+                runs[k] = replace(runs[k], mlflow_run_id=mlflow_id,
+                                  mlflow_experiment_id=experiment_id)
+        records.extend(ctx.store.insert_many(runs))
+        return runs
 
     def _queue(self, backend: Backend, sweep: Run, number: int, group: ArrayGroup,
                members: list[Run], bundle: Bundle, begin: datetime | None,
@@ -247,15 +260,16 @@ class SweepSubmitter:
                 for k, run in enumerate(members)]
             placed = [(s.remote_job_id, backend.point_dir(s.work_dir, run.point or 0))
                       for s, run in zip(submissions, members, strict=True)]
-        for run, (task_id, folder), submission in zip(members, placed, submissions,
-                                                      strict=True):
-            ctx.store.update(run.id, state=RunState.QUEUED.value, native_state=SUBMITTED,
-                             reason=starts_at(begin),
-                             remote_job_id=task_id, work_dir=folder,
-                             script=submission.script,
-                             bytes_uploaded=submission.bytes_uploaded)
+        ctx.store.update_many({
+            run.id: {"state": RunState.QUEUED.value, "native_state": SUBMITTED,
+                     "reason": starts_at(begin), "remote_job_id": task_id,
+                     "work_dir": folder, "script": submission.script,
+                     "bytes_uploaded": submission.bytes_uploaded}
+            for run, (task_id, folder), submission in zip(members, placed, submissions,
+                                                          strict=True)})
 
-    def _discard(self, points: list[Run], queued: list[tuple[Backend, list[Run]]]) -> None:
+    def _discard(self, points: list[Run], tracked: list[str],
+                 queued: list[tuple[Backend, list[Run]]]) -> None:
         """Undo the points of a sweep that failed part-way: queued arrays, MLflow runs,
         records (the sweep's own record is the submitter's to settle)."""
         store = self.context.store
@@ -268,13 +282,12 @@ class SweepSubmitter:
                 except Exception:  # noqa: BLE001 - best effort; the submit error matters more
                     log.warning("could not cancel the arrays of a failed sweep on %s",
                                 backend.site.name)
+        for mlflow_id in reversed(tracked):
+            try:
+                self.context.tracker.delete(mlflow_id)
+            except Exception:  # noqa: BLE001 - best effort, as above
+                log.warning("could not delete MLflow run %s", mlflow_id)
         for run in reversed(points):
-            current = store.get(run.id)
-            if current.mlflow_run_id:
-                try:
-                    self.context.tracker.delete(current.mlflow_run_id)
-                except Exception:  # noqa: BLE001 - best effort, as above
-                    log.warning("could not delete MLflow run %s", current.mlflow_run_id)
             store.delete(run.id)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import BackendError, redact
 from .states import RunState
+from .tracking_bulk import NewRun, create_runs
 
 DEFAULT_EXPERIMENT = "mantik-jupyter"
 SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
@@ -54,6 +55,20 @@ def git_commit(folder: Path) -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
+
+
+def new_run(run_id: str, name: str, parameters: dict[str, Any],
+            tags: dict[str, str]) -> NewRun:
+    """The MLflow run of mantik run ``run_id``: params as text, their types as a tag."""
+    types = json.dumps({k: type(v).__name__ for k, v in parameters.items()})
+    return NewRun(name, {k: param_text(v) for k, v in sorted(parameters.items())},
+                  {"mantik.run_id": run_id, "mantik.parameter_types": types, **tags})
+
+
+def git_tags(notebook: Path) -> dict[str, str]:
+    """The MLflow tags naming the git commit of the notebook's checkout (none outside one)."""
+    commit = git_commit(notebook.parent)
+    return {"mantik.git_commit": commit, "mlflow.source.git.commit": commit} if commit else {}
 
 
 _IMPORTING = threading.Lock()
@@ -112,23 +127,30 @@ class Tracker:
         """Create the MLflow run with params and tags; returns (run id, experiment id)."""
         Param = _mlflow().entities.Param  # noqa: N806 - a class
 
+        new = new_run(run_id, name, parameters, tags)
         try:
             experiment_id = self._experiment_id(experiment or DEFAULT_EXPERIMENT)
-            all_tags = {
-                "mantik.run_id": run_id,
-                "mantik.parameter_types": json.dumps(
-                    {k: type(v).__name__ for k, v in parameters.items()}
-                ),
-                **tags,
-            }
-            mlflow_run = self.client.create_run(experiment_id, run_name=name, tags=all_tags)
-            params = [Param(k, param_text(v)) for k, v in sorted(parameters.items())]
-            if params:
-                self.client.log_batch(mlflow_run.info.run_id, params=params)
+            mlflow_run = self.client.create_run(experiment_id, run_name=name, tags=new.tags)
+            if new.params:
+                self.client.log_batch(mlflow_run.info.run_id,
+                                      params=[Param(k, v) for k, v in new.params.items()])
         except Exception as exc:  # MLflow raises many kinds; the user needs the message
-            raise BackendError(f"MLflow tracking at {self.uri_for_humans} failed: "
-                               f"{self.redact(str(exc))}") from None
+            raise self.failure(exc) from None
         return mlflow_run.info.run_id, experiment_id
+
+    def start_many(self, experiment: str | None, runs: list[NewRun]) -> tuple[list[str], str]:
+        """Create many MLflow runs (see :func:`new_run`) in one go, all or none; returns
+        (their run ids in order, experiment id)."""
+        try:
+            experiment_id = self._experiment_id(experiment or DEFAULT_EXPERIMENT)
+            return create_runs(self.client, experiment_id, runs), experiment_id
+        except Exception as exc:  # as in start
+            raise self.failure(exc) from None
+
+    def failure(self, exc: Exception) -> BackendError:
+        """An MLflow error as the user sees it: where, and what, without credentials."""
+        return BackendError(f"MLflow tracking at {self.uri_for_humans} failed: "
+                            f"{self.redact(str(exc))}")
 
     def finish(self, mlflow_run_id: str, state: RunState, artifacts: list[Path]) -> None:
         """Log the job's artifacts and set the MLflow run's final status."""
