@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from .. import data
-from ..downloads import Spool
+from ..downloads import CHUNK, Spool
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
 from ..progress import NO_PROGRESS, Progress, Stream, reader
 from ..spec import RunSpec
@@ -285,6 +285,7 @@ class FirecrestBackend(PathFiles, RemoteBackend):
         if transfer is None:
             spool.adopt()
         else:  # too large for ops/download: through the staging area
+            transfer.chunk_size = CHUNK  # pyfirecrest's own is 64 MB, held in memory each
             self.transfer(what, transfer, after=lambda: transfer.download_file_from_stage(
                 spool))
 
