@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.bench_backends import notebook
 from benchmarks.common import figure
 from mantik_jupyter.backends import LOG_FILE
 from mantik_jupyter.request import SubmitRequest
@@ -94,16 +95,6 @@ def measure(service, run, size: int, tmp: Path) -> None:
     finally:
         for name in (LOG_FILE, BIG):
             (folder / name).unlink(missing_ok=True)
-
-
-def notebook(path: Path) -> Path:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell("print(1)"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
-    return path
 
 
 def main() -> None:

@@ -17,11 +17,8 @@ BIG = 3 * 1024 * 1024  # over the 1 MB budget below
 
 @pytest.mark.timeout(600)
 def test_a_download_over_the_budget_is_refused_and_leaves_nothing(
-        home, process_simulator, mlflow_uri, tmp_path, monkeypatch):
-    home.mkdir(parents=True)
-    (home / "sim").symlink_to(process_simulator.config.root)  # where the sim presets look
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
-    service = RunService(home)
+        sim_home, tmp_path):
+    service = RunService(sim_home)
     nb = make_notebook(tmp_path / "p" / "nb.ipynb", None,
                        f"open('big.bin', 'wb').write(b'x' * {BIG})\n"
                        "open('small.txt', 'w').write('small')")
