@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from .backends import backend_class
+from .downloads import Budget
 from .errors import MantikError, NotFoundError
 from .gateways import GatewayPool, GuardedBackend
 from .hashcache import HashCache
@@ -78,7 +79,8 @@ class EngineContext:
         # fetched aside, then moved in: a fetch cut short never leaves a part to be kept
         partial = Path(tempfile.mkdtemp(prefix=".fetching-", dir=folder))
         try:
-            fetched = self.backend(run.site).download(run, relative, partial)
+            fetched = self.backend(run.site).download(run, relative, partial,
+                                                      Budget(run, relative))
             target = folder / fetched.name
             if target.is_dir():  # a folder is fetched whole each time
                 shutil.rmtree(target)

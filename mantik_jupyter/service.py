@@ -23,6 +23,7 @@ from . import paths
 from .backends import CANCEL_WAIT, FileEntry
 from .backoff import Backoff
 from .context import EngineContext
+from .downloads import Budget, move_into
 from .errors import ConflictError, MantikError
 from .executed import keep_beside
 from .finalizing import RETRIES, Finalizer
@@ -43,6 +44,9 @@ from .submitting import Pending, Submitter
 from .sweeping import SweepPending, SweepSubmitter
 from .sweeps import SweepPlan, SweepRequest
 from .tracking import Tracker
+
+#: Most log bytes a follow reads at a time (a large log is never read whole).
+FOLLOW_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -304,7 +308,7 @@ class RunService:
         (syncing the run as it goes)."""
         while True:
             self.synced(run_id)
-            chunk = self.logs(run_id, offset)
+            chunk = self.logs(run_id, offset, FOLLOW_CHUNK)  # never a whole large log at once
             if chunk.data or chunk.eof:
                 yield chunk
             if chunk.eof:
@@ -381,7 +385,12 @@ class RunService:
         each file to ``progress``."""
         run = self.get(run_id)
         progress.phase("downloading")
-        return self.backend(run.site).download(run, path, Path(to), progress)
+        budget = Budget(run, path or run.id, progress)
+        Path(to).mkdir(parents=True, exist_ok=True)
+        # fetched aside, then moved in: a download refused half-way leaves nothing in ``to``
+        with tempfile.TemporaryDirectory(prefix=".downloading-", dir=to) as tmp:
+            return move_into(self.backend(run.site).download(run, path, Path(tmp), budget),
+                             Path(to))
 
     def download_notebook(self, run_id: str, to: Path) -> Path:
         """Copy the run's executed notebook into the folder ``to``, never over a copy there
@@ -390,7 +399,8 @@ class RunService:
         if not run.output_notebook:
             raise ConflictError(f"run {run.id} has no executed notebook", key="run")
         with tempfile.TemporaryDirectory(prefix="mantik-notebook-") as tmp:
-            fetched = self.backend(run.site).download(run, run.output_notebook, Path(tmp))
+            fetched = self.backend(run.site).download(
+                run, run.output_notebook, Path(tmp), Budget(run, run.output_notebook))
             return keep_beside(fetched, Path(to))
 
     def delete(self, run_id: str, *, remote: bool = False) -> None:

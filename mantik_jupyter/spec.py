@@ -321,6 +321,7 @@ ENVIRONMENT = {
 }
 FIRECREST = {"ApiUrl": _url, "TokenUrl": _url, "Machine": plain_text}
 BUNDLE = {"IncludeHidden": _string_list, "MaxFiles": _positive_int, "MaxSize": _memory}
+DOWNLOAD = {"MaxFiles": _positive_int, "MaxSize": _memory}
 TOP_LEVEL = {
     # Mantik backend-config keys, unchanged
     "UnicoreApiUrl": _url,
@@ -335,6 +336,7 @@ TOP_LEVEL = {
     "Parameters": _parameters,
     "ProjectRoot": plain_text,
     "Bundle": _section(BUNDLE),
+    "Download": _section(DOWNLOAD),
     "Data": _data,
     "Sweep": _sweep,
     "Schedule": schedule.validate,

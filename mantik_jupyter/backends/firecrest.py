@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from .. import data
+from ..downloads import CHUNK, Spool
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
 from ..progress import NO_PROGRESS, Progress, Stream, reader
 from ..spec import RunSpec
@@ -276,17 +277,18 @@ class FirecrestBackend(PathFiles, RemoteBackend):
         if transfer is not None:  # too large for ops/upload: through the staging area
             self.transfer(what, transfer, before=transfer.upload_file_to_stage)
 
-    def fetch(self, what: str, source: str, target: Path) -> None:
-        """Download the file ``source`` to ``target``; no partial ``target`` on failure."""
+    def fetch(self, what: str, source: str, spool: Spool) -> None:
+        """Download the file ``source`` into ``spool``: a small one whole (at most
+        ``max_ops_file_size``), a larger one streamed from the staging area chunk by chunk."""
         client = self.sized_client()
-        try:
-            transfer = self.call(what, client.download, self.machine, source, str(target),
-                                 blocking=False)
-            if transfer is not None:  # too large for ops/download: through the staging area
-                self.transfer(what, transfer, after=transfer.download_file_from_stage)
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
+        transfer = self.call(what, client.download, self.machine, source, str(spool.temp),
+                             blocking=False)
+        if transfer is None:
+            spool.adopt()
+        else:  # too large for ops/download: through the staging area
+            transfer.chunk_size = CHUNK  # pyfirecrest's own is 64 MB, held in memory each
+            self.transfer(what, transfer, after=lambda: transfer.download_file_from_stage(
+                spool))
 
     def transfer(self, what: str, transfer: Any, before: Callable[[], None] | None = None,
                  after: Callable[[], None] | None = None) -> None:
@@ -547,14 +549,27 @@ class FirecrestBackend(PathFiles, RemoteBackend):
 
     # ------------------------------------------------------------------ files
     def read_log(self, run: Run, offset: int, limit: int | None = None) -> bytes:
-        try:
-            out = self._call("reading the log", "tail", self.machine,
-                             self._path(run, LOG_FILE), num_bytes=offset + 1,
-                             exclude_beginning=True)
-        except NotFoundError:
-            return b""
-        data = exact_bytes(out["content"])
-        return data if limit is None else data[:limit]
+        """The asked bytes only, through ``ops/view``'s offset and size (at most the system's
+        ``max_ops_file_size`` per call), never the rest of the file."""
+        client = self.sized_client()
+        size = self._direct_max if limit is None else min(limit, self._direct_max)
+
+        def view() -> str:  # pyfirecrest's view() takes neither offset nor size
+            resp = client._get_request(
+                endpoint=f"/filesystem/{self.machine}/ops/view",
+                params={"path": self._path(run, LOG_FILE), "offset": offset, "size": size})
+            return client._check_response(resp, 200)["output"]
+
+        parts: list[bytes] = []
+        while True:  # without a limit: view after view up to the end (an empty answer)
+            try:
+                part = exact_bytes(self.call("reading the log", view))
+            except NotFoundError:
+                part = b""
+            parts.append(part)
+            if limit is not None or not part:
+                return b"".join(parts)
+            offset += len(part)
 
     def list_files(self, run: Run, path: str = "") -> list[FileEntry]:
         rel = relative_path(path)
@@ -563,12 +578,12 @@ class FirecrestBackend(PathFiles, RemoteBackend):
                           0 if e["type"] == "d" else int(e["size"]), e.get("lastModified"))
                 for e in entries if not e["name"].startswith(".mantik")]
 
-    def is_folder(self, source: str) -> bool:
+    def examine(self, source: str) -> tuple[bool, int]:
         info = self._call("reading file properties", "stat", self.machine, source)
-        return bool(info["mode"] & 0o040000)
+        return bool(info["mode"] & 0o040000), int(info["size"])
 
-    def fetch_file(self, what: str, source: str, target: Path) -> None:
-        self.fetch(what, source, target)
+    def fetch_file(self, what: str, source: str, spool: Spool) -> None:
+        self.fetch(what, source, spool)
 
     def delete(self, run: Run) -> None:
         if run.work_dir:

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 from .. import credentials, data
 from ..bundle import MANIFEST as RUN_MANIFEST
 from ..bundle import Bundle
+from ..downloads import Spool, expect
 from ..errors import BackendError, ConfigError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import render
 from ..progress import NO_PROGRESS, Progress
@@ -407,22 +408,23 @@ class PathFiles:
         return f"{run.work_dir}/{rel}" if rel else run.work_dir
 
     @abstractmethod
-    def is_folder(self, source: str) -> bool:
-        """Whether the site path is a folder (NotFoundError if it is nothing)."""
+    def examine(self, source: str) -> tuple[bool, int]:
+        """Whether the site path is a folder, and its size (NotFoundError if it is nothing)."""
 
     @abstractmethod
-    def fetch_file(self, what: str, source: str, target: Path) -> None:
-        """Download one file, streamed; no partial ``target`` on failure."""
+    def fetch_file(self, what: str, source: str, spool: Spool) -> None:
+        """Download one file into ``spool`` (streamed, or written to ``spool.temp``)."""
 
     def download(self, run: Run, path: str, dest: Path, progress: Progress = NO_PROGRESS
                  ) -> Path:
         source = self._path(run, path)
-        folder = self.is_folder(source)
+        folder, size = self.examine(source)
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / (PurePosixPath(source).name if relative_path(path) else run.id)
         if not folder:
-            self.fetch_file(f"downloading {path}", source, target)
-            progress.advance(target.stat().st_size, files=1)
+            expect(progress, relative_path(path), size)  # refused before it is fetched
+            with Spool(target, progress) as spool:  # no partial file if anything fails
+                self.fetch_file(f"downloading {path}", source, spool)
             return target
         target.mkdir(exist_ok=True)
         for entry in self.list_files(run, path):  # every backend has it

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..downloads import Spool
 from ..errors import BackendError, MantikError, NotFoundError
 from ..progress import NO_PROGRESS, Progress
 from ..spec import RunSpec
@@ -289,11 +290,13 @@ class SlurmBackend(PathFiles, RemoteBackend):
                 for e in sorted(entries, key=lambda e: e.name)
                 if not e.name.startswith(".mantik")]
 
-    def is_folder(self, source: str) -> bool:
-        return self.call("reading file properties", self.transport.stat, source).is_dir
+    def examine(self, source: str) -> tuple[bool, int]:
+        entry = self.call("reading file properties", self.transport.stat, source)
+        return entry.is_dir, entry.size
 
-    def fetch_file(self, what: str, source: str, target: Path) -> None:
-        self.call(what, self.transport.get, source, target)
+    def fetch_file(self, what: str, source: str, spool: Spool) -> None:
+        self.call(what, self.transport.get, source, spool.temp)  # streamed by the transport
+        spool.adopt()
 
     def delete(self, run: Run) -> None:
         if run.work_dir:

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from ..downloads import CHUNK, Spool, expect
 from ..errors import BackendError, ConflictError, CredentialsError, MantikError, NotFoundError
 from ..jobscript import POINTS_DIR, TASK_STATE_DIR, task_states, unicore_resources
 from ..progress import NO_PROGRESS, Progress, reader
@@ -376,15 +377,29 @@ class UnicoreBackend(RemoteBackend):
         def fetch() -> bytes:
             with self.transport().get_stream(url=self._file_url(run, LOG_FILE),
                                              headers=headers) as resp:
-                data = resp.read()
                 if resp.status_code in (404, 416):  # not written yet / nothing new
                     return b""
-                self.transport().check_error(resp)
-                if resp.status_code == 200 and offset:  # the server ignored the range
-                    data = data[offset:]
-                return data if limit is None else data[:limit]
+                self._check(resp)
+                # a server that ignored the range sends the whole file: only the asked
+                # bytes are kept, read chunk by chunk, and the rest is never read
+                skip = offset if resp.status_code == 200 else 0
+                parts, kept = [], 0
+                for chunk in resp.iter_bytes(CHUNK):
+                    if skip:
+                        chunk, skip = chunk[skip:], max(0, skip - len(chunk))
+                    parts.append(chunk if limit is None else chunk[:limit - kept])
+                    kept += len(parts[-1])
+                    if limit is not None and kept >= limit:
+                        break
+                return b"".join(parts)
 
         return self.call("reading the log", fetch)
+
+    def _check(self, resp: httpx.Response) -> None:
+        """Raise the gateway's error for a streamed answer (its body read: it is short)."""
+        if resp.is_error:
+            resp.read()
+            self.transport().check_error(resp)
 
     def list_files(self, run: Run, path: str = "") -> list[FileEntry]:
         props = self._get("listing files", self._file_url(run, path),
@@ -409,23 +424,36 @@ class UnicoreBackend(RemoteBackend):
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / (PurePosixPath(rel).name or run.id)
         if not props.get("isDirectory"):
-            self._fetch(run, rel, target, progress)
+            self._fetch(run, FileEntry(rel, False, int(props.get("size", 0))), target, progress)
             return target
         target.mkdir(exist_ok=True)
         for entry in self.list_files(run, rel):
             if entry.is_dir:
                 self.download(run, entry.path, target, progress)
             else:
-                self._fetch(run, entry.path, target / PurePosixPath(entry.path).name, progress)
+                self._fetch(run, entry, target / PurePosixPath(entry.path).name, progress)
         return target
 
-    def _fetch(self, run: Run, rel: str, target: Path, progress: Progress) -> None:
-        """One file of the run home, reported to ``progress`` once written."""
-        data = self._read(run, rel)
-        target.write_bytes(data)
-        progress.advance(len(data), files=1)
+    def _fetch(self, run: Run, entry: FileEntry, target: Path, progress: Progress) -> None:
+        """One file of the run home, streamed to disk chunk by chunk (never whole in memory),
+        each chunk reported to ``progress``: a download's budget refuses it before it is
+        fetched (by the size the site lists) or stops it when it grows past the budget."""
+        expect(progress, entry.path, entry.size)
+        url = self._file_url(run, entry.path)
+
+        def fetch(spool: Spool) -> None:
+            spool.restart()  # a retried attempt begins the file again
+            with self.transport().get_stream(
+                    url=url, headers={"Accept": "application/octet-stream"}) as resp:
+                self._check(resp)
+                for chunk in resp.iter_bytes(CHUNK):
+                    spool.write(chunk)
+
+        with Spool(target, progress) as spool:
+            self.call(f"downloading {entry.path}", fetch, spool)
 
     def _read(self, run: Run, rel: str) -> bytes:
+        """A small file of the run home (the job script), whole."""
         def fetch() -> bytes:
             with self.transport().get_stream(url=self._file_url(run, rel),
                                              headers={"Accept": "application/octet-stream"}) as r:

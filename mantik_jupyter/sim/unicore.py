@@ -25,6 +25,7 @@ from .files import (
     remove,
 )
 from .jobs import Job, parse_duration
+from .s3store import CHUNK
 from .server import SimHandler, StreamedBody
 from .site import Site
 
@@ -443,13 +444,13 @@ class Files(StreamedBody, StorageHandler):
             raise tornado.web.Finish()
         super().fail(status, message)
 
-    def get(self, job_id: str, path: str | None) -> None:
+    async def get(self, job_id: str, path: str | None) -> None:
         """JSON properties (directories list ``content``), or bytes for octet-stream."""
         base, target = self.target(job_id, path)
         if not target.exists():
             self.fail(404, f"File '{path}' not found")
         if "application/octet-stream" in self.request.headers.get("Accept", ""):
-            self.send_bytes(target)
+            await self.send_bytes(target)
             return
         doc = self.properties(target)
         if target.is_dir():
@@ -469,13 +470,19 @@ class Files(StreamedBody, StorageHandler):
                 "group": group, "permissions": permissions(st.st_mode),
                 "lastAccessed": iso_time(st.st_mtime), "metadata": {}}
 
-    def send_bytes(self, target: Path) -> None:
-        """Whole file (200) or the requested range (206; empty at or after end of file)."""
+    async def send_bytes(self, target: Path) -> None:
+        """Whole file (200, streamed in chunks as a real server does) or the requested
+        range (206; empty at or after end of file)."""
         size = target.stat().st_size
         self.set_header("Content-Type", "application/octet-stream")
         header = self.request.headers.get("Range")
         if not header:
-            self.finish(target.read_bytes())
+            self.set_header("Content-Length", str(size))
+            with open(target, "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    self.write(chunk)
+                    await self.flush()
+            self.finish()
             return
         try:
             first, last = parse_range(header, size)

@@ -16,11 +16,8 @@ SITE = "sim-firecrest"  # its run folder is a plain path on the (simulated) clus
 
 
 def test_a_damaged_cached_file_fails_the_job_and_is_uploaded_anew(
-        home, process_simulator, mlflow_uri, tmp_path, monkeypatch):
-    home.mkdir(parents=True)
-    (home / "sim").symlink_to(process_simulator.config.root)  # where the sim presets look
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
-    service = RunService(home)
+        sim_home, tmp_path):
+    service = RunService(sim_home)
     nb = make_notebook(tmp_path / "p" / "nb.ipynb", None, f"print('{tmp_path.name}')")
 
     def run() -> object:

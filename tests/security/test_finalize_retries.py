@@ -39,11 +39,8 @@ def at(text: str) -> datetime:
 
 @pytest.mark.timeout(600)
 def test_a_failing_site_is_retried_with_growing_waits_and_nothing_fetched_twice(
-        home, process_simulator, mlflow_uri, tmp_path, monkeypatch):
-    sim = process_simulator
-    home.mkdir(parents=True)
-    (home / "sim").symlink_to(sim.config.root)  # where the sim presets look
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+        sim_home, process_simulator, mlflow_uri, tmp_path):
+    sim, home = process_simulator, sim_home
     clock = Clock()
     service = RunService(home, finalize_retries=Backoff(first=60, longest=100, clock=clock))
     nb = make_notebook(tmp_path / "p" / "nb.ipynb", None, "print('done', flush=True)")
