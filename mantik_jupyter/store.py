@@ -442,13 +442,7 @@ class RunStore:
     # ------------------------------------------------------------------ writes
     def insert(self, run: Run) -> Run:
         """Add a new run record."""
-        row = _to_row(run)
-        with self._transaction() as conn:
-            conn.execute(
-                f"INSERT INTO runs ({','.join(row)}) VALUES ({','.join('?' * len(row))})",
-                list(row.values()),
-            )
-        return run
+        return self.insert_many([run])[0]
 
     def insert_many(self, runs: list[Run]) -> list[Run]:
         """Add new run records in one transaction (a sweep's points): all or none."""
