@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import BackendError, redact
 from .states import RunState
-from .tracking_bulk import NewRun, create_runs
+from .tracking_bulk import NewRun, create_one, create_runs
 
 DEFAULT_EXPERIMENT = "mantik-jupyter"
 SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
@@ -125,18 +125,12 @@ class Tracker:
         tags: dict[str, str],
     ) -> tuple[str, str]:
         """Create the MLflow run with params and tags; returns (run id, experiment id)."""
-        Param = _mlflow().entities.Param  # noqa: N806 - a class
-
-        new = new_run(run_id, name, parameters, tags)
         try:
             experiment_id = self._experiment_id(experiment or DEFAULT_EXPERIMENT)
-            mlflow_run = self.client.create_run(experiment_id, run_name=name, tags=new.tags)
-            if new.params:
-                self.client.log_batch(mlflow_run.info.run_id,
-                                      params=[Param(k, v) for k, v in new.params.items()])
+            return create_one(self.client, experiment_id,
+                              new_run(run_id, name, parameters, tags)), experiment_id
         except Exception as exc:  # MLflow raises many kinds; the user needs the message
             raise self.failure(exc) from None
-        return mlflow_run.info.run_id, experiment_id
 
     def start_many(self, experiment: str | None, runs: list[NewRun]) -> tuple[list[str], str]:
         """Create many MLflow runs (see :func:`new_run`) in one go, all or none; returns

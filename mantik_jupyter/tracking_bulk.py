@@ -72,24 +72,27 @@ def _insert_runs(store: Any, experiment_id: str, runs: list[NewRun]) -> list[str
     return ids
 
 
+def create_one(client: Any, experiment_id: str, run: NewRun) -> str:
+    """Create one run through MLflow's public calls (``create_run``, then ``log_batch``
+    for its params); returns its id. A run whose params fail is deleted again."""
+    from mlflow.entities import Param
+
+    created = client.create_run(experiment_id, run_name=run.name, tags=run.tags)
+    run_id = created.info.run_id
+    try:
+        if run.params:
+            client.log_batch(run_id, params=[Param(k, v) for k, v in run.params.items()])
+    except Exception:
+        client.delete_run(run_id)
+        raise
+    return run_id
+
+
 def _create_runs_in_threads(client: Any, experiment_id: str, runs: list[NewRun]) -> list[str]:
     """The public calls, ``THREADS`` runs at a time; those created are deleted again
     when any fails."""
-    from mlflow.entities import Param
-
-    def create(run: NewRun) -> str:
-        created = client.create_run(experiment_id, run_name=run.name, tags=run.tags)
-        run_id = created.info.run_id
-        try:
-            if run.params:
-                client.log_batch(run_id, params=[Param(k, v) for k, v in run.params.items()])
-        except Exception:
-            client.delete_run(run_id)
-            raise
-        return run_id
-
     with ThreadPoolExecutor(min(THREADS, len(runs) or 1)) as pool:
-        futures = [pool.submit(create, run) for run in runs]
+        futures = [pool.submit(create_one, client, experiment_id, run) for run in runs]
     failed = next((f.exception() for f in futures if f.exception()), None)
     if failed is not None:
         for future in futures:
