@@ -96,6 +96,7 @@ def test_a_server_killed_between_submit_steps_loses_no_run_and_submits_nothing_t
            if k not in ("JUPYTER_TOKEN", "MANTIK_JUPYTER_HOME")}
     env["MLFLOW_TRACKING_URI"] = mlflow_uri
     log = tmp_path / "server.log"
+    tracking = MlflowClient(mlflow_uri)
     killed: dict[str, str] = {}  # step -> run id
     server = None
     try:
@@ -129,13 +130,18 @@ def test_a_server_killed_between_submit_steps_loses_no_run_and_submits_nothing_t
             {"COMPLETED", "FAILED"} and r, f"the run killed at {step!r} settled", 300)
             for step, run_id in killed.items()}
         everything = server.call("GET", "runs")
+        # a run's MLflow run is ended by its finalization, which follows its state: wait for
+        # it while this server still runs (stopped, it would be left to the next server)
+        for step, run in runs.items():
+            if run["mlflow_run_id"]:
+                wait_until(lambda i=run["mlflow_run_id"]: tracking.get_run(i).info.status
+                           != "RUNNING", f"MLflow's end of the run killed at {step!r}", 300)
     finally:
         sim.set_faults([])
         if server is not None:
             server.stop()
 
     assert everything["total"] == len(killed)  # no run lost, none added
-    tracking = MlflowClient(mlflow_uri)
     for step in ("bundle uploaded", "job created"):  # no job had reached the batch system
         run = runs[step]
         assert (run["state"], run["reason"]) == ("FAILED", INTERRUPTED), (step, run)
